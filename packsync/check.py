@@ -1,0 +1,270 @@
+"""The check stage: loaded documents in, diagnostics and pack models out.
+
+Order: YAML loading (per file), the JSON Schema (per file), the semantic rules
+of one pack (per file), then the rules that span files. A file that fails an
+earlier stage is not checked by a later one, since its data cannot be trusted;
+every other file still is, so one run reports every problem it can.
+"""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packsync.diagnostics import Diagnostic, Location, make
+from packsync.expand import NAME_RE, SUBJECT, TUNE_TAG_RE, expand_pack, placeholders
+from packsync.loader import Document, load_file
+from packsync.model import Pack, pack_from_document
+from packsync.schema import PACK_SCHEMA, SchemaValidator
+from packsync.slug import derive_slug
+
+_BIDI = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c")
+
+
+@dataclass
+class CheckResult:
+    packs: list[Pack] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: int = 0
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+
+class PackChecker:
+    """Checks pack files; keeps the compiled schema between files."""
+
+    def __init__(self) -> None:
+        self.schema = SchemaValidator(PACK_SCHEMA)
+
+    def check_files(self, paths: Iterable[tuple[Path, str]]) -> CheckResult:
+        """Check ``(path, display name)`` pairs, then the rules across them."""
+        result = CheckResult()
+        for path, display in paths:
+            result.files += 1
+            loaded = load_file(path, display)
+            result.diagnostics.extend(loaded.diagnostics)
+            if loaded.document is None or any(d.is_error for d in loaded.diagnostics):
+                continue
+            pack, found = self.check_document(loaded.document)
+            result.diagnostics.extend(found)
+            if pack is not None:
+                result.packs.append(pack)
+        result.diagnostics.extend(check_across(result.packs))
+        result.diagnostics.sort(key=Diagnostic.sort_key)
+        return result
+
+    def check_document(self, doc: Document) -> tuple[Pack | None, list[Diagnostic]]:
+        found = self.schema.check(doc)
+        if found:
+            return None, found
+        found = list(check_strings(doc))
+        pack = pack_from_document(doc)
+        found.extend(check_pack(pack, doc))
+        if any(d.is_error for d in found):
+            return None, found
+        return pack, found
+
+
+def check_strings(doc: Document) -> Iterator[Diagnostic]:
+    """Invisible or control characters anywhere in the file's strings."""
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), doc.data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(((*path, k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(value))
+        elif isinstance(value, str) and not value.isprintable():
+            for offset, char in enumerate(value):
+                if char in "\n\t":
+                    continue
+                if char in _BIDI:
+                    yield make(
+                        "text-bidi-character",
+                        doc.location(path),
+                        f"invisible bidirectional character U+{ord(char):04X} at offset {offset}; "
+                        "it can make the text read differently from what is sent",
+                    )
+                    break
+                if unicodedata.category(char) == "Cc":
+                    yield make(
+                        "text-control-character",
+                        doc.location(path),
+                        f"control character U+{ord(char):04X} at offset {offset}; remove it",
+                    )
+                    break
+
+
+def check_pack(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
+    """The semantic rules of one pack."""
+    data = doc.data
+    if pack.id is None:
+        derived = derive_slug(pack.title)
+        if pack.slug != derived:
+            yield make(
+                "slug-title-mismatch",
+                doc.location(("slug",)),
+                f'slug "{pack.slug}" is not the slug the server derives from the title "{pack.title}", '
+                f'which is "{derived}": use slug "{derived}", or pin the existing pack with id',
+            )
+    characteristics = {c.name for c in pack.characteristics}
+    if SUBJECT in characteristics:
+        yield make(
+            "characteristic-reserved",
+            doc.location(("characteristics", SUBJECT), key=True),
+            "`subject` is packsync's own placeholder (the class's tune tag) and cannot be declared",
+        )
+    class_names = [c.name for c in pack.classes]
+    if not pack.prompts:
+        yield make("prompts-empty", doc.location(("prompts",)), "the pack has no prompts")
+
+    used: set[str] = set()
+    first_key: dict[str, int] = {}
+    reported: set[tuple[str, Location]] = set()
+    for index, prompt in enumerate(pack.prompts):
+        base = ("prompts", index)
+        if prompt.key in first_key:
+            yield make(
+                "prompt-key-duplicate",
+                doc.location((*base, "key")),
+                f'prompt key "{prompt.key}" is already used by the prompt at line '
+                f"{doc.location(('prompts', first_key[prompt.key])).line}; keys must be unique in a pack",
+            )
+        else:
+            first_key[prompt.key] = index
+        for i, name in enumerate(prompt.classes or ()):
+            if name not in class_names:
+                close = difflib.get_close_matches(name, class_names, n=1)
+                hint = f'; did you mean "{close[0]}"?' if close else f"; the pack's classes are: {', '.join(class_names)}"
+                yield make(
+                    "prompt-class-unknown",
+                    doc.location((*base, "classes", i)),
+                    f'class "{name}" is not a class of this pack{hint}',
+                )
+        text_at = doc.location((*base, "text"))
+        has_subject = False
+        for inside, _offset in placeholders(prompt.text):
+            if inside == SUBJECT:
+                has_subject = True
+                continue
+            if not NAME_RE.match(inside):
+                stripped = inside.strip()
+                if NAME_RE.match(stripped):
+                    message = f"write {{{{{stripped}}}}} without spaces inside the braces"
+                    if stripped == SUBJECT:
+                        has_subject = True
+                else:
+                    message = f"{{{{{inside}}}}} is not a valid placeholder; names are letters, digits and _"
+                yield make("placeholder-malformed", text_at, message)
+                continue
+            used.add(inside)
+            if inside not in characteristics:
+                close = difflib.get_close_matches(inside, sorted(characteristics | {SUBJECT}), n=1)
+                hint = f'; did you mean "{close[0]}"?' if close else ""
+                yield make(
+                    "placeholder-undeclared",
+                    text_at,
+                    f"placeholder {{{{{inside}}}}} is not declared under characteristics{hint}",
+                )
+        if not has_subject and not TUNE_TAG_RE.search(prompt.text):
+            yield make(
+                "prompt-no-subject",
+                text_at,
+                "the text references no fine-tuned model: add {{subject}} (or a literal <lora:ID:1> tag); "
+                "Astria rejects such a template",
+            )
+        yield from _check_params(doc, data, index, reported)
+
+    for name in sorted(characteristics - used - {SUBJECT}):
+        yield make(
+            "characteristic-unused",
+            doc.location(("characteristics", name), key=True),
+            f'characteristic "{name}" is declared but no prompt uses {{{{{name}}}}}',
+        )
+    yield from _check_duplicates(pack, doc)
+
+
+def _check_params(
+    doc: Document, data: dict[str, Any], index: int, reported: set[tuple[str, Location]]
+) -> Iterator[Diagnostic]:
+    """Combinations of parameters, after the prompt overrides the defaults."""
+    defaults = data.get("defaults") or {}
+    own = data["prompts"][index]
+
+    def where(name: str) -> Location:
+        if name in own:
+            return doc.location(("prompts", index, name))
+        return doc.location(("defaults", name))
+
+    def effective(name: str) -> Any:
+        return own[name] if name in own else defaults.get(name)
+
+    for flag in ("inpaint_faces", "hires_fix"):
+        if effective(flag) is True and effective("super_resolution") is not True:
+            culprit = flag if flag in own or "super_resolution" not in own else "super_resolution"
+            loc = where(culprit)
+            if ("param-needs-super-resolution", loc) not in reported:
+                reported.add(("param-needs-super-resolution", loc))
+                yield make(
+                    "param-needs-super-resolution",
+                    loc,
+                    f"{flag} needs super_resolution: true (prompt \"{own['key']}\" would be rejected)",
+                )
+    has_w, has_h = effective("w") is not None, effective("h") is not None
+    if has_w != has_h:
+        name = "w" if has_w else "h"
+        loc = where(name)
+        if ("param-size-pair", loc) not in reported:
+            reported.add(("param-size-pair", loc))
+            other = "h" if has_w else "w"
+            yield make("param-size-pair", loc, f"{name} is set without {other}; set both, or use aspect_ratio")
+
+
+def _check_duplicates(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
+    seen: dict[tuple[Any, ...], tuple[str, int]] = {}
+    for template in expand_pack(pack):
+        identity = template.identity()
+        if identity in seen:
+            other_key, other_line = seen[identity]
+            if other_key == template.key:
+                continue  # same prompt; reported as a duplicate key if at all
+            yield make(
+                "prompt-duplicate",
+                template.location,
+                f'prompt "{template.key}" expands to the same template as prompt "{other_key}" (line {other_line}) '
+                f"for class {template.class_name}: same text and parameters",
+            )
+        else:
+            seen[identity] = (template.key, template.location.line)
+
+
+def check_across(packs: list[Pack]) -> Iterator[Diagnostic]:
+    """Rules that span files: slugs and pinned ids are unique."""
+    by_slug: dict[str, Pack] = {}
+    by_id: dict[int, Pack] = {}
+    for pack in sorted(packs, key=lambda p: p.path):
+        first = by_slug.setdefault(pack.slug, pack)
+        if first is not pack:
+            yield make(
+                "slug-duplicate",
+                pack.location,
+                f'slug "{pack.slug}" is already declared by {first.path}; each pack needs its own slug',
+            )
+        if pack.id is not None:
+            pinned = by_id.setdefault(pack.id, pack)
+            if pinned is not pack:
+                yield make(
+                    "id-duplicate",
+                    pack.location,
+                    f"pack id {pack.id} is already pinned by {pinned.path}",
+                )

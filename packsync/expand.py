@@ -1,0 +1,108 @@
+"""Expansion of a pack into the template prompts that would be sent to Astria.
+
+This is the desired state: one template per prompt and class, with the pack's
+defaults applied and ``{{subject}}`` replaced by the class's tune tag.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from packsync.diagnostics import Location
+from packsync.model import Pack, PackClass, Params, Prompt, freeze_params
+
+SUBJECT = "subject"
+# Any {{...}}: the inside is checked separately so that typos get a message.
+PLACEHOLDER_RE = re.compile(r"\{\{(.*?)\}\}")
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A literal fine-tune tag, as Astria requires in every template prompt.
+TUNE_TAG_RE = re.compile(r"<(?:lora|faceid|pti):\d+:[0-9.]+>")
+
+
+@dataclass(frozen=True)
+class Template:
+    """One template prompt as it would exist on the account."""
+
+    pack: str
+    class_name: str
+    tune_id: int
+    key: str
+    text: str
+    params: Params
+    location: Location
+
+    def body(self, pack_id: int | None = None) -> dict[str, Any]:
+        """The JSON body of ``POST /tunes/<tune_id>/prompts``."""
+        prompt: dict[str, Any] = {"text": self.text}
+        prompt.update(self.params)
+        if pack_id is not None:
+            prompt["pack_id"] = pack_id
+        return {"prompt": prompt}
+
+    def identity(self) -> tuple[str, str, Params]:
+        """What makes two templates the same: class, text and parameters."""
+        return (self.class_name, self.text, self.params)
+
+
+def format_weight(weight: float | int) -> str:
+    if isinstance(weight, float) and weight.is_integer():
+        return str(int(weight))
+    return str(weight)
+
+
+def subject_tag(pack: Pack, cls: PackClass) -> str:
+    """What ``{{subject}}`` becomes for a class: ``<lora:690204:1> ohwx man``."""
+    return f"<{pack.model.model_type}:{cls.tune_id}:{format_weight(cls.weight)}> {pack.model.token} {cls.name}"
+
+
+def placeholders(text: str) -> Iterator[tuple[str, int]]:
+    """Each ``{{...}}`` in a text: its inside and its offset."""
+    for match in PLACEHOLDER_RE.finditer(text):
+        yield match.group(1), match.start()
+
+
+def merged_params(pack: Pack, prompt: Prompt) -> Params:
+    """The pack's defaults overridden by the prompt's own parameters."""
+    merged = dict(pack.defaults)
+    merged.update(prompt.params)
+    return freeze_params(merged)
+
+
+def expand_text(text: str, subject: str, values: Mapping[str, str] | None = None) -> str:
+    """Replace ``{{subject}}`` (and, for previews, characteristic values)."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == SUBJECT:
+            return subject
+        if values is not None and name in values:
+            return values[name]
+        return match.group(0)
+
+    return PLACEHOLDER_RE.sub(replace, text)
+
+
+def expand_pack(pack: Pack, *, class_name: str | None = None) -> list[Template]:
+    """Every template of a pack (or of one of its classes), in file order."""
+    templates = []
+    for prompt in pack.prompts:
+        params = merged_params(pack, prompt)
+        for name in pack.prompt_classes(prompt):
+            if class_name is not None and name != class_name:
+                continue
+            cls = pack.pack_class(name)
+            templates.append(
+                Template(
+                    pack=pack.slug,
+                    class_name=name,
+                    tune_id=cls.tune_id,
+                    key=prompt.key,
+                    text=expand_text(prompt.text, subject_tag(pack, cls)),
+                    params=params,
+                    location=prompt.location,
+                )
+            )
+    return templates

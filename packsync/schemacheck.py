@@ -1,0 +1,261 @@
+"""A fast yes/no JSON Schema check, compiled from the project's own schemas.
+
+``jsonschema`` is the authority on what a schema means, and it is what
+explains a failure. It is also slow to import and to run: together, most of the
+time of validating a pack file. Nearly every file is valid, so packsync first
+asks this compiled checker "is it valid?" and only runs ``jsonschema`` to
+explain the files it rejects.
+
+The compiler supports the subset of JSON Schema 2020-12 that packsync's
+schemas use and refuses to compile anything else, so a schema change can never
+silently weaken the check. The tests compare its verdicts with ``jsonschema``
+on generated documents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+Check = Callable[[Any], bool]
+
+# Keywords that do not constrain an instance.
+_ANNOTATIONS = frozenset(
+    {"$schema", "$id", "$defs", "$comment", "title", "description", "examples", "default", "deprecated"}
+)
+_SUPPORTED = _ANNOTATIONS | {
+    "$ref",
+    "type",
+    "enum",
+    "const",
+    "properties",
+    "required",
+    "additionalProperties",
+    "unevaluatedProperties",
+    "propertyNames",
+    "minProperties",
+    "items",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "pattern",
+}
+
+
+class UnsupportedSchema(ValueError):
+    """The schema uses a keyword this compiler does not implement."""
+
+
+def _is_type(value: Any, name: str) -> bool:
+    cls = type(value)
+    if name == "object":
+        return cls is dict
+    if name == "array":
+        return cls is list
+    if name == "string":
+        return cls is str
+    if name == "integer":
+        return cls is int or (cls is float and value.is_integer())
+    if name == "number":
+        return cls is int or cls is float
+    if name == "boolean":
+        return cls is bool
+    if name == "null":
+        return value is None
+    raise UnsupportedSchema(f"unknown type {name!r}")
+
+
+def json_key(value: Any) -> Any:
+    """A hashable form of a JSON value in which true differs from 1, as JSON Schema requires."""
+    cls = type(value)
+    if cls is bool or value is None:
+        return (cls, value)
+    if cls is int or cls is float:
+        return ("n", value)
+    if cls is str:
+        return ("s", value)
+    if cls is list:
+        return ("a", tuple(json_key(v) for v in value))
+    if cls is dict:
+        return ("o", frozenset((k, json_key(v)) for k, v in value.items()))
+    return ("?", repr(value))
+
+
+class Compiler:
+    """Compiles the schemas of one root document into checks."""
+
+    def __init__(self, root: dict[str, Any]) -> None:
+        self.root = root
+        self._refs: dict[str, Check] = {}
+
+    def compile(self, schema: Any = None) -> Check:
+        return self._compile(self.root if schema is None else schema)
+
+    def resolve(self, ref: str) -> dict[str, Any]:
+        if not ref.startswith("#/"):
+            raise UnsupportedSchema(f"only local $ref is supported, not {ref!r}")
+        node: Any = self.root
+        for part in ref[2:].split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        if not isinstance(node, dict):
+            raise UnsupportedSchema(f"$ref {ref!r} does not name a schema")
+        return node
+
+    def property_names(self, schema: dict[str, Any]) -> set[str]:
+        """Names declared by ``properties`` here and in any schema reached by ``$ref``."""
+        names = set(schema.get("properties", {}))
+        if "$ref" in schema:
+            names |= self.property_names(self.resolve(schema["$ref"]))
+        return names
+
+    def _ref(self, ref: str) -> Check:
+        if ref not in self._refs:
+            # A placeholder first, so that a recursive schema compiles.
+            slot: list[Check] = []
+            self._refs[ref] = lambda value: slot[0](value)
+            slot.append(self._compile(self.resolve(ref)))
+            self._refs[ref] = slot[0]
+        return self._refs[ref]
+
+    def _compile(self, schema: Any) -> Check:
+        if schema is True:
+            return lambda value: True
+        if schema is False:
+            return lambda value: False
+        if not isinstance(schema, dict):
+            raise UnsupportedSchema(f"a schema must be an object or a boolean, not {schema!r}")
+        unknown = set(schema) - _SUPPORTED
+        if unknown:
+            raise UnsupportedSchema(f"unsupported keyword(s): {', '.join(sorted(unknown))}")
+        checks: list[Check] = []
+        if "$ref" in schema:
+            checks.append(self._ref(schema["$ref"]))
+        if "type" in schema:
+            types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+            for name in types:
+                _is_type(None, name)  # rejects unknown names now
+            checks.append(lambda value, types=tuple(types): any(_is_type(value, t) for t in types))
+        if "enum" in schema:
+            allowed = frozenset(json_key(v) for v in schema["enum"])
+            checks.append(lambda value: json_key(value) in allowed)
+        if "const" in schema:
+            const = json_key(schema["const"])
+            checks.append(lambda value: json_key(value) == const)
+        checks.extend(self._numeric(schema))
+        checks.extend(self._string(schema))
+        checks.extend(self._array(schema))
+        checks.extend(self._object(schema))
+        if len(checks) == 1:
+            return checks[0]
+        frozen = tuple(checks)
+        return lambda value: all(check(value) for check in frozen)
+
+    def _numeric(self, schema: dict[str, Any]) -> list[Check]:
+        out: list[Check] = []
+
+        def numeric(value: Any) -> bool:
+            return type(value) is int or type(value) is float
+
+        if "minimum" in schema:
+            low = schema["minimum"]
+            out.append(lambda v: not numeric(v) or v >= low)
+        if "maximum" in schema:
+            high = schema["maximum"]
+            out.append(lambda v: not numeric(v) or v <= high)
+        if "exclusiveMinimum" in schema:
+            xlow = schema["exclusiveMinimum"]
+            out.append(lambda v: not numeric(v) or v > xlow)
+        if "exclusiveMaximum" in schema:
+            xhigh = schema["exclusiveMaximum"]
+            out.append(lambda v: not numeric(v) or v < xhigh)
+        if "multipleOf" in schema:
+            step = schema["multipleOf"]
+            if not isinstance(step, int):
+                raise UnsupportedSchema("multipleOf must be an integer here")
+
+            def multiple(v: Any) -> bool:
+                if type(v) is int:
+                    return v % step == 0
+                if type(v) is float:
+                    return (v / step).is_integer()
+                return True
+
+            out.append(multiple)
+        return out
+
+    def _string(self, schema: dict[str, Any]) -> list[Check]:
+        out: list[Check] = []
+        if "minLength" in schema:
+            shortest = schema["minLength"]
+            out.append(lambda v: type(v) is not str or len(v) >= shortest)
+        if "maxLength" in schema:
+            longest = schema["maxLength"]
+            out.append(lambda v: type(v) is not str or len(v) <= longest)
+        if "pattern" in schema:
+            search = re.compile(schema["pattern"]).search
+            out.append(lambda v: type(v) is not str or search(v) is not None)
+        return out
+
+    def _array(self, schema: dict[str, Any]) -> list[Check]:
+        out: list[Check] = []
+        if "items" in schema:
+            item = self._compile(schema["items"])
+            out.append(lambda v: type(v) is not list or all(item(x) for x in v))
+        if "minItems" in schema:
+            fewest = schema["minItems"]
+            out.append(lambda v: type(v) is not list or len(v) >= fewest)
+        if "maxItems" in schema:
+            most = schema["maxItems"]
+            out.append(lambda v: type(v) is not list or len(v) <= most)
+        if schema.get("uniqueItems"):
+            out.append(lambda v: type(v) is not list or len({json_key(x) for x in v}) == len(v))
+        return out
+
+    def _object(self, schema: dict[str, Any]) -> list[Check]:
+        out: list[Check] = []
+        props = {name: self._compile(sub) for name, sub in schema.get("properties", {}).items()}
+        if props:
+
+            def properties(v: Any, items: tuple[tuple[str, Check], ...] = tuple(props.items())) -> bool:
+                if type(v) is not dict:
+                    return True
+                for name, check in items:
+                    if name in v and not check(v[name]):
+                        return False
+                return True
+
+            out.append(properties)
+        if "required" in schema:
+            required = tuple(schema["required"])
+            out.append(lambda v: type(v) is not dict or all(name in v for name in required))
+        if "minProperties" in schema:
+            fewest = schema["minProperties"]
+            out.append(lambda v: type(v) is not dict or len(v) >= fewest)
+        if "propertyNames" in schema:
+            name_check = self._compile(schema["propertyNames"])
+            out.append(lambda v: type(v) is not dict or all(name_check(k) for k in v))
+        if "additionalProperties" in schema:
+            known = frozenset(props)
+            extra = self._compile(schema["additionalProperties"])
+            out.append(
+                lambda v: type(v) is not dict or all(extra(x) for k, x in v.items() if k not in known)
+            )
+        if "unevaluatedProperties" in schema:
+            if schema["unevaluatedProperties"] is not False:
+                raise UnsupportedSchema("unevaluatedProperties is supported only as false")
+            evaluated = frozenset(self.property_names(schema))
+            out.append(lambda v: type(v) is not dict or all(k in evaluated for k in v))
+        return out
+
+
+def compile_schema(schema: dict[str, Any]) -> Check:
+    """Compile a whole schema document into a yes/no check."""
+    return Compiler(schema).compile()
