@@ -76,33 +76,38 @@ class PackChecker:
 
 
 def check_strings(doc: Document) -> Iterator[Diagnostic]:
-    """Invisible or control characters anywhere in the file's strings."""
-    stack: list[tuple[tuple[Any, ...], Any]] = [((), doc.data)]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(((*path, k), v) for k, v in value.items())
-        elif isinstance(value, list):
-            stack.extend(((*path, i), v) for i, v in enumerate(value))
-        elif isinstance(value, str) and not value.isprintable():
-            for offset, char in enumerate(value):
-                if char in "\n\t":
-                    continue
-                if char in _BIDI:
-                    yield make(
-                        "text-bidi-character",
-                        doc.location(path),
-                        f"invisible bidirectional character U+{ord(char):04X} at offset {offset}; "
-                        "it can make the text read differently from what is sent",
-                    )
-                    break
-                if unicodedata.category(char) == "Cc":
-                    yield make(
-                        "text-control-character",
-                        doc.location(path),
-                        f"control character U+{ord(char):04X} at offset {offset}; remove it",
-                    )
-                    break
+    """Invisible or control characters in the file's strings (the loader lists the candidates)."""
+    for path in doc.unprintable:
+        value = _at(doc.data, path)
+        if not isinstance(value, str):
+            continue
+        for offset, char in enumerate(value):
+            if char in "\n\t":
+                continue
+            if char in _BIDI:
+                yield make(
+                    "text-bidi-character",
+                    doc.location(path),
+                    f"invisible bidirectional character U+{ord(char):04X} at offset {offset}; "
+                    "it can make the text read differently from what is sent",
+                )
+                break
+            if unicodedata.category(char) == "Cc":
+                yield make(
+                    "text-control-character",
+                    doc.location(path),
+                    f"control character U+{ord(char):04X} at offset {offset}; remove it",
+                )
+                break
+
+
+def _at(data: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def check_pack(pack: Pack, doc: Document) -> Iterator[Diagnostic]:

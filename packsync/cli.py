@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -101,6 +100,8 @@ def main() -> NoReturn:
         sys.exit(130)
     except Exception as exc:  # a bug: say so in one line, keep the details for debugging
         if os.environ.get("PACKSYNC_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         else:
             click.echo(

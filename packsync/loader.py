@@ -50,6 +50,8 @@ _INT_HEX_RE = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT_RE = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _INF_RE = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN_RE = re.compile(r"^\.(?:nan|NaN|NAN)$")
+# A plain scalar starting with none of these is a string in the YAML 1.2 core schema.
+_SPECIAL_START = frozenset("~nNtTfF-+.0123456789")
 
 
 @dataclass
@@ -60,6 +62,8 @@ class Document:
     data: dict[str, Any]
     values: dict[PathT, Pos] = field(default_factory=dict)
     keys: dict[PathT, Pos] = field(default_factory=dict)
+    # Paths of string values with characters that are not printable (checked by a rule).
+    unprintable: list[PathT] = field(default_factory=list)
 
     def location(self, path: Sequence[str | int], *, key: bool = False) -> Location:
         """Location of the value at ``path`` (or of its key, with ``key=True``).
@@ -153,7 +157,7 @@ def load_text(text: str, name: str) -> LoadResult:
             Location(name, line, col),
             f"the top level is {kind}; a pack file is a mapping (key: value)",
         )
-    doc = Document(name, builder.root, builder.values, builder.keys)
+    doc = Document(name, builder.root, builder.values, builder.keys, builder.unprintable)
     return LoadResult(doc, builder.diagnostics)
 
 
@@ -224,6 +228,7 @@ class _Builder:
         self.root: Any = None
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.expanded = 0
+        self.unprintable: list[PathT] = []
 
     def run(self, text: str) -> None:
         parser = _Parser(text)
@@ -236,16 +241,52 @@ class _Builder:
         # Each frame: [container, path, size, anchor, pending_key, key_pos, explicit_keys, merges]
         stack: list[list[Any]] = []
         documents = 0
-        while parser.check_event():
-            event = parser.get_event()
+        values = self.values
+        keys = self.keys
+        get_event = parser.get_event
+        scalar_event = yaml.ScalarEvent
+        while True:
+            event = get_event()
             cls = type(event)
-            if cls is yaml.ScalarEvent:
+            if cls is scalar_event:
+                # Fast path, most events: an untagged, unanchored scalar in a mapping.
+                frame = stack[-1] if stack else None
+                if (
+                    frame is not None
+                    and event.tag is None
+                    and event.anchor is None
+                    and type(frame[0]) is dict
+                    and self.expanded < MAX_NODES
+                ):
+                    text = event.value
+                    plain = event.implicit[0]
+                    if frame[4] is None:
+                        if not plain or (text and text[:1] not in _SPECIAL_START and text != "<<"):
+                            self.expanded += 1
+                            frame[2] += 1
+                            frame[4] = text
+                            mark = event.start_mark
+                            frame[5] = (mark.line + 1, mark.column + 1)
+                            continue
+                    elif type(frame[4]) is str and frame[4] not in frame[6]:
+                        key = frame[4]
+                        value = self._plain(event, text) if plain else text
+                        self.expanded += 1
+                        frame[2] += 1
+                        frame[4] = None
+                        frame[6].add(key)
+                        frame[0][key] = value
+                        path = (*frame[1], key)
+                        keys[path] = frame[5]
+                        mark = event.start_mark
+                        values[path] = (mark.line + 1, mark.column + 1)
+                        if type(value) is str and not value.isprintable():
+                            self.unprintable.append(path)
+                        continue
                 self._place(stack, event, self._scalar(event), 1)
             elif cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
                 if len(stack) >= MAX_DEPTH:
-                    raise _Stop(
-                        make("yaml-depth", self._loc(event), f"nesting deeper than {MAX_DEPTH} levels")
-                    )
+                    raise _Stop(make("yaml-depth", self._loc(event), f"nesting deeper than {MAX_DEPTH} levels"))
                 self._check_tag(event, "map" if cls is yaml.MappingStartEvent else "seq")
                 container: Any = {} if cls is yaml.MappingStartEvent else []
                 path = self._place(stack, event, container, 1)
@@ -280,6 +321,8 @@ class _Builder:
                             "a second YAML document ('---'); put one pack per file",
                         )
                     )
+            elif event is None or cls is yaml.StreamEndEvent:
+                return
 
     def _place(self, stack: list[list[Any]], event: Any, value: Any, size: int) -> PathT:
         """Attach ``value`` to the innermost open container; return its path.
@@ -312,6 +355,8 @@ class _Builder:
             path = (*frame[1], len(container))
             container.append(value)
             self.values[path] = _pos(event.start_mark)
+            if is_scalar and type(value) is str and not value.isprintable():
+                self.unprintable.append(path)
             return path
         if frame[4] is None:  # this node is a key
             frame[5] = _pos(event.start_mark)
@@ -351,6 +396,8 @@ class _Builder:
         container[key] = value
         self.keys[path] = frame[5]
         self.values[path] = _pos(event.start_mark)
+        if is_scalar and type(value) is str and not value.isprintable():
+            self.unprintable.append(path)
         return path
 
     def _merge(self, frame: list[Any]) -> None:
@@ -407,28 +454,28 @@ class _Builder:
 
     def _plain(self, event: Any, value: str) -> Any:
         first = value[:1]
-        if first in "" or first in "~nN":
-            if _NULL_RE.match(value):
-                return None
-        if first in "tTfF" and value in _BOOL:
-            return _BOOL[value]
-        if first in "-+.0123456789":
-            if _INT_RE.match(value):
-                return int(value)
-            if _FLOAT_RE.match(value):
-                return float(value)
-            if _INT_HEX_RE.match(value):
-                return int(value, 16)
-            if _INT_OCT_RE.match(value):
-                return int(value[2:], 8)
-            if _INF_RE.match(value) or _NAN_RE.match(value):
-                raise _Stop(
-                    make(
-                        "yaml-number",
-                        self._loc(event),
-                        f"{value} is not a number JSON can hold; quote it if you meant text",
-                    )
+        if first not in _SPECIAL_START:
+            return None if not value else value
+        if first in "~nN":
+            return None if _NULL_RE.match(value) else value
+        if first in "tTfF":
+            return _BOOL.get(value, value)
+        if _INT_RE.match(value):
+            return int(value)
+        if _FLOAT_RE.match(value):
+            return float(value)
+        if _INT_HEX_RE.match(value):
+            return int(value, 16)
+        if _INT_OCT_RE.match(value):
+            return int(value[2:], 8)
+        if _INF_RE.match(value) or _NAN_RE.match(value):
+            raise _Stop(
+                make(
+                    "yaml-number",
+                    self._loc(event),
+                    f"{value} is not a number JSON can hold; quote it if you meant text",
                 )
+            )
         return value
 
     def _loc(self, event: Any) -> Location:

@@ -38,14 +38,13 @@ GENERATION_PARAMS: tuple[str, ...] = (
     "use_lpw",
     "prompt_expansion",
 )
-_PARAM_ORDER = {name: i for i, name in enumerate(GENERATION_PARAMS)}
 
 Params = tuple[tuple[str, Any], ...]
 
 
 def freeze_params(values: Mapping[str, Any]) -> Params:
     """Generation parameters as an ordered, hashable tuple of (name, value)."""
-    return tuple(sorted(((k, v) for k, v in values.items() if k in _PARAM_ORDER), key=lambda kv: _PARAM_ORDER[kv[0]]))
+    return tuple((name, values[name]) for name in GENERATION_PARAMS if name in values)
 
 
 @dataclass(frozen=True)

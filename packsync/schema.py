@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import json
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,11 @@ PROJECT_SCHEMA = "packsync.schema.json"
 
 def schema_dir() -> Path:
     """Where the schema files are: inside the installed package, else the source tree."""
-    packaged = resources.files("packsync") / "schemas"
+    here = Path(__file__).resolve().parent
+    packaged = here / "schemas"
     if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "schemas"
+        return packaged
+    return here.parent / "schemas"
 
 
 @cache

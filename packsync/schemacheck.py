@@ -73,6 +73,19 @@ def _is_type(value: Any, name: str) -> bool:
     raise UnsupportedSchema(f"unknown type {name!r}")
 
 
+_EXACT = {"object": dict, "array": list, "string": str, "boolean": bool}
+
+
+def _type_check(spec: Any) -> Check:
+    names = tuple(spec) if isinstance(spec, list) else (spec,)
+    for name in names:
+        _is_type(None, name)  # rejects unknown names at compile time
+    if len(names) == 1 and names[0] in _EXACT:
+        exact = _EXACT[names[0]]
+        return lambda value: type(value) is exact
+    return lambda value: any(_is_type(value, t) for t in names)
+
+
 def json_key(value: Any) -> Any:
     """A hashable form of a JSON value in which true differs from 1, as JSON Schema requires."""
     cls = type(value)
@@ -139,10 +152,7 @@ class Compiler:
         if "$ref" in schema:
             checks.append(self._ref(schema["$ref"]))
         if "type" in schema:
-            types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-            for name in types:
-                _is_type(None, name)  # rejects unknown names now
-            checks.append(lambda value, types=tuple(types): any(_is_type(value, t) for t in types))
+            checks.append(_type_check(schema["type"]))
         if "enum" in schema:
             allowed = frozenset(json_key(v) for v in schema["enum"])
             checks.append(lambda value: json_key(value) in allowed)
@@ -153,10 +163,19 @@ class Compiler:
         checks.extend(self._string(schema))
         checks.extend(self._array(schema))
         checks.extend(self._object(schema))
+        if not checks:
+            return lambda value: True
         if len(checks) == 1:
             return checks[0]
         frozen = tuple(checks)
-        return lambda value: all(check(value) for check in frozen)
+
+        def every(value: Any) -> bool:
+            for check in frozen:
+                if not check(value):
+                    return False
+            return True
+
+        return every
 
     def _numeric(self, schema: dict[str, Any]) -> list[Check]:
         out: list[Check] = []
@@ -208,7 +227,15 @@ class Compiler:
         out: list[Check] = []
         if "items" in schema:
             item = self._compile(schema["items"])
-            out.append(lambda v: type(v) is not list or all(item(x) for x in v))
+
+            def items(v: Any) -> bool:
+                if type(v) is list:
+                    for x in v:
+                        if not item(x):
+                            return False
+                return True
+
+            out.append(items)
         if "minItems" in schema:
             fewest = schema["minItems"]
             out.append(lambda v: type(v) is not list or len(v) >= fewest)
@@ -245,14 +272,20 @@ class Compiler:
         if "additionalProperties" in schema:
             known = frozenset(props)
             extra = self._compile(schema["additionalProperties"])
-            out.append(
-                lambda v: type(v) is not dict or all(extra(x) for k, x in v.items() if k not in known)
-            )
+
+            def additional(v: Any) -> bool:
+                if type(v) is dict:
+                    for k, x in v.items():
+                        if k not in known and not extra(x):
+                            return False
+                return True
+
+            out.append(additional)
         if "unevaluatedProperties" in schema:
             if schema["unevaluatedProperties"] is not False:
                 raise UnsupportedSchema("unevaluatedProperties is supported only as false")
             evaluated = frozenset(self.property_names(schema))
-            out.append(lambda v: type(v) is not dict or all(k in evaluated for k in v))
+            out.append(lambda v: type(v) is not dict or evaluated.issuperset(v))
         return out
 
 
