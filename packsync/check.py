@@ -65,9 +65,11 @@ class PackChecker:
 
     def check_document(self, doc: Document) -> tuple[Pack | None, list[Diagnostic]]:
         found = self.schema.check(doc)
-        if found:
+        found.extend(check_strings(doc))
+        if any(d.rule != "schema-unknown-key" for d in found if d.rule.startswith("schema-")):
             return None, found
-        found = list(check_strings(doc))
+        # Valid, or only unknown keys (typos, mostly): every known value has
+        # the right shape, so the semantic rules can run and report too.
         pack = pack_from_document(doc)
         found.extend(check_pack(pack, doc))
         if any(d.is_error for d in found):

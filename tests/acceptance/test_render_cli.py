@@ -1,0 +1,67 @@
+"""``packsync render``: the exact templates that would be sent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_packsync
+
+
+def test_render_by_slug_expands_subject_and_defaults() -> None:
+    done = run_packsync("render", "corporate-headshots", "--format", "json")
+    assert done.code == 0, done.err
+    document = json.loads(done.out)
+    assert document["pack"] == "corporate-headshots"
+    first = document["templates"][0]
+    assert first["class"] == "man"
+    assert first["request"]["path"] == "/tunes/690204/prompts"
+    body = first["request"]["body"]["prompt"]
+    assert "<lora:690204:1> ohwx man" in body["text"]
+    assert "{{subject}}" not in body["text"]
+    assert body["num_images"] == 4  # from defaults
+    assert body["super_resolution"] is True
+    assert "key" not in body  # a key is never sent
+
+
+def test_render_one_class_and_fill_a_characteristic() -> None:
+    done = run_packsync("render", "packs/corporate-headshots.yaml", "--class", "woman", "--set", "eye_color=green eyes")
+    assert done.code == 0, done.err
+    assert "class woman" in done.out
+    assert "class man" not in done.out
+    assert "green eyes" in done.out
+    assert "{{eye_color}}" not in done.out
+    assert "<lora:690205:1> ohwx woman" in done.out
+
+
+def test_prompt_overrides_beat_defaults(tmp_path: Path) -> None:
+    pack = tmp_path / "p.yaml"
+    pack.write_text(
+        "slug: p\ntitle: P\nmodel: {base_tune_id: 1, model_type: faceid, token: sks}\n"
+        "classes:\n  dog: {tune_id: 7, weight: 0.8}\n"
+        "defaults: {num_images: 4, seed: 1}\n"
+        "prompts:\n  - key: a\n    text: \"{{subject}} in a park\"\n    num_images: 2\n"
+    )
+    done = run_packsync("render", str(pack), "--format", "json")
+    assert done.code == 0, done.err
+    body = json.loads(done.out)["templates"][0]["request"]["body"]["prompt"]
+    assert body == {"text": "<faceid:7:0.8> sks dog in a park", "num_images": 2, "seed": 1}
+
+
+def test_unknown_pack_class_and_characteristic_are_clear_errors() -> None:
+    assert "no pack with slug" in run_packsync("render", "nope").err
+    done = run_packsync("render", "pet-portraits", "--class", "horse")
+    assert done.code == 1 and 'has no class "horse"' in done.err
+    done = run_packsync("render", "pet-portraits", "--set", "mood=happy")
+    assert done.code == 1 and '"mood" is not a characteristic' in done.err
+    done = run_packsync("render", "pet-portraits", "--set", "oops")
+    assert done.code == 1 and "NAME=VALUE" in done.err
+
+
+def test_render_of_an_invalid_pack_shows_why(tmp_path: Path) -> None:
+    pack = tmp_path / "p.yaml"
+    pack.write_text("slug: p\ntitle: P\n")
+    done = run_packsync("render", str(pack))
+    assert done.code == 1
+    assert "schema-required" in done.err
+    assert "Traceback" not in done.err
