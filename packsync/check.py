@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from packsync.diagnostics import Diagnostic, Location, make
-from packsync.expand import NAME_RE, SUBJECT, TUNE_TAG_RE, expand_pack, placeholders
+from packsync.expand import NAME_RE, SUBJECT, TUNE_TAG_RE, Template, expand_pack, placeholders
 from packsync.loader import Document, load_file
 from packsync.model import Pack, pack_from_document
 from packsync.schema import PACK_SCHEMA, SchemaValidator
@@ -222,11 +222,11 @@ def _check_params(
             loc = where(culprit)
             if ("param-needs-super-resolution", loc) not in reported:
                 reported.add(("param-needs-super-resolution", loc))
-                yield make(
-                    "param-needs-super-resolution",
-                    loc,
-                    f"{flag} needs super_resolution: true (prompt \"{own['key']}\" would be rejected)",
-                )
+                if culprit in own:
+                    whose = f'prompt "{own["key"]}" would be rejected'
+                else:
+                    whose = "every prompt that does not set super_resolution: true itself would be rejected"
+                yield make("param-needs-super-resolution", loc, f"{flag} needs super_resolution: true ({whose})")
     has_w, has_h = effective("w") is not None, effective("h") is not None
     if has_w != has_h:
         name = "w" if has_w else "h"
@@ -238,21 +238,25 @@ def _check_params(
 
 
 def _check_duplicates(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
-    seen: dict[tuple[Any, ...], tuple[str, int]] = {}
+    seen: dict[tuple[Any, ...], Template] = {}
+    clashes: dict[tuple[Location, Location], list[str]] = {}
+    pairs: dict[tuple[Location, Location], tuple[Template, Template]] = {}
     for template in expand_pack(pack):
-        identity = template.identity()
-        if identity in seen:
-            other_key, other_line = seen[identity]
-            if other_key == template.key:
-                continue  # same prompt; reported as a duplicate key if at all
-            yield make(
-                "prompt-duplicate",
-                template.location,
-                f'prompt "{template.key}" expands to the same template as prompt "{other_key}" (line {other_line}) '
-                f"for class {template.class_name}: same text and parameters",
-            )
-        else:
-            seen[identity] = (template.key, template.location.line)
+        first = seen.setdefault(template.identity(), template)
+        if first is template or first.location == template.location:
+            continue
+        pair = (template.location, first.location)
+        clashes.setdefault(pair, []).append(template.class_name)
+        pairs[pair] = (template, first)
+    for pair, classes in clashes.items():
+        template, first = pairs[pair]
+        noun = "class" if len(classes) == 1 else "classes"
+        yield make(
+            "prompt-duplicate",
+            template.location,
+            f'prompt "{template.key}" expands to the same template as prompt "{first.key}" '
+            f"(line {first.location.line}) for {noun} {', '.join(classes)}: same text and parameters",
+        )
 
 
 def check_across(packs: list[Pack]) -> Iterator[Diagnostic]:
@@ -272,6 +276,6 @@ def check_across(packs: list[Pack]) -> Iterator[Diagnostic]:
             if pinned is not pack:
                 yield make(
                     "id-duplicate",
-                    pack.location,
+                    pack.id_location or pack.location,
                     f"pack id {pack.id} is already pinned by {pinned.path}",
                 )

@@ -177,6 +177,9 @@ def _kind(value: Any) -> str:
 
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark is not None and (exc.context or "").startswith("while parsing a flow"):
+        # An unclosed [ or {: the parser notices it lines later; the fault is where it opened.
+        mark = exc.context_mark
     line = mark.line + 1 if mark else 1
     col = mark.column + 1 if mark else 1
     tab = _first_tab_indent(text, line)
@@ -463,7 +466,12 @@ class _Builder:
         if _INT_RE.match(value):
             return int(value)
         if _FLOAT_RE.match(value):
-            return float(value)
+            number = float(value)
+            if math.isfinite(number):
+                return number
+            raise _Stop(
+                make("yaml-number", self._loc(event), f"{value} is too large for a number; JSON cannot hold it")
+            )
         if _INT_HEX_RE.match(value):
             return int(value, 16)
         if _INT_OCT_RE.match(value):
@@ -503,7 +511,7 @@ def _pos(mark: Any) -> Pos:
 
 def _short(value: Any) -> str:
     if value is None:
-        return "null (write it in quotes)"
+        return "null"
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
     if isinstance(value, (int, float)):

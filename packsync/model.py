@@ -93,6 +93,7 @@ class Pack:
     defaults: Params = ()
     path: str = ""
     location: Location = Location("")  # where the slug is written
+    id_location: Location | None = None
 
     def pack_class(self, name: str) -> PackClass:
         for cls in self.classes:
@@ -152,4 +153,5 @@ def pack_from_document(doc: Document) -> Pack:
         prompts=prompts,
         path=doc.path,
         location=doc.location(("slug",)),
+        id_location=doc.location(("id",)) if "id" in data else None,
     )

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from packsync.diagnostics import Diagnostic, make
+from packsync.diagnostics import Diagnostic, Location, make
 from packsync.loader import Document
 from packsync.schemacheck import Check, Compiler
 
@@ -93,7 +93,8 @@ class SchemaValidator:
             return out
         if kind == "required":
             missing = [k for k in error.validator_value if k not in value]
-            where = doc.location(path, key=True)
+            # A missing top-level key belongs to the file, not to its first key.
+            where = doc.location(path, key=True) if path else Location(doc.path, 1, 1)
             return [
                 make("schema-required", where, f'{_owner(path)} is missing the required key "{k}"') for k in missing
             ]
@@ -101,7 +102,7 @@ class SchemaValidator:
             # jsonschema reports a bad name as an error about the name itself
             # (error.schema is the propertyNames schema), located at the mapping.
             names_schema = schema
-            detail = names_schema.get("description", "")
+            detail = names_schema.get("description", "").rstrip(".")
             pattern = names_schema.get("pattern")
             if pattern:
                 detail = f"{detail} (pattern {pattern})" if detail else f"pattern {pattern}"

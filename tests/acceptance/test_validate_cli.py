@@ -222,5 +222,6 @@ def test_readme_lists_every_rule_id() -> None:
     from packsync.rules import RULES
 
     readme = (ROOT / "README.md").read_text()
-    table = set(re.findall(r"^\| `([a-z0-9-]+)` \|", readme, re.MULTILINE))
+    section = readme.split("\n## Rules\n", 1)[1].split("\n## ", 1)[0]
+    table = set(re.findall(r"^\| `([a-z0-9-]+)` \|", section, re.MULTILINE))
     assert table == set(RULES)

@@ -115,7 +115,12 @@ def test_infinity_and_nan_are_rejected() -> None:
 
 
 def test_syntax_error_has_a_position() -> None:
-    assert rules("a: [1, 2\nb: 3\n")[0][:2] == ("yaml-syntax", 2)
+    assert rules("a: 1\nb: c: d\n") == [("yaml-syntax", 2, 5)]
+
+
+def test_unclosed_bracket_points_where_it_opened() -> None:
+    # the parser only notices on the next line; the fault is the unclosed [
+    assert rules("a: [1, 2\nb: 3\n") == [("yaml-syntax", 1, 4)]
 
 
 def test_raw_control_character_is_a_syntax_error_with_position() -> None:
