@@ -25,7 +25,7 @@ def _stamp() -> str:
 
 def setup() -> None:
     """Create .venv and install packsync with its dev tools, unless already current."""
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - tasks.py may be run by an older python3
         sys.exit(f"packsync needs Python 3.10 or newer; this is {sys.version.split()[0]}")
     stamp_file = VENV / ".packsync-stamp"
     if stamp_file.exists() and stamp_file.read_text() == _stamp() and PY.exists():

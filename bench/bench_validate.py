@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
 SCHEMA = ROOT / "schemas" / "pack.schema.json"
 
-WORDS = (
-    "studio portrait soft light window office city bokeh film grain golden hour backdrop "
-    "charcoal blazer linen shirt smile confident editorial lens sharp eyes warm cool tones "
-    "evening rooftop library bookshelf marble minimal clean modern classic black white"
-).split()
+VOCABULARY = """
+studio portrait soft light window office city bokeh film grain golden hour backdrop charcoal blazer
+linen shirt smile confident editorial lens sharp eyes warm cool tones evening rooftop library
+bookshelf marble minimal clean modern classic black white
+"""
+WORDS = VOCABULARY.split()
 PARAMS = ("seed", "num_images", "cfg_scale", "steps", "aspect_ratio", "negative_prompt")
 
 
@@ -98,7 +99,8 @@ def timed(cmd: list[str], repeat: int) -> float:
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         times.append(time.perf_counter() - start)
         if done.returncode != 0:
-            sys.exit(f"benchmark command failed ({done.returncode}): {' '.join(cmd[:4])} ...\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+            shown = " ".join(cmd[:4])
+            sys.exit(f"failed ({done.returncode}): {shown} ...\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     return statistics.median(times)
 
 

@@ -152,7 +152,9 @@ def check_pack(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
         for i, name in enumerate(prompt.classes or ()):
             if name not in class_names:
                 close = difflib.get_close_matches(name, class_names, n=1)
-                hint = f'; did you mean "{close[0]}"?' if close else f"; the pack's classes are: {', '.join(class_names)}"
+                hint = (
+                    f'; did you mean "{close[0]}"?' if close else f"; the pack's classes are: {', '.join(class_names)}"
+                )
                 yield make(
                     "prompt-class-unknown",
                     doc.location((*base, "classes", i)),

@@ -25,6 +25,9 @@ class Location:
         return self.path
 
 
+NOWHERE = Location("")
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One problem: where it is, which rule it breaks, and what to do about it."""
@@ -50,4 +53,3 @@ class Diagnostic:
 def make(rule: str, location: Location, message: str) -> Diagnostic:
     """Build a diagnostic with the rule's registered severity."""
     return Diagnostic(location, rule, message, RULES[rule].severity)
-

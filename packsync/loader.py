@@ -148,7 +148,9 @@ def load_text(text: str, name: str) -> LoadResult:
     except yaml.YAMLError as exc:  # reader errors carry a position of their own
         return LoadResult(None, [*builder.diagnostics, _reader_error(exc, text, name)])
     if builder.root is None:
-        return _fail("yaml-not-mapping", Location(name, 1, 1), "the file is empty; a pack file is a mapping (key: value)")
+        return _fail(
+            "yaml-not-mapping", Location(name, 1, 1), "the file is empty; a pack file is a mapping (key: value)"
+        )
     if not isinstance(builder.root, dict):
         kind = _kind(builder.root)
         line, col = builder.values.get((), (1, 1))
@@ -365,7 +367,9 @@ class _Builder:
             frame[5] = _pos(event.start_mark)
             if not is_scalar:
                 raise _Stop(
-                    make("yaml-key-type", self._loc(event), "a mapping key must be a plain string, not a list or mapping")
+                    make(
+                        "yaml-key-type", self._loc(event), "a mapping key must be a plain string, not a list or mapping"
+                    )
                 )
             if event.tag == _TAG + "merge" or (event.value == "<<" and event.implicit[0] and event.tag is None):
                 frame[4] = _MERGE
@@ -458,7 +462,7 @@ class _Builder:
     def _plain(self, event: Any, value: str) -> Any:
         first = value[:1]
         if first not in _SPECIAL_START:
-            return None if not value else value
+            return value if value else None
         if first in "~nN":
             return None if _NULL_RE.match(value) else value
         if first in "tTfF":
@@ -525,7 +529,4 @@ def _short(value: Any) -> str:
 
 def _tag_message(tag: str) -> str:
     shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
-    return (
-        f"tag {shown} is not allowed: pack files hold only strings, numbers, booleans, null, "
-        "lists and mappings"
-    )
+    return f"tag {shown} is not allowed: pack files hold only strings, numbers, booleans, null, lists and mappings"

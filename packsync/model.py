@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from packsync.diagnostics import Location
+from packsync.diagnostics import NOWHERE, Location
 from packsync.loader import Document
 
 DEFAULT_TOKEN = "ohwx"
@@ -60,7 +60,7 @@ class PackClass:
     name: str
     tune_id: int
     weight: float | int = DEFAULT_WEIGHT
-    location: Location = Location("")
+    location: Location = NOWHERE
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class Pack:
     characteristics: tuple[Characteristic, ...] = ()
     defaults: Params = ()
     path: str = ""
-    location: Location = Location("")  # where the slug is written
+    location: Location = NOWHERE  # where the slug is written
     id_location: Location | None = None
 
     def pack_class(self, name: str) -> PackClass:

@@ -39,7 +39,8 @@ def run_render(
         if problems:
             report_text(problems, len(files), err, err)
         else:
-            err.write(f'packsync: error: no pack with slug "{pack_ref}" in {", ".join(sorted({display_path(f.parent) for f in files})) or "the project"}\n')
+            where = ", ".join(sorted({display_path(f.parent) for f in files})) or "the project"
+            err.write(f'packsync: error: no pack with slug "{pack_ref}" in {where}\n')
         return 1
     if class_name is not None and class_name not in {c.name for c in pack.classes}:
         known = ", ".join(c.name for c in pack.classes)

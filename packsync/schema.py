@@ -89,7 +89,9 @@ class SchemaValidator:
             for key in value:
                 if key in allowed:
                     continue
-                out.append(make("schema-unknown-key", doc.location((*path, key), key=True), _unknown(key, allowed, path)))
+                out.append(
+                    make("schema-unknown-key", doc.location((*path, key), key=True), _unknown(key, allowed, path))
+                )
             return out
         if kind == "required":
             missing = [k for k in error.validator_value if k not in value]

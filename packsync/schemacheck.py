@@ -170,7 +170,8 @@ class Compiler:
         frozen = tuple(checks)
 
         def every(value: Any) -> bool:
-            for check in frozen:
+            # an explicit loop: measurably faster than all() over a generator here
+            for check in frozen:  # noqa: SIM110
                 if not check(value):
                     return False
             return True
@@ -254,7 +255,7 @@ class Compiler:
             def properties(v: Any, items: tuple[tuple[str, Check], ...] = tuple(props.items())) -> bool:
                 if type(v) is not dict:
                     return True
-                for name, check in items:
+                for name, check in items:  # noqa: SIM110 (speed, as above)
                     if name in v and not check(v[name]):
                         return False
                 return True

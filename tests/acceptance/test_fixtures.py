@@ -84,7 +84,7 @@ def test_a_file_over_the_size_limit(tmp_path: Path) -> None:
 
 
 def test_all_invalid_files_at_once_report_every_problem() -> None:
-    code, found, document = reported(*INVALID)
+    code, _, document = reported(*INVALID)
     assert code == 1
     per_file = {(d["file"], d["rule"], d["line"]) for d in document["diagnostics"]}  # type: ignore[union-attr]
     for path in INVALID:

@@ -40,7 +40,7 @@ def test_prompt_overrides_beat_defaults(tmp_path: Path) -> None:
         "slug: p\ntitle: P\nmodel: {base_tune_id: 1, model_type: faceid, token: sks}\n"
         "classes:\n  dog: {tune_id: 7, weight: 0.8}\n"
         "defaults: {num_images: 4, seed: 1}\n"
-        "prompts:\n  - key: a\n    text: \"{{subject}} in a park\"\n    num_images: 2\n"
+        'prompts:\n  - key: a\n    text: "{{subject}} in a park"\n    num_images: 2\n'
     )
     done = run_packsync("render", str(pack), "--format", "json")
     assert done.code == 0, done.err

@@ -64,7 +64,7 @@ def test_github_format_emits_workflow_annotations(project: Path) -> None:
     done = run_packsync("validate", "--format", "github", cwd=project)
     assert done.code == 1
     assert done.out.startswith(
-        "::error file=packs/bad.yaml,line=11,col=5,title=packsync schema-unknown-key::unknown key \"sed\""
+        '::error file=packs/bad.yaml,line=11,col=5,title=packsync schema-unknown-key::unknown key "sed"'
     )
 
 
@@ -142,7 +142,9 @@ def test_an_empty_directory_is_an_error(tmp_path: Path) -> None:
 
 def test_project_file_sets_the_packs_directory_and_is_checked(project: Path) -> None:
     (project / "packs").rename(project / "prompts")
-    (project / "packsync.yaml").write_text("packs_dir: prompts\ndefault_target: prod\ntargets:\n  sandbox: {url: sandbox}\n")
+    (project / "packsync.yaml").write_text(
+        "packs_dir: prompts\ndefault_target: prod\ntargets:\n  sandbox: {url: sandbox}\n"
+    )
     done = run_packsync("validate", cwd=project)
     assert done.code == 1
     assert done.out.splitlines() == [

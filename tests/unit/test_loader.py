@@ -35,7 +35,13 @@ def test_duplicate_keys_in_nested_mappings_are_all_reported() -> None:
 
 @pytest.mark.parametrize(
     "tag",
-    ["!!python/object/apply:os.system ['true']", "!!binary aGVsbG8=", "!custom x", "!!set {a}", "!!timestamp 2020-01-01"],
+    [
+        "!!python/object/apply:os.system ['true']",
+        "!!binary aGVsbG8=",
+        "!custom x",
+        "!!set {a}",
+        "!!timestamp 2020-01-01",
+    ],
 )
 def test_tags_beyond_json_types_are_rejected(tag: str) -> None:
     assert [r[0] for r in rules(f"a: {tag}\n")] == ["yaml-tag"]

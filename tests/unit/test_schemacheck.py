@@ -45,14 +45,40 @@ json_scalars = st.one_of(
 json_values = st.recursive(
     json_scalars,
     lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["a", "tune_id", "key", "text"]), inner, max_size=3)
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["a", "tune_id", "key", "text"]), inner, max_size=3),
     ),
     max_leaves=6,
 )
 
 # Paths in VALID where a mutation is interesting, and names of keys to add.
-KEYS = ["slug", "title", "subtitle", "id", "protect", "model", "classes", "prompts", "defaults", "characteristics", "bogus"]
-PROMPT_KEYS = ["key", "text", "classes", "seed", "num_images", "cfg_scale", "steps", "w", "h", "style", "sed", "aspect_ratio"]
+KEYS = [
+    "slug",
+    "title",
+    "subtitle",
+    "id",
+    "protect",
+    "model",
+    "classes",
+    "prompts",
+    "defaults",
+    "characteristics",
+    "bogus",
+]
+PROMPT_KEYS = [
+    "key",
+    "text",
+    "classes",
+    "seed",
+    "num_images",
+    "cfg_scale",
+    "steps",
+    "w",
+    "h",
+    "style",
+    "sed",
+    "aspect_ratio",
+]
 
 
 def _containers(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
