@@ -1,0 +1,108 @@
+"""Semantic rules, slug derivation and expansion."""
+
+from __future__ import annotations
+
+import pytest
+
+from packsync.check import PackChecker
+from packsync.expand import expand_pack, subject_tag
+from packsync.loader import load_text
+from packsync.model import pack_from_document
+from packsync.schema import PACK_SCHEMA, SchemaValidator
+from packsync.slug import derive_slug
+
+HEAD = """\
+slug: demo
+title: Demo
+model: {base_tune_id: 1, model_type: lora}
+classes:
+  man: {tune_id: 2}
+  woman: {tune_id: 3, weight: 0.5}
+"""
+
+
+def check(text: str) -> list[tuple[str, int]]:
+    doc = load_text(text, "p.yaml").document
+    assert doc is not None
+    _, found = PackChecker().check_document(doc)
+    return sorted((d.rule, d.location.line) for d in found)
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("Corporate Headshots", "corporate-headshots"),
+        ("test rv5.1 pack", "test-rv5-1-pack"),
+        ("  --Hello,   World!!  ", "hello-world"),
+        ("Café Portraits", "caf-portraits"),
+        ("100% Real", "100-real"),
+    ],
+)
+def test_slug_derivation(title: str, slug: str) -> None:
+    assert derive_slug(title) == slug
+
+
+def test_subject_tag_and_expansion_per_class() -> None:
+    doc = load_text(HEAD + 'prompts:\n  - key: a\n    text: "{{subject}} at work"\n', "p.yaml").document
+    assert doc is not None
+    pack = pack_from_document(doc)
+    assert subject_tag(pack, pack.classes[1]) == "<lora:3:0.5> ohwx woman"
+    texts = [(t.class_name, t.text) for t in expand_pack(pack)]
+    assert texts == [("man", "<lora:2:1> ohwx man at work"), ("woman", "<lora:3:0.5> ohwx woman at work")]
+
+
+def test_same_text_for_different_classes_is_not_a_duplicate() -> None:
+    text = HEAD + "prompts:\n  - key: a\n    classes: [man]\n    text: x {{subject}}\n"
+    text += "  - key: b\n    classes: [woman]\n    text: x {{subject}}\n"
+    assert check(text) == []
+
+
+def test_duplicate_is_reported_once_for_all_its_classes() -> None:
+    text = HEAD + "prompts:\n  - key: a\n    text: x {{subject}}\n  - key: b\n    text: x {{subject}}\n"
+    doc = load_text(text, "p.yaml").document
+    assert doc is not None
+    _, found = PackChecker().check_document(doc)
+    assert [(d.rule, d.location.line) for d in found] == [("prompt-duplicate", 10)]
+    assert "for classes man, woman" in found[0].message
+
+
+def test_a_parameter_difference_makes_prompts_distinct() -> None:
+    text = HEAD + "prompts:\n  - key: a\n    text: x {{subject}}\n  - key: b\n    text: x {{subject}}\n    seed: 1\n"
+    assert check(text) == []
+
+
+def test_semantic_rules_still_run_when_the_only_schema_errors_are_unknown_keys() -> None:
+    text = HEAD.replace("slug: demo", "slug: other") + "prompts:\n  - key: a\n    text: no subject\n    sed: 1\n"
+    assert check(text) == [("prompt-no-subject", 9), ("schema-unknown-key", 10), ("slug-title-mismatch", 1)]
+
+
+def test_semantic_rules_do_not_run_on_wrongly_typed_data() -> None:
+    text = HEAD + "prompts:\n  - key: a\n    text: 5\n"
+    assert check(text) == [("schema-type", 9)]
+
+
+def test_super_resolution_problem_in_defaults_is_reported_once() -> None:
+    text = HEAD + "defaults: {inpaint_faces: true}\nprompts:\n"
+    text += "".join(f"  - key: p{i}\n    text: '{{{{subject}}}} {i}'\n" for i in range(5))
+    found = check(text)
+    assert found == [("param-needs-super-resolution", 7)]
+
+
+def test_prompt_turning_super_resolution_off_is_blamed() -> None:
+    text = HEAD + "defaults: {inpaint_faces: true, super_resolution: true}\nprompts:\n"
+    text += "  - key: a\n    text: '{{subject}}'\n    super_resolution: false\n"
+    assert check(text) == [("param-needs-super-resolution", 11)]
+
+
+def test_spaced_subject_is_malformed_but_counts_as_a_subject() -> None:
+    text = HEAD + "prompts:\n  - key: a\n    text: '{{ subject }} x'\n"
+    assert check(text) == [("placeholder-malformed", 9)]
+
+
+def test_explain_never_passes_a_document_the_fast_check_rejected() -> None:
+    validator = SchemaValidator(PACK_SCHEMA)
+    doc = load_text(HEAD + "prompts: []\n", "p.yaml").document
+    assert doc is not None
+    # Simulate the two checkers disagreeing: jsonschema finds nothing to explain.
+    found = validator.explain(doc)
+    assert [d.rule for d in found] == ["schema-invalid"]
