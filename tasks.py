@@ -19,26 +19,32 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 
 
-def _stamp() -> str:
-    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + sys.version.encode()).hexdigest()
+def _stamp(extras: str) -> str:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + sys.version.encode()).hexdigest()
+    return f"{extras} {digest}"
 
 
-def setup() -> None:
-    """Create .venv and install packsync with its dev tools, unless already current."""
+def setup(dev: bool = True) -> None:
+    """Create the virtual environment and install packsync (with its dev tools when ``dev``).
+
+    Skipped when the environment is already current for this pyproject.toml.
+    """
     if sys.version_info < (3, 10):  # noqa: UP036 - tasks.py may be run by an older python3
         sys.exit(f"packsync needs Python 3.10 or newer; this is {sys.version.split()[0]}")
     stamp_file = VENV / ".packsync-stamp"
-    if stamp_file.exists() and stamp_file.read_text() == _stamp() and PY.exists():
+    current = stamp_file.read_text() if stamp_file.exists() and PY.exists() else ""
+    if current == _stamp("dev") or (not dev and current == _stamp("base")):
         return
     if not PY.exists():
-        print(f"creating virtual environment in {VENV}", flush=True)
+        print(f"creating a virtual environment in {VENV}", flush=True)
         try:
             venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
         except Exception as exc:  # e.g. Debian without python3-venv
             sys.exit(f"cannot create a virtual environment ({exc}); on Debian/Ubuntu: apt-get install python3-venv")
-    print("installing packsync and its development tools", flush=True)
-    run([str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{ROOT}[dev]"])
-    stamp_file.write_text(_stamp())
+    target = f"{ROOT}[dev]" if dev else str(ROOT)
+    print(f"installing packsync{' and its development tools' if dev else ''}", flush=True)
+    run([str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", target])
+    stamp_file.write_text(_stamp("dev" if dev else "base"))
 
 
 def run(cmd: list[str], check: bool = True) -> int:
@@ -51,10 +57,11 @@ def run(cmd: list[str], check: bool = True) -> int:
 
 def demo() -> None:
     """Validate the example packs and render one of them."""
-    setup()
+    setup(dev=False)
     packsync = str(BIN / "packsync")
     run([packsync, "validate"])
-    run([packsync, "render", "corporate-headshots", "--class", "woman", "--set", "eye_color=green eyes"])
+    run([packsync, "render", "corporate-headshots", "--class", "woman", "--prompt", "window-light-office"])
+    run([packsync, "render", "pet-portraits", "--prompt", "autumn-park", "--set", "fur_color=golden fur"])
 
 
 def lint() -> None:

@@ -79,16 +79,25 @@ def validate(paths: tuple[Path, ...], output_format: str, strict: bool, project_
     multiple=True,
     help="Fill a characteristic, to preview what a run would generate (repeatable).",
 )
+@click.option("--prompt", "keys", metavar="KEY", multiple=True, help="Only the prompt with this key (repeatable).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @project_option
-def render(pack: str, class_name: str | None, values: tuple[str, ...], output_format: str, project_dir: Path) -> None:
+def render(
+    pack: str,
+    class_name: str | None,
+    values: tuple[str, ...],
+    keys: tuple[str, ...],
+    output_format: str,
+    project_dir: Path,
+) -> None:
     """Print the exact template texts and parameters that would be sent for PACK.
 
     PACK is a pack's slug or the path of its file.
     """
-    from packsync.render import run_render
+    from packsync.render import RenderRequest, run_render
 
-    sys.exit(run_render(pack, class_name, list(values), output_format, project_dir, sys.stdout, sys.stderr))
+    request = RenderRequest(pack, class_name, list(values), list(keys), output_format)
+    sys.exit(run_render(request, project_dir, sys.stdout, sys.stderr))
 
 
 def main() -> NoReturn:

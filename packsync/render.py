@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -15,15 +16,18 @@ from packsync.report import report_text
 from packsync.term import Style, color_enabled
 
 
-def run_render(
-    pack_ref: str,
-    class_name: str | None,
-    assignments: Sequence[str],
-    output_format: str,
-    project_dir: Path,
-    out: TextIO,
-    err: TextIO,
-) -> int:
+@dataclass(frozen=True)
+class RenderRequest:
+    pack: str  # a slug or a file path
+    class_name: str | None = None
+    assignments: Sequence[str] = ()  # NAME=VALUE
+    keys: Sequence[str] = ()  # prompt keys; empty: all
+    output_format: str = "text"
+
+
+def run_render(request: RenderRequest, project_dir: Path, out: TextIO, err: TextIO) -> int:
+    """Print the templates of one pack; return the exit code."""
+    pack_ref, class_name = request.pack, request.class_name
     checker = PackChecker()
     candidate = Path(pack_ref)
     if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
@@ -48,7 +52,7 @@ def run_render(
         return 1
     values: dict[str, str] = {}
     declared = {c.name for c in pack.characteristics}
-    for assignment in assignments:
+    for assignment in request.assignments:
         name, sep, value = assignment.partition("=")
         if not sep or not name:
             err.write(f"packsync: error: --set needs NAME=VALUE, got {assignment!r}\n")
@@ -58,8 +62,14 @@ def run_render(
             err.write(f'packsync: error: "{name}" is not a characteristic of pack "{pack.slug}" (declared: {shown})\n')
             return 1
         values[name] = value
+    unknown = [k for k in request.keys if k not in {p.key for p in pack.prompts}]
+    if unknown:
+        err.write(f'packsync: error: pack "{pack.slug}" has no prompt with key "{unknown[0]}"\n')
+        return 1
     templates = expand_pack(pack, class_name=class_name)
-    if output_format == "json":
+    if request.keys:
+        templates = [t for t in templates if t.key in request.keys]
+    if request.output_format == "json":
         out.write(json.dumps(_as_json(pack, templates, values), indent=2, ensure_ascii=False) + "\n")
     else:
         _as_text(pack, templates, values, out)

@@ -48,6 +48,15 @@ def test_prompt_overrides_beat_defaults(tmp_path: Path) -> None:
     assert body == {"text": "<faceid:7:0.8> sks dog in a park", "num_images": 2, "seed": 1}
 
 
+def test_render_chosen_prompts_only() -> None:
+    done = run_packsync("render", "pet-portraits", "--prompt", "autumn-park", "--format", "json")
+    assert done.code == 0, done.err
+    rows = json.loads(done.out)["templates"]
+    assert [(r["key"], r["class"]) for r in rows] == [("autumn-park", "dog"), ("autumn-park", "cat")]
+    done = run_packsync("render", "pet-portraits", "--prompt", "nope")
+    assert done.code == 1 and 'no prompt with key "nope"' in done.err
+
+
 def test_unknown_pack_class_and_characteristic_are_clear_errors() -> None:
     assert "no pack with slug" in run_packsync("render", "nope").err
     done = run_packsync("render", "pet-portraits", "--class", "horse")
