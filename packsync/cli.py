@@ -100,6 +100,69 @@ def render(
     sys.exit(run_render(request, project_dir, sys.stdout, sys.stderr))
 
 
+@cli.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free port.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".packsync/sandbox.db"),
+    show_default=True,
+    help="SQLite file that keeps the state across restarts (':memory:' for none).",
+)
+@click.option("--key", help="Accept only this API key (default: any non-empty key).")
+@click.option(
+    "--idempotency",
+    type=click.Choice(["off", "on", "text-seed"]),
+    help="The account's idempotency setting (kept in the database; default off).",
+)
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML or JSON file of reference tunes to create at start ({tunes: [{id, name, ...}]}).",
+)
+@click.option("--latency-ms", type=click.FloatRange(0), default=0, help="Added latency per API request.")
+@click.option("--fault", "faults", multiple=True, metavar="KIND=RATE", help="Inject a fault, e.g. 429=0.1 (repeatable).")
+@click.option("--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault sequence.")
+@click.option("--retry-after", type=click.FloatRange(0), default=1.0, show_default=True, help="Retry-After of a 429.")
+@click.option("--render-delay", type=click.FloatRange(0), default=0.2, show_default=True, help="Seconds until images.")
+@click.option("--train-delay", type=click.FloatRange(0), default=1.0, show_default=True, help="Seconds to train a tune.")
+def sandbox(
+    port: int,
+    db: Path,
+    key: str | None,
+    idempotency: str | None,
+    seed_file: Path | None,
+    latency_ms: float,
+    faults: tuple[str, ...],
+    fault_seed: int,
+    retry_after: float,
+    render_delay: float,
+    train_delay: float,
+) -> None:
+    """Run the local Astria-compatible server on 127.0.0.1.
+
+    The first line on stdout is always `listening http://127.0.0.1:PORT`. Fault kinds:
+    429, 429-bare, 500, 502, 503, 504 (after the write), reset (after the write), slow.
+    """
+    from packsync.sandbox.main import SandboxOptions, run_sandbox
+
+    options = SandboxOptions(
+        port=port,
+        db=db,
+        key=key,
+        idempotency=idempotency,
+        seed_file=seed_file,
+        latency_ms=latency_ms,
+        faults=list(faults),
+        fault_seed=fault_seed,
+        retry_after=retry_after,
+        render_delay=render_delay,
+        train_delay=train_delay,
+    )
+    sys.exit(run_sandbox(options))
+
+
 def main() -> NoReturn:
     """Entry point: no traceback reaches the user unless PACKSYNC_DEBUG is set."""
     try:

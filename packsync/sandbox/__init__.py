@@ -1,0 +1,1 @@
+"""The local Astria-compatible sandbox server."""

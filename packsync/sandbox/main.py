@@ -1,0 +1,55 @@
+"""``packsync sandbox``: options in, a running server out."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packsync.sandbox.api import SandboxConfig
+from packsync.sandbox.faults import FaultConfigError, FaultPlan, parse_fault_option
+from packsync.sandbox.server import load_seed_file, serve
+
+
+@dataclass
+class SandboxOptions:
+    port: int = 8765
+    db: Path | str = Path(".packsync/sandbox.db")
+    key: str | None = None
+    idempotency: str | None = None
+    seed_file: Path | None = None
+    latency_ms: float = 0.0
+    faults: list[str] = field(default_factory=list)
+    fault_seed: int = 0
+    retry_after: float = 1.0
+    render_delay: float = 0.2
+    train_delay: float = 1.0
+
+
+def run_sandbox(options: SandboxOptions) -> int:
+    try:
+        rates = dict(parse_fault_option(f) for f in options.faults)
+        plan = FaultPlan(
+            rates=rates,
+            seed=options.fault_seed,
+            latency_ms=options.latency_ms,
+            retry_after=options.retry_after,
+        )
+        seed = load_seed_file(options.seed_file) if options.seed_file else None
+    except (FaultConfigError, ValueError, OSError) as exc:
+        sys.stderr.write(f"packsync: error: {exc}\n")
+        return 1
+    config = SandboxConfig(
+        key=options.key,
+        idempotency=options.idempotency,
+        render_delay=options.render_delay,
+        train_delay=options.train_delay,
+        faults=plan,
+    )
+    try:
+        asyncio.run(serve(options.db, config, options.port, seed))
+    except OSError as exc:
+        sys.stderr.write(f"packsync: error: cannot serve on 127.0.0.1:{options.port}: {exc.strerror or exc}\n")
+        return 1
+    return 0
