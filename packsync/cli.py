@@ -109,7 +109,11 @@ def render(
     show_default=True,
     help="SQLite file that keeps the state across restarts (':memory:' for none).",
 )
-@click.option("--key", help="Accept only this API key (default: any non-empty key).")
+@click.option(
+    "--key",
+    envvar="PACKSYNC_SANDBOX_KEY",
+    help="Accept only this API key (default: any non-empty key). Also PACKSYNC_SANDBOX_KEY.",
+)
 @click.option(
     "--idempotency",
     type=click.Choice(["off", "on", "text-seed"]),
@@ -122,11 +126,15 @@ def render(
     help="YAML or JSON file of reference tunes to create at start ({tunes: [{id, name, ...}]}).",
 )
 @click.option("--latency-ms", type=click.FloatRange(0), default=0, help="Added latency per API request.")
-@click.option("--fault", "faults", multiple=True, metavar="KIND=RATE", help="Inject a fault, e.g. 429=0.1 (repeatable).")
+@click.option(
+    "--fault", "faults", multiple=True, metavar="KIND=RATE", help="Inject a fault, e.g. 429=0.1 (repeatable)."
+)
 @click.option("--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault sequence.")
 @click.option("--retry-after", type=click.FloatRange(0), default=1.0, show_default=True, help="Retry-After of a 429.")
 @click.option("--render-delay", type=click.FloatRange(0), default=0.2, show_default=True, help="Seconds until images.")
-@click.option("--train-delay", type=click.FloatRange(0), default=1.0, show_default=True, help="Seconds to train a tune.")
+@click.option(
+    "--train-delay", type=click.FloatRange(0), default=1.0, show_default=True, help="Seconds to train a tune."
+)
 def sandbox(
     port: int,
     db: Path,
@@ -161,6 +169,20 @@ def sandbox(
         train_delay=train_delay,
     )
     sys.exit(run_sandbox(options))
+
+
+@cli.command()
+@click.option("--target", "target_name", metavar="NAME", help="A target of packsync.yaml (or PACKSYNC_TARGET).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@project_option
+def packs(target_name: str | None, output_format: str, project_dir: Path) -> None:
+    """List the packs on the target account and the file that declares each.
+
+    Packs that no file declares are shown here and never touched by apply.
+    """
+    from packsync.account import run_packs
+
+    sys.exit(run_packs(project_dir, target_name, output_format, sys.stdout, sys.stderr))
 
 
 def main() -> NoReturn:

@@ -264,7 +264,13 @@ class SandboxApp:
         route_name, response = self._dispatch(request, path, fault)
         self.request_count[route_name] += 1
         self.request_log.append(
-            {"method": request.method, "path": request.path, "route": route_name, "status": response.status, "fault": fault}
+            {
+                "method": request.method,
+                "path": request.path,
+                "route": route_name,
+                "status": response.status,
+                "fault": fault,
+            }
         )
         if fault in AFTER:
             if fault == "504":
@@ -285,9 +291,7 @@ class SandboxApp:
 
     def _dispatch(self, request: Request, path: str, fault: str | None) -> tuple[str, Response]:
         if fault == "429":
-            return "fault", Response.error(
-                429, "Too many requests", {"Retry-After": f"{self.faults.retry_after:g}"}
-            )
+            return "fault", Response.error(429, "Too many requests", {"Retry-After": f"{self.faults.retry_after:g}"})
         if fault == "429-bare":
             return "fault", Response.error(429, "Too many requests")
         if fault in ("500", "502", "503"):
@@ -376,7 +380,9 @@ class SandboxApp:
                 self.request_count.clear()
                 self.request_log.clear()
             total = sum(self.request_count.values())
-            return Response.json(200, {"total": total, "by_route": dict(self.request_count), "log": list(self.request_log)})
+            return Response.json(
+                200, {"total": total, "by_route": dict(self.request_count), "log": list(self.request_log)}
+            )
         if name == "callbacks":
             return Response.json(200, list(self.callbacks))
         if name == "seed" and request.method == "POST":
@@ -464,14 +470,17 @@ class SandboxApp:
             self.store.rollback()
             raise
         for row in tunes:
-            fresh = self.store.tune(None, row["id"])
-            if fresh is not None and fresh["callback"]:
-                self._post_callback(fresh["callback"], {"tune": self.tune_json(fresh)})
+            if row["callback"]:
+                fresh = self.store.tune(None, row["id"])
+                if fresh is not None:
+                    self._post_callback(fresh["callback"], {"tune": self.tune_json(fresh)})
         for row in prompts:
-            fresh = self.store.prompt(None, row["id"])
-            if fresh is not None and fresh["callback"]:
-                self._post_callback(fresh["callback"], {"prompt": self.prompt_json(fresh)})
-        self._close_runs()
+            if row["callback"]:
+                fresh = self.store.prompt(None, row["id"])
+                if fresh is not None:
+                    self._post_callback(fresh["callback"], {"prompt": self.prompt_json(fresh)})
+        if any(row["run_id"] is not None for row in prompts):
+            self._close_runs()
 
     def _close_runs(self) -> None:
         for run in self.store.open_runs():
@@ -514,15 +523,14 @@ class SandboxApp:
     # -- representations ----------------------------------------------------
 
     def prompt_json(self, row: sqlite3.Row) -> dict[str, Any]:
-        params = json.loads(row["params"])
-        out: dict[str, Any] = {
-            "id": row["id"],
-            "tune_id": row["tune_id"],
-            "text": row["text"],
-        }
-        for name, default in PROMPT_PARAM_DEFAULTS.items():
-            out[name] = params.get(name, default)
+        out: dict[str, Any] = {"id": row["id"], "tune_id": row["tune_id"], "text": row["text"]}
+        out.update(PROMPT_PARAM_DEFAULTS)
+        stored = row["params"]
+        if stored != "{}":
+            params = json.loads(stored)
+            out.update((k, v) for k, v in params.items() if k in PROMPT_PARAM_DEFAULTS)
         out["num_images"] = row["num_images"]
+        images = row["images"]
         out.update(
             {
                 "callback": row["callback"],
@@ -530,7 +538,7 @@ class SandboxApp:
                 "base_pack_id": row["base_pack_id"],
                 "orig_prompt_id": row["orig_prompt_id"],
                 "order_id": None,
-                "images": json.loads(row["images"]),
+                "images": [] if images == "[]" else json.loads(images),
                 "trained_at": row["trained_at"],
                 "started_training_at": row["started_training_at"],
                 "user_error": row["user_error"],
@@ -575,23 +583,22 @@ class SandboxApp:
             "url": f"{self.config.base_url}/tunes/{row['id']}.json",
         }
 
-    def class_of(self, row: sqlite3.Row) -> str:
-        """A template's class: the name of the tune its text references, else of its own tune."""
-        match = TUNE_TAG_RE.search(row["text"])
+    def class_for(self, tune: sqlite3.Row, text: str) -> str:
+        """A prompt's class: the name of the tune its text references, else of the tune it is created on."""
+        match = TUNE_TAG_RE.search(text)
         if match is not None:
             referenced = self.store.tune(None, int(match.group(2)))
             if referenced is not None:
                 return str(referenced["name"])
-        own = self.store.tune(None, row["tune_id"])
-        return str(own["name"]) if own is not None else "unknown"
+        return str(tune["name"])
 
-    def pack_summary(self, row: sqlite3.Row, templates: list[sqlite3.Row] | None = None) -> dict[str, Any]:
-        if templates is None:
-            templates = self.store.pack_templates(row["id"])
-        cost_hash: dict[str, int] = {}
-        for t in templates:
-            cls = self.class_of(t)
-            cost_hash[cls] = cost_hash.get(cls, 0) + t["cost_mc"]
+    def class_of(self, row: sqlite3.Row) -> str:
+        return str(row["class_name"])
+
+    def pack_summary(self, row: sqlite3.Row, costs: dict[str, tuple[int, int]] | None = None) -> dict[str, Any]:
+        if costs is None:
+            costs = self.store.pack_costs([row["id"]])[row["id"]]
+        cost_hash = {cls: cost for cls, (cost, _) in sorted(costs.items())}
         return {
             "id": row["id"],
             "base_tune_id": row["base_tune_id"],
@@ -610,7 +617,7 @@ class SandboxApp:
 
     def pack_detail(self, row: sqlite3.Row) -> dict[str, Any]:
         templates = self.store.pack_templates(row["id"])
-        out = self.pack_summary(row, templates)
+        out = self.pack_summary(row)
         costs: dict[str, dict[str, int]] = {}
         per_class: dict[str, list[dict[str, Any]]] = {}
         listed = []
@@ -669,7 +676,8 @@ def list_packs(app: SandboxApp, ctx: Context) -> Response:
         rows = [r for r in rows if r["public_at"] is not None]
     if request.arg("listed") == "true":
         rows = [r for r in rows if r["unlisted_at"] is None]
-    return Response.json(200, [app.pack_summary(r) for r in rows])
+    costs = app.store.pack_costs([r["id"] for r in rows])
+    return Response.json(200, [app.pack_summary(r, costs[r["id"]]) for r in rows])
 
 
 def create_pack(app: SandboxApp, ctx: Context) -> Response:
@@ -880,7 +888,9 @@ def create_tune(app: SandboxApp, ctx: Context) -> Response:
 def _insert_tune(app: SandboxApp, workspace: str, fields: dict[str, Any]) -> int:
     """A new tune: "fast" (and instant gemini) tunes are trained at once, others after train_delay."""
     instant = fields.get("branch") in _FREE_BRANCHES
-    tune_id = app.store.insert_tune(workspace, fields, ready_at=time.time() + (0 if instant else app.config.train_delay))
+    tune_id = app.store.insert_tune(
+        workspace, fields, ready_at=time.time() + (0 if instant else app.config.train_delay)
+    )
     if instant:
         app.store.finish_tune(tune_id, now_iso())
         if fields.get("callback"):
@@ -941,6 +951,7 @@ def _insert_prompt(
         "base_pack_id": base_pack_id,
         "orig_prompt_id": orig_prompt_id,
         "text": text,
+        "class_name": app.class_for(tune, text),
         "params": {k: v for k, v in params.items() if k != "callback"},
         "callback": params.get("callback"),
         "num_images": num_images,
@@ -952,7 +963,9 @@ def _insert_prompt(
     return app.store.insert_prompt(workspace, fields)
 
 
-def _same_prompt(app: SandboxApp, workspace: str, tune_id: int, text: str, params: dict[str, Any]) -> sqlite3.Row | None:
+def _same_prompt(
+    app: SandboxApp, workspace: str, tune_id: int, text: str, params: dict[str, Any]
+) -> sqlite3.Row | None:
     """With idempotency on, the existing prompt this create would duplicate."""
     mode = app.idempotency
     if mode == "off":
@@ -1094,7 +1107,13 @@ def unlike_prompt(app: SandboxApp, ctx: Context) -> Response:
 def current_user(app: SandboxApp, ctx: Context) -> Response:
     return Response.json(
         200,
-        {"id": 1, "email": "sandbox@localhost", "name": "packsync sandbox", "usd_balance_mc": 10_000_000, "auto_extend_tunes": True},
+        {
+            "id": 1,
+            "email": "sandbox@localhost",
+            "name": "packsync sandbox",
+            "usd_balance_mc": 10_000_000,
+            "auto_extend_tunes": True,
+        },
     )
 
 
@@ -1131,4 +1150,3 @@ _ROUTES: list[tuple[str, str, Route]] = [
 
 def _register(app: SandboxApp) -> None:
     app.routes = [(method, re.compile(pattern), handler) for method, pattern, handler in _ROUTES]
-

@@ -29,7 +29,7 @@ def decode_body(content_type: str, body: bytes) -> dict[str, Any]:
         except (ValueError, UnicodeDecodeError) as exc:
             raise BodyError(f"malformed JSON body: {exc}") from exc
         if not isinstance(data, dict):
-            raise BodyError("the JSON body must be an object with a root key such as {\"prompt\": {...}}")
+            raise BodyError('the JSON body must be an object with a root key such as {"prompt": {...}}')
         return data
     if kind == "multipart/form-data":
         boundary = _param(content_type, "boundary")
@@ -86,7 +86,7 @@ def nest(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     root: dict[str, Any] = {}
     for key, value in pairs:
         base, _, rest = key.partition("[")
-        parts = [base] + _KEY_PART.findall("[" + rest) if rest else [base]
+        parts = [base, *_KEY_PART.findall("[" + rest)] if rest else [base]
         node: Any = root
         for index, part in enumerate(parts):
             last = index == len(parts) - 1

@@ -115,7 +115,7 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[str, str, str, dict[
 
 async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
     if "chunked" in headers.get("transfer-encoding", "").lower():
-        chunks = []
+        chunks: list[bytes] = []
         total = 0
         while True:
             size_line = await reader.readline()

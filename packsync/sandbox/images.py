@@ -21,7 +21,12 @@ def placeholder_png(prompt_id: int, index: int) -> bytes:
     rows = []
     for y in range(HEIGHT):
         t = y / (HEIGHT - 1)
-        pixel = bytes(int(a + (b - a) * t) for a, b in zip(top, bottom))
+        pixel = bytes(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
         rows.append(b"\x00" + pixel * WIDTH)
     header = struct.pack(">IIBBBBB", WIDTH, HEIGHT, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(b"".join(rows), 6)) + _chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(b"".join(rows), 6))
+        + _chunk(b"IEND", b"")
+    )

@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS prompts (
     base_pack_id INTEGER,
     orig_prompt_id INTEGER,
     text TEXT NOT NULL,
+    class_name TEXT NOT NULL DEFAULT '',
     params TEXT NOT NULL DEFAULT '{}',
     callback TEXT,
     num_images INTEGER NOT NULL DEFAULT 1,
@@ -138,7 +139,7 @@ class Store:
     def reset(self) -> None:
         """Forget everything except settings."""
         for table in ("packs", "tunes", "prompts", "runs"):
-            self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            self.db.execute(f"DELETE FROM {table}")
         self.db.execute("DELETE FROM sqlite_sequence")
 
     # -- packs --------------------------------------------------------------
@@ -174,15 +175,18 @@ class Store:
         column = "id" if ref.isdigit() else "slug"
         value: Any = int(ref) if ref.isdigit() else ref
         if scope is None:
-            return self.db.execute(f"SELECT * FROM packs WHERE {column} = ?", (value,)).fetchone()  # noqa: S608
-        return self.db.execute(
-            f"SELECT * FROM packs WHERE {column} = ? AND workspace = ?",  # noqa: S608
-            (value, scope),
-        ).fetchone()
+            return _one(self.db.execute(f"SELECT * FROM packs WHERE {column} = ?", (value,)))
+        return _one(
+            self.db.execute(
+                f"SELECT * FROM packs WHERE {column} = ? AND workspace = ?",
+                (value, scope),
+            )
+        )
 
     def packs(self, scope: str | None, limit: int | None, offset: int) -> list[sqlite3.Row]:
-        where, params = ("", []) if scope is None else ("WHERE workspace = ?", [scope])
-        sql = f"SELECT * FROM packs {where} ORDER BY id DESC"  # noqa: S608
+        where = "" if scope is None else "WHERE workspace = ?"
+        params: list[Any] = [] if scope is None else [scope]
+        sql = f"SELECT * FROM packs {where} ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [limit, offset]
@@ -216,15 +220,19 @@ class Store:
 
     def tune(self, scope: str | None, tune_id: int) -> sqlite3.Row | None:
         if scope is None:
-            return self.db.execute("SELECT * FROM tunes WHERE id = ?", (tune_id,)).fetchone()
-        return self.db.execute("SELECT * FROM tunes WHERE id = ? AND workspace = ?", (tune_id, scope)).fetchone()
+            return _one(self.db.execute("SELECT * FROM tunes WHERE id = ?", (tune_id,)))
+        return _one(self.db.execute("SELECT * FROM tunes WHERE id = ? AND workspace = ?", (tune_id, scope)))
 
     def tune_by_title(self, workspace: str, title: str) -> sqlite3.Row | None:
-        return self.db.execute(
-            "SELECT * FROM tunes WHERE workspace = ? AND title = ? ORDER BY id LIMIT 1", (workspace, title)
-        ).fetchone()
+        return _one(
+            self.db.execute(
+                "SELECT * FROM tunes WHERE workspace = ? AND title = ? ORDER BY id LIMIT 1", (workspace, title)
+            )
+        )
 
-    def tunes(self, scope: str | None, filters: dict[str, Any], before_id: int | None, limit: int, offset: int) -> list[sqlite3.Row]:
+    def tunes(
+        self, scope: str | None, filters: dict[str, Any], before_id: int | None, limit: int, offset: int
+    ) -> list[sqlite3.Row]:
         clauses, params = _scope(scope)
         for column in ("title", "model_type", "branch"):
             if column in filters:
@@ -239,7 +247,7 @@ class Store:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return list(
             self.db.execute(
-                f"SELECT * FROM tunes {where} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
+                f"SELECT * FROM tunes {where} ORDER BY id DESC LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             )
         )
@@ -256,7 +264,7 @@ class Store:
                 data[key] = value
         sets += ["data = ?", "updated_at = ?"]
         params += [json.dumps(data), now_iso(), tune_id]
-        self.db.execute(f"UPDATE tunes SET {', '.join(sets)} WHERE id = ?", params)  # noqa: S608
+        self.db.execute(f"UPDATE tunes SET {', '.join(sets)} WHERE id = ?", params)
 
     def delete_tune(self, tune_id: int) -> None:
         self.db.execute("DELETE FROM tunes WHERE id = ?", (tune_id,))
@@ -266,9 +274,9 @@ class Store:
     def insert_prompt(self, workspace: str, fields: dict[str, Any]) -> int:
         stamp = now_iso()
         cursor = self.db.execute(
-            "INSERT INTO prompts (workspace, tune_id, pack_id, base_pack_id, orig_prompt_id, text, params, callback, "
-            "num_images, cost_mc, ready_at, started_training_at, user_error, run_id, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO prompts (workspace, tune_id, pack_id, base_pack_id, orig_prompt_id, text, class_name, params, "
+            "callback, num_images, cost_mc, ready_at, started_training_at, user_error, run_id, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 workspace,
                 fields["tune_id"],
@@ -276,6 +284,7 @@ class Store:
                 fields.get("base_pack_id"),
                 fields.get("orig_prompt_id"),
                 fields["text"],
+                fields.get("class_name", ""),
                 json.dumps(fields.get("params", {}), sort_keys=True),
                 fields.get("callback"),
                 fields.get("num_images", 1),
@@ -292,8 +301,8 @@ class Store:
 
     def prompt(self, scope: str | None, prompt_id: int) -> sqlite3.Row | None:
         if scope is None:
-            return self.db.execute("SELECT * FROM prompts WHERE id = ?", (prompt_id,)).fetchone()
-        return self.db.execute("SELECT * FROM prompts WHERE id = ? AND workspace = ?", (prompt_id, scope)).fetchone()
+            return _one(self.db.execute("SELECT * FROM prompts WHERE id = ?", (prompt_id,)))
+        return _one(self.db.execute("SELECT * FROM prompts WHERE id = ? AND workspace = ?", (prompt_id, scope)))
 
     def same_text_prompts(self, workspace: str, tune_id: int, text: str) -> list[sqlite3.Row]:
         return list(
@@ -322,10 +331,25 @@ class Store:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return list(
             self.db.execute(
-                f"SELECT * FROM prompts {where} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
+                f"SELECT * FROM prompts {where} ORDER BY id DESC LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             )
         )
+
+    def pack_costs(self, pack_ids: Sequence[int]) -> dict[int, dict[str, tuple[int, int]]]:
+        """Per pack and class: (cost_mc, num_images) of its templates, in one query."""
+        out: dict[int, dict[str, tuple[int, int]]] = {pid: {} for pid in pack_ids}
+        if not pack_ids:
+            return out
+        marks = ",".join("?" * len(pack_ids))
+        rows = self.db.execute(
+            f"SELECT pack_id, class_name, SUM(cost_mc) AS cost, SUM(num_images) AS images FROM prompts "
+            f"WHERE pack_id IN ({marks}) GROUP BY pack_id, class_name",
+            list(pack_ids),
+        )
+        for row in rows:
+            out[row["pack_id"]][row["class_name"]] = (int(row["cost"]), int(row["images"]))
+        return out
 
     def pack_templates(self, pack_id: int) -> list[sqlite3.Row]:
         return list(self.db.execute("SELECT * FROM prompts WHERE pack_id = ? ORDER BY id", (pack_id,)))
@@ -333,7 +357,7 @@ class Store:
     def update_prompt(self, prompt_id: int, fields: dict[str, Any]) -> None:
         sets = [f"{key} = ?" for key in fields] + ["updated_at = ?"]
         params = [*fields.values(), now_iso(), prompt_id]
-        self.db.execute(f"UPDATE prompts SET {', '.join(sets)} WHERE id = ?", params)  # noqa: S608
+        self.db.execute(f"UPDATE prompts SET {', '.join(sets)} WHERE id = ?", params)
 
     def delete_prompt(self, prompt_id: int) -> None:
         self.db.execute("DELETE FROM prompts WHERE id = ?", (prompt_id,))
@@ -347,9 +371,7 @@ class Store:
             return  # liking twice, or unliking what is not liked, changes nothing
         self.db.execute("UPDATE prompts SET liked = ?, likes = likes + ? WHERE id = ?", (liked, delta, prompt_id))
         if row["orig_prompt_id"] is not None:
-            self.db.execute(
-                "UPDATE prompts SET likes = MAX(0, likes + ?) WHERE id = ?", (delta, row["orig_prompt_id"])
-            )
+            self.db.execute("UPDATE prompts SET likes = MAX(0, likes + ?) WHERE id = ?", (delta, row["orig_prompt_id"]))
 
     # -- runs and completion ------------------------------------------------
 
@@ -374,7 +396,9 @@ class Store:
         return None if row is None or row["r"] is None else float(row["r"])
 
     def finish_tune(self, tune_id: int, trained_at: str) -> None:
-        self.db.execute("UPDATE tunes SET trained_at = ?, updated_at = ? WHERE id = ?", (trained_at, trained_at, tune_id))
+        self.db.execute(
+            "UPDATE tunes SET trained_at = ?, updated_at = ? WHERE id = ?", (trained_at, trained_at, tune_id)
+        )
 
     def finish_prompt(self, prompt_id: int, trained_at: str, images: Sequence[str]) -> None:
         self.db.execute(
@@ -393,11 +417,11 @@ class Store:
 
     def mark_callback_sent(self, table: str, ids: Iterable[int]) -> None:
         assert table in ("prompts", "tunes")
-        self.db.executemany(f"UPDATE {table} SET callback_sent = 1 WHERE id = ?", [(i,) for i in ids])  # noqa: S608
+        self.db.executemany(f"UPDATE {table} SET callback_sent = 1 WHERE id = ?", [(i,) for i in ids])
 
     def counts(self) -> dict[str, int]:
         return {
-            table: int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
+            table: int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
             for table in ("packs", "tunes", "prompts")
         }
 
@@ -405,6 +429,11 @@ class Store:
 _TUNE_COLUMNS = frozenset(
     {"title", "name", "branch", "model_type", "base_tune_id", "token", "callback", "id", "workspace"}
 )
+
+
+def _one(cursor: sqlite3.Cursor) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = cursor.fetchone()
+    return row
 
 
 def _scope(scope: str | None) -> tuple[list[str], list[Any]]:

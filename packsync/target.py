@@ -1,0 +1,68 @@
+"""Which Astria account a command talks to, and how to reach it.
+
+Precedence: ``--target``, then ``PACKSYNC_TARGET``, then ``default_target`` of
+``packsync.yaml``; ``ASTRIA_API_URL`` and ``ASTRIA_WORKSPACE_ID`` override the
+chosen target's URL and workspace. The key is read from the environment
+variable the target names (default ``ASTRIA_API_KEY``) and is never written
+anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from packsync.astria import DEFAULT_URL
+from packsync.client import ConfigError, Secret
+from packsync.project import DEFAULT_KEY_ENV, Project
+
+SANDBOX_URL = "sandbox"
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    name: str
+    url: str
+    key_env: str = DEFAULT_KEY_ENV
+    workspace_id: str | None = None
+    tune_ids: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        """The target is the embedded sandbox, started and stopped by packsync itself."""
+        return self.url == SANDBOX_URL
+
+    def key(self, env: Mapping[str, str] | None = None) -> Secret:
+        """The API key from the target's variable; a clear error when it is not set."""
+        environ = os.environ if env is None else env
+        value = environ.get(self.key_env, "").strip()
+        if not value:
+            raise ConfigError(
+                f"the API key is not set: export {self.key_env}=<your Astria API key> (target {self.name!r})"
+            )
+        return Secret(value)
+
+
+def resolve_target(project: Project, name: str | None, env: Mapping[str, str] | None = None) -> ResolvedTarget:
+    environ = os.environ if env is None else env
+    chosen = name or environ.get("PACKSYNC_TARGET") or project.default_target
+    if chosen is None and len(project.targets) == 1:
+        chosen = next(iter(project.targets))
+    if chosen is None:
+        base = ResolvedTarget(name="default", url=DEFAULT_URL)
+    elif chosen in project.targets:
+        spec = project.targets[chosen]
+        base = ResolvedTarget(
+            name=chosen,
+            url=spec.url,
+            key_env=spec.key_env,
+            workspace_id=spec.workspace_id,
+            tune_ids=dict(spec.tune_ids),
+        )
+    else:
+        known = ", ".join(sorted(project.targets)) or "none (no packsync.yaml targets)"
+        raise ConfigError(f"unknown target {chosen!r}; defined targets: {known}")
+    url = environ.get("ASTRIA_API_URL") or base.url
+    workspace = environ.get("ASTRIA_WORKSPACE_ID") or base.workspace_id
+    return ResolvedTarget(base.name, url, base.key_env, workspace, base.tune_ids)
