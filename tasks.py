@@ -62,6 +62,8 @@ def demo() -> None:
     run([packsync, "validate"])
     run([packsync, "render", "corporate-headshots", "--class", "woman", "--prompt", "window-light-office"])
     run([packsync, "render", "pet-portraits", "--prompt", "autumn-park", "--set", "fur_color=golden fur"])
+    # The default target is the embedded sandbox: started, used and stopped by packsync itself.
+    run([packsync, "packs"])
 
 
 def lint() -> None:
@@ -78,9 +80,16 @@ def test() -> None:
     run([str(PY), "-m", "pytest", *sys.argv[2:]])
 
 
+BENCHES = ("bench_validate.py", "bench_sandbox.py", "bench_client.py")
+
+
 def bench() -> None:
+    """Every benchmark (or the ones named: python3 tasks.py bench bench_client.py)."""
     setup()
-    run([str(PY), "bench/bench_validate.py", *sys.argv[2:]])
+    chosen = sys.argv[2:] or list(BENCHES)
+    failed = [name for name in chosen if run([str(PY), f"bench/{name}"], check=False) != 0]
+    if failed:
+        sys.exit(f"missed targets: {', '.join(failed)}")
 
 
 TASKS = {"setup": setup, "demo": demo, "test": test, "lint": lint, "bench": bench}

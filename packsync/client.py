@@ -116,7 +116,7 @@ class ProtocolError(ApiError):
 class RetryPolicy:
     """How often and how long to wait between tries of a request that may be retried."""
 
-    attempts: int = 6
+    attempts: int = 8
     base_delay: float = 0.5
     max_delay: float = 30.0
     max_retry_after: float = 120.0

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.sandbox_helpers import ThreadSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -41,3 +44,18 @@ def run_packsync(*args: str, cwd: Path | None = None, env: dict[str, str] | None
 @pytest.fixture
 def packsync() -> object:
     return run_packsync
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[ThreadSandbox]:
+    """One sandbox for the whole run; tests use ``sandbox``, which resets it."""
+    server = ThreadSandbox().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: ThreadSandbox) -> ThreadSandbox:
+    """A clean sandbox: empty, no faults, idempotency off."""
+    sandbox_server.reset()
+    return sandbox_server

@@ -1,0 +1,263 @@
+"""The client against hand-made servers (httpx.MockTransport): odd answers, timing, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from packsync import client as client_module
+from packsync.client import (
+    AstriaClient,
+    AuthError,
+    ClientConfig,
+    ConfigError,
+    ProtocolError,
+    RetryPolicy,
+    Secret,
+    ServerError,
+    check_base_url,
+)
+
+T = TypeVar("T")
+RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.02)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def mock_client(handler: Callable[[httpx.Request], Any], concurrency: int = 8) -> AstriaClient:
+    config = ClientConfig("https://api.astria.test", Secret("k"), retry=RETRY, concurrency=concurrency, seed=3)
+    return AstriaClient(config, transport=httpx.MockTransport(handler))
+
+
+def packs(ids: range) -> list[dict[str, Any]]:
+    return [{"id": i, "slug": f"p{i}"} for i in ids]
+
+
+def test_list_packs_copes_with_a_server_that_returns_everything_at_once() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        return httpx.Response(200, json=packs(range(150, 0, -1)))
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with mock_client(handler) as client:
+            return await client.list_packs()
+
+    assert len(run(scenario())) == 150
+    assert len(calls) == 1
+
+
+def test_list_packs_stops_when_the_server_ignores_offset() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        return httpx.Response(200, json=packs(range(100, 0, -1)))
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with mock_client(handler) as client:
+            return await client.list_packs()
+
+    assert len(run(scenario())) == 100
+    assert len(calls) == 2
+
+
+def test_pagination_that_repeats_itself_is_a_protocol_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[{"id": 5}, {"id": 4}])
+
+    async def scenario() -> None:
+        async with mock_client(handler) as client:
+            await client.list_prompts(pack_id=1)
+
+    with pytest.raises(ProtocolError, match="did not advance"):
+        run(scenario())
+
+
+def test_a_list_that_never_ends_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "MAX_PAGES", 5)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        before = int(request.url.params.get("before_id", 10**9))
+        return httpx.Response(200, json=[{"id": before - 1}, {"id": before - 2}])
+
+    async def scenario() -> None:
+        async with mock_client(handler) as client:
+            await client.list_prompts()
+
+    with pytest.raises(ProtocolError, match="more than 5 pages"):
+        run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (b"<html><body>Bad gateway</body></html>", "text/html", "expected JSON, got text/html"),
+        (b'{"id": 1, "slug": ', "application/json", "expected JSON"),
+        (b'["not", "objects"]', "application/json", "expected a list of objects with ids"),
+        (b'{"packs": []}', "application/json", "expected a list of objects with ids"),
+    ],
+)
+def test_bad_answers_are_protocol_errors(body: bytes, content_type: str, expected: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": content_type})
+
+    async def scenario() -> None:
+        async with mock_client(handler) as client:
+            await client.list_packs()
+
+    with pytest.raises(ProtocolError, match=expected):
+        run(scenario())
+
+
+def test_an_html_error_page_gives_a_readable_message() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, content=b"<html><h1>502 Bad Gateway</h1></html>", headers={"content-type": "text/html"})
+
+    async def scenario() -> None:
+        async with mock_client(handler) as client:
+            await client.get_pack(1)
+
+    with pytest.raises(ServerError) as caught:
+        run(scenario())
+    assert "502 Bad Gateway" in str(caught.value)
+    assert "after 4 attempts" in str(caught.value)
+
+
+def test_auth_errors_are_not_retried() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(401, json={"error": "Invalid API key"})
+
+    async def scenario() -> None:
+        async with mock_client(handler) as client:
+            await client.list_packs()
+
+    with pytest.raises(AuthError, match="401 Invalid API key"):
+        run(scenario())
+    assert calls == 1
+
+
+@pytest.mark.parametrize("header", ["0.3", "http-date"])
+def test_retry_after_is_honoured(header: str) -> None:
+    answers = iter(["429", "ok"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if next(answers) == "429":
+            value = header
+            if header == "http-date":
+                value = email.utils.formatdate(time.time() + 1.2, usegmt=True)
+            return httpx.Response(429, json={"error": "slow down"}, headers={"Retry-After": value})
+        return httpx.Response(200, json={"id": 1})
+
+    async def scenario() -> float:
+        async with mock_client(handler) as client:
+            start = time.monotonic()
+            await client.get_pack(1)
+            return time.monotonic() - start
+
+    elapsed = run(scenario())
+    assert elapsed >= (0.3 if header == "0.3" else 0.2)  # an HTTP date has whole seconds
+    assert elapsed < 3
+
+
+def test_rails_style_field_errors_become_the_message() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"text": ["can't be blank"], "num_images": ["must be less than 9"]})
+
+    async def scenario() -> None:
+        async with mock_client(handler) as client:
+            await client.create_prompt(1, {"text": ""})
+
+    with pytest.raises(Exception, match="text can't be blank, num_images must be less than 9"):
+        run(scenario())
+
+
+def test_concurrency_is_bounded() -> None:
+    in_flight = 0
+    peak = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return httpx.Response(200, json={"id": 1})
+
+    async def scenario() -> None:
+        async with mock_client(handler, concurrency=3) as client:
+            await asyncio.gather(*(client.get_pack(i) for i in range(30)))
+
+    run(scenario())
+    assert peak == 3
+
+
+def test_backoff_is_jittered_and_capped() -> None:
+    policy = RetryPolicy(base_delay=0.5, max_delay=4.0)
+    rng = random.Random(1)
+    for attempt in range(10):
+        ceiling = min(4.0, 0.5 * 2**attempt)
+        delays = [policy.backoff(attempt, rng) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling * 0.8  # really spread, not a constant
+        assert min(delays) < ceiling * 0.2
+
+
+def test_a_write_is_sent_as_json_with_a_root_key_and_the_key_only_in_the_header() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json={"id": 9, "text": "x"})
+
+    async def scenario() -> None:
+        config = ClientConfig("https://api.astria.test", Secret("sk-top"), workspace_id="42", retry=RETRY)
+        async with AstriaClient(config, transport=httpx.MockTransport(handler)) as client:
+            await client.create_prompt(5, {"text": "<lora:5:1> ohwx man", "pack_id": 3})
+
+    run(scenario())
+    (request,) = seen
+    assert request.headers["authorization"] == "Bearer sk-top"
+    assert request.headers["x-workspace-id"] == "42"
+    assert request.url.path == "/tunes/5/prompts"
+    assert request.read() == b'{"prompt":{"text":"<lora:5:1> ohwx man","pack_id":3}}'
+    assert "sk-top" not in str(request.url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://api.astria.ai", "http://127.0.0.1:8765", "http://localhost:1", "http://[::1]:9", "http://127.9.9.9"],
+)
+def test_allowed_urls(url: str) -> None:
+    assert check_base_url(url + "/") == url
+
+
+@pytest.mark.parametrize("url", ["http://api.astria.ai", "http://10.0.0.5:80", "ftp://x", "api.astria.ai", "http://"])
+def test_refused_urls(url: str) -> None:
+    with pytest.raises(ConfigError):
+        check_base_url(url)
+
+
+def test_secret_never_shows_itself() -> None:
+    secret = Secret("sk-live-123")
+    assert "sk-live-123" not in f"{secret} {secret!r} {[secret]} {ClientConfig('https://x', secret)!r}"
+    assert secret.reveal() == "sk-live-123"
+
+
+def test_no_key_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        AstriaClient(ClientConfig("https://api.astria.ai", Secret("")))

@@ -1,0 +1,127 @@
+"""Targets: which account, which key variable, and the embedded sandbox."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from packsync.client import ConfigError
+from packsync.project import load_project
+from packsync.sandbox.embedded import EmbeddedSandbox
+from packsync.target import resolve_target
+from tests.conftest import PACKS, run_packsync
+
+PROJECT = """\
+default_target: staging
+targets:
+  sandbox: {url: sandbox}
+  staging:
+    url: https://staging.example.test
+    key_env: STAGING_KEY
+    workspace_id: 12
+    tune_ids: {"690204": 1001}
+  production: {url: https://api.astria.ai, key_env: PROD_KEY}
+"""
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    (tmp_path / "packsync.yaml").write_text(PROJECT)
+    return tmp_path
+
+
+def test_default_target_and_its_settings(project_dir: Path) -> None:
+    target = resolve_target(load_project(project_dir), None, env={})
+    assert (target.name, target.url, target.key_env, target.workspace_id) == (
+        "staging",
+        "https://staging.example.test",
+        "STAGING_KEY",
+        "12",
+    )
+    assert target.tune_ids == {690204: 1001}
+
+
+def test_flag_beats_environment_beats_default(project_dir: Path) -> None:
+    project = load_project(project_dir)
+    env = {"PACKSYNC_TARGET": "production"}
+    assert resolve_target(project, None, env).name == "production"
+    assert resolve_target(project, "sandbox", env).name == "sandbox"
+
+
+def test_environment_overrides_url_and_workspace(project_dir: Path) -> None:
+    env = {"ASTRIA_API_URL": "http://127.0.0.1:9999", "ASTRIA_WORKSPACE_ID": "77"}
+    target = resolve_target(load_project(project_dir), "production", env)
+    assert (target.url, target.workspace_id) == ("http://127.0.0.1:9999", "77")
+
+
+def test_unknown_target_names_the_known_ones(project_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown target 'prod'; defined targets: production, sandbox, staging"):
+        resolve_target(load_project(project_dir), "prod", env={})
+
+
+def test_missing_key_names_the_variable(project_dir: Path) -> None:
+    target = resolve_target(load_project(project_dir), "production", env={})
+    with pytest.raises(ConfigError, match="export PROD_KEY="):
+        target.key(env={})
+    assert target.key(env={"PROD_KEY": "sk"}).reveal() == "sk"
+
+
+def test_no_project_file_means_the_real_api_and_astria_api_key(tmp_path: Path) -> None:
+    target = resolve_target(load_project(tmp_path), None, env={})
+    assert (target.url, target.key_env) == ("https://api.astria.ai", "ASTRIA_API_KEY")
+
+
+def test_missing_key_on_the_command_line_is_one_clear_line(project_dir: Path) -> None:
+    done = run_packsync("packs", "--target", "production", cwd=project_dir, env={"PROD_KEY": ""})
+    assert done.code == 1
+    assert done.err.strip().splitlines() == [
+        "packsync: error: the API key is not set: export PROD_KEY=<your Astria API key> (target 'production')"
+    ]
+
+
+def test_plain_http_to_a_remote_host_is_refused(project_dir: Path) -> None:
+    done = run_packsync(
+        "packs", "--target", "production", cwd=project_dir, env={"PROD_KEY": "sk", "ASTRIA_API_URL": "http://api.example.test"}
+    )
+    assert done.code == 1
+    assert "refusing plain http://" in done.err
+    assert "Traceback" not in done.err
+
+
+@pytest.fixture
+def sandbox_project(tmp_path: Path) -> Path:
+    (tmp_path / "packs").mkdir()
+    for pack in PACKS.glob("*.yaml"):
+        shutil.copy(pack, tmp_path / "packs" / pack.name)
+    (tmp_path / "packsync.yaml").write_text("default_target: sandbox\ntargets:\n  sandbox: {url: sandbox}\n")
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_embedded_sandbox_runs_with_no_key_and_keeps_its_state(sandbox_project: Path) -> None:
+    env = {"ASTRIA_API_KEY": ""}
+    first = run_packsync("packs", "--format", "json", cwd=sandbox_project, env=env)
+    assert first.code == 0, first.err
+    assert json.loads(first.out) == {"target": "sandbox", "packs": []}
+    db = sandbox_project / ".packsync" / "sandbox.db"
+    assert db.exists()
+    assert (sandbox_project / ".packsync" / ".gitignore").read_text().strip().endswith("*")
+    second = run_packsync("packs", cwd=sandbox_project, env=env)
+    assert second.code == 0, second.err
+    assert "target sandbox: 0 pack(s)" in second.out
+
+
+def test_embedded_sandbox_is_seeded_with_the_reference_tunes_and_stopped_afterwards(tmp_path: Path) -> None:
+    import httpx
+
+    tunes = [{"id": 690204, "name": "man"}, {"id": 690205, "name": "woman"}]
+    with EmbeddedSandbox(tmp_path, tunes) as sandbox:
+        with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {sandbox.key}"}) as http:
+            assert http.get("/tunes/690205").json()["name"] == "woman"
+            assert http.get("/tunes/690205", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        process = sandbox._process
+        assert process is not None and process.poll() is None
+    assert process.poll() == 0
