@@ -135,6 +135,7 @@ def render(
 @click.option(
     "--train-delay", type=click.FloatRange(0), default=1.0, show_default=True, help="Seconds to train a tune."
 )
+@click.option("--access-log", is_flag=True, help="Print one line per API request to stderr (never a header or key).")
 def sandbox(
     port: int,
     db: Path,
@@ -147,6 +148,7 @@ def sandbox(
     retry_after: float,
     render_delay: float,
     train_delay: float,
+    access_log: bool,
 ) -> None:
     """Run the local Astria-compatible server on 127.0.0.1.
 
@@ -167,6 +169,7 @@ def sandbox(
         retry_after=retry_after,
         render_delay=render_delay,
         train_delay=train_delay,
+        access_log=access_log,
     )
     sys.exit(run_sandbox(options))
 

@@ -227,6 +227,8 @@ class SandboxApp:
         self.request_log: deque[dict[str, Any]] = deque(maxlen=5000)
         self.callbacks: deque[dict[str, Any]] = deque(maxlen=1000)
         self.pending_tune_callbacks: list[int] = []
+        self.deferred_callbacks: list[tuple[str, Any]] = []
+        self.access_log: Any = None  # a text stream: one line per API request (never a header)
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._http: Any = None
         self.wakeup = asyncio.Event()
@@ -262,6 +264,10 @@ class SandboxApp:
         if self.faults.latency_ms:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         route_name, response = self._dispatch(request, path, fault)
+        if self.access_log is not None:
+            shown = f"{response.status}" + (f" fault={fault}" if fault else "")
+            self.access_log.write(f"{now_iso()} {request.method} {request.path} {shown}\n")
+            self.access_log.flush()
         self.request_count[route_name] += 1
         self.request_log.append(
             {
@@ -445,6 +451,8 @@ class SandboxApp:
 
     def settle(self) -> None:
         """Finish the tunes and prompts whose time has come, and queue their callbacks."""
+        while self.deferred_callbacks:
+            self._post_callback(*self.deferred_callbacks.pop(0))
         while self.pending_tune_callbacks:
             fresh = self.store.tune(None, self.pending_tune_callbacks.pop(0))
             if fresh is not None and fresh["callback"]:
@@ -461,7 +469,8 @@ class SandboxApp:
                 self.store.finish_tune(row["id"], stamp)
             for row in prompts:
                 if row["user_error"] is None:
-                    images = [f"{self.config.base_url}/images/{row['id']}/{n}.png" for n in range(row["num_images"])]
+                    # stored as paths: the URLs follow the port the sandbox serves on when they are read
+                    images = [f"/images/{row['id']}/{n}.png" for n in range(row["num_images"])]
                     self.store.finish_prompt(row["id"], stamp, images)
                 else:
                     self.store.finish_prompt(row["id"], stamp, [])
@@ -490,6 +499,10 @@ class SandboxApp:
             self.store.close_run(run["id"])
             if run["prompts_callback"]:
                 self._post_callback(run["prompts_callback"], [self.prompt_json(r) for r in rows])
+
+    def post_callback_later(self, url: str, payload: Any) -> None:
+        """A callback sent after the current request is answered (and its write committed)."""
+        self.deferred_callbacks.append((url, payload))
 
     def _post_callback(self, url: str, payload: Any) -> None:
         """POST once, in the background; not retried, as Astria does not retry."""
@@ -538,7 +551,7 @@ class SandboxApp:
                 "base_pack_id": row["base_pack_id"],
                 "orig_prompt_id": row["orig_prompt_id"],
                 "order_id": None,
-                "images": [] if images == "[]" else json.loads(images),
+                "images": [] if images == "[]" else self.image_urls(images),
                 "trained_at": row["trained_at"],
                 "started_training_at": row["started_training_at"],
                 "user_error": row["user_error"],
@@ -549,6 +562,10 @@ class SandboxApp:
             }
         )
         return out
+
+    def image_urls(self, stored: str) -> list[str]:
+        """A prompt's image URLs from its stored paths, on this sandbox's current base URL."""
+        return [self.config.base_url + url if url.startswith("/") else url for url in json.loads(stored)]
 
     def tune_json(self, row: sqlite3.Row) -> dict[str, Any]:
         data = json.loads(row["data"])
@@ -626,10 +643,10 @@ class SandboxApp:
             entry = costs.setdefault(cls, {"cost_mc": 0, "num_images": 0})
             entry["cost_mc"] += t["cost_mc"]
             entry["num_images"] += t["num_images"]
-            images = json.loads(t["images"])
+            images = self.image_urls(t["images"])
             per_class.setdefault(cls, []).append({"id": t["id"], "images": images})
             listed.append({**self.prompt_json(t), "class_name": cls})
-        cover = next((json.loads(t["images"])[0] for t in reversed(templates) if json.loads(t["images"])), None)
+        cover = next((self.image_urls(t["images"])[0] for t in reversed(templates) if json.loads(t["images"])), None)
         out.update(
             {
                 "subtitle": row["subtitle"],
@@ -651,17 +668,25 @@ def _parse_time(stamp: str) -> float:
 # -- pagination ---------------------------------------------------------------
 
 
+def _query_int(ctx: Context, name: str) -> int | None:
+    value = ctx.request.arg(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer") from None
+
+
 def _page(ctx: Context, offset_max: int) -> tuple[int | None, int, int]:
-    request = ctx.request
-    limit = _int(request.arg("limit"), "limit", optional=True)
+    limit = _query_int(ctx, "limit")
     limit = PAGE_DEFAULT if limit is None else max(1, min(limit, PAGE_MAX))
-    offset = _int(request.arg("offset"), "offset", optional=True) or 0
+    offset = _query_int(ctx, "offset") or 0
     if offset < 0:
         raise ApiError(400, "offset must not be negative")
     if offset > offset_max:
         raise ApiError(400, f"offset is limited to {offset_max}; page with before_id instead")
-    before_id = _int(request.arg("before_id"), "before_id", optional=True)
-    return before_id, limit, offset
+    return _query_int(ctx, "before_id"), limit, offset
 
 
 # -- packs --------------------------------------------------------------------
@@ -671,11 +696,15 @@ def list_packs(app: SandboxApp, ctx: Context) -> Response:
     request = ctx.request
     limit = _int(request.arg("limit"), "limit", optional=True)
     offset = _int(request.arg("offset"), "offset", optional=True) or 0
-    rows = app.store.packs(ctx.scope, limit, offset)
+    if offset < 0 or (limit is not None and limit < 0):
+        raise ApiError(400, "limit and offset must not be negative")
+    rows = app.store.packs(ctx.scope, None, 0)
     if request.arg("public") == "true":
         rows = [r for r in rows if r["public_at"] is not None]
     if request.arg("listed") == "true":
         rows = [r for r in rows if r["unlisted_at"] is None]
+    # filter first, then page: a filtered page must be full while more matching packs exist
+    rows = rows[offset:] if limit is None else rows[offset : offset + limit]
     costs = app.store.pack_costs([r["id"] for r in rows])
     return Response.json(200, [app.pack_summary(r, costs[r["id"]]) for r in rows])
 
@@ -738,9 +767,20 @@ def run_pack(app: SandboxApp, ctx: Context) -> Response:
     characteristics = spec.get("characteristics") or {}
     if not isinstance(characteristics, dict):
         raise ApiError(422, "characteristics must be an object")
-    run_id = app.store.insert_run(pack["id"], spec.get("prompts_callback"))
+    run_ids: list[int] = []
 
-    def clone_onto(tune: sqlite3.Row) -> list[int]:
+    def start_run() -> int:
+        run_ids.append(app.store.insert_run(pack["id"], spec.get("prompts_callback")))
+        return run_ids[-1]
+
+    def finish_run(created: list[int]) -> None:
+        if not created:
+            # Nothing to wait for: the run is complete now, its callback (an empty list) too.
+            app.store.close_run(run_ids[-1])
+            if spec.get("prompts_callback"):
+                app.post_callback_later(str(spec["prompts_callback"]), [])
+
+    def clone_onto(tune: sqlite3.Row, run_id: int) -> list[int]:
         created = []
         for template in templates:
             if app.class_of(template) != tune["name"]:
@@ -769,13 +809,15 @@ def run_pack(app: SandboxApp, ctx: Context) -> Response:
     tune_ids = [int(i) for i in _list(spec.get("tune_ids"), "tune_ids")]
     if tune_ids:
         prompt_ids: list[int] = []
+        run_id = start_run()
         for tune_id in tune_ids:
             tune = app.store.tune(ctx.scope, tune_id)
             if tune is None:
                 raise ApiError(404, f"Tune {tune_id} not found")
             if tune["name"] not in classes:
                 raise ApiError(422, f"Class {tune['name']} is not supported by this pack")
-            prompt_ids += clone_onto(tune)
+            prompt_ids += clone_onto(tune, run_id)
+        finish_run(prompt_ids)
         return Response.json(201, {"status": 201, "message": "Prompts created", "prompt_ids": prompt_ids})
 
     name = spec.get("name")
@@ -807,7 +849,7 @@ def run_pack(app: SandboxApp, ctx: Context) -> Response:
     tune_id = _insert_tune(app, ctx.workspace, fields)
     tune = app.store.tune(None, tune_id)
     assert tune is not None
-    clone_onto(tune)
+    finish_run(clone_onto(tune, start_run()))
     return Response.json(201, app.tune_json(tune))
 
 
@@ -853,7 +895,10 @@ def create_tune(app: SandboxApp, ctx: Context) -> Response:
     images = spec.get("image_urls") or spec.get("images")
     if not images:
         raise ApiError(422, "images or image_urls are required")
-    branch = spec.get("branch") or "fast"
+    base_tune_id = _int(spec.get("base_tune_id"), "base_tune_id", optional=True)
+    base = app.store.tune(None, base_tune_id) if base_tune_id is not None else None
+    # as documented: the base tune's branch, else sd15
+    branch = spec.get("branch") or (base["branch"] if base is not None else "sd15")
     if branch not in ("flux1", "sd15", "sdxl1", "fast", "gemini", "gemini-2"):
         raise ApiError(422, "branch must be one of flux1, sd15, sdxl1, fast")
     model_type = spec.get("model_type")
@@ -864,7 +909,7 @@ def create_tune(app: SandboxApp, ctx: Context) -> Response:
         "name": name,
         "branch": branch,
         "model_type": model_type or None,
-        "base_tune_id": _int(spec.get("base_tune_id"), "base_tune_id", optional=True),
+        "base_tune_id": base_tune_id,
         "token": spec.get("token") or "ohwx",
         "callback": spec.get("callback"),
         "image_urls": _list(images, "image_urls"),
@@ -1084,6 +1129,8 @@ def duplicate_prompt(app: SandboxApp, ctx: Context) -> Response:
     params.update(clean_prompt_params(spec))
     text = spec.get("text") or row["text"]
     pack_id = _int(spec.get("pack_id"), "pack_id", optional=True) if "pack_id" in spec else None
+    if pack_id is not None and app.store.pack(ctx.scope, str(pack_id)) is None:
+        raise ApiError(404, f"Pack {pack_id} not found")  # as on create and PATCH
     if pack_id is not None and not TUNE_TAG_RE.search(text):
         raise ApiError(422, NOT_FINE_TUNED)
     prompt_id = _insert_prompt(app, ctx.workspace, tune, str(text), params, pack_id=pack_id)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,6 +167,7 @@ class HttpServer:
         self.handler = handler
         self.server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int) -> int:
         self.server = await asyncio.start_server(self._serve, host, port, reuse_address=True, backlog=512)
@@ -176,10 +179,17 @@ class HttpServer:
             self.server.close()
             for writer in list(self._connections):
                 writer.close()
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         peer = writer.get_extra_info("peername")
         peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else ""
         try:
@@ -212,9 +222,6 @@ class HttpServer:
                     sock = transport.get_extra_info("socket")
                     if sock is not None:
                         # SO_LINGER 0: the peer sees a reset, not an orderly close
-                        import socket
-                        import struct
-
                         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     transport.abort()
                     return
@@ -226,5 +233,7 @@ class HttpServer:
             return
         finally:
             self._connections.discard(writer)
+            if task is not None:
+                self._tasks.discard(task)
             if not writer.is_closing():
                 writer.close()

@@ -25,6 +25,7 @@ class SandboxOptions:
     retry_after: float = 1.0
     render_delay: float = 0.2
     train_delay: float = 1.0
+    access_log: bool = False
 
 
 def run_sandbox(options: SandboxOptions) -> int:
@@ -48,7 +49,12 @@ def run_sandbox(options: SandboxOptions) -> int:
         faults=plan,
     )
     try:
-        asyncio.run(serve(options.db, config, options.port, seed))
+        asyncio.run(
+            serve(options.db, config, options.port, seed, access_log=sys.stderr if options.access_log else None)
+        )
+    except ValueError as exc:
+        sys.stderr.write(f"packsync: error: {exc}\n")
+        return 1
     except OSError as exc:
         sys.stderr.write(f"packsync: error: cannot serve on 127.0.0.1:{options.port}: {exc.strerror or exc}\n")
         return 1

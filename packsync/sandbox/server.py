@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from packsync.sandbox.api import SandboxApp, SandboxConfig
+from packsync.sandbox.api import ApiError, SandboxApp, SandboxConfig
 from packsync.sandbox.httpserver import HttpServer
 from packsync.sandbox.store import Store
 
@@ -22,12 +22,18 @@ HOST = "127.0.0.1"
 def load_seed_file(path: Path) -> dict[str, Any]:
     """Reference tunes to create at start: YAML or JSON, ``{"tunes": [{id, name, ...}]}`` or a bare list."""
     text = path.read_text(encoding="utf-8")
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
 
-        data = yaml.safe_load(text)
-    else:
-        data = json.loads(text)
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # yaml.YAMLError or ValueError: either way, unreadable
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(
+            f"{path}: not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {first}"
+        ) from None
     if isinstance(data, list):
         data = {"tunes": data}
     if not isinstance(data, dict):
@@ -86,11 +92,17 @@ async def serve(
     seed: dict[str, Any] | None = None,
     out: TextIO = sys.stdout,
     on_ready: Callable[[Sandbox], None] | None = None,
+    access_log: TextIO | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM. The first line written to ``out`` is ``listening URL``."""
     sandbox = Sandbox(db, config)
+    sandbox.app.access_log = access_log
     if seed:
-        sandbox.app.seed(seed)
+        try:
+            sandbox.app.seed(seed)
+        except ApiError as exc:
+            await sandbox.close()
+            raise ValueError(f"seed tunes: {exc}") from None
     actual = await sandbox.start(port)
     out.write(f"listening http://{HOST}:{actual}\n")
     out.flush()

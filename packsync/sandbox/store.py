@@ -171,9 +171,14 @@ class Store:
         return row is not None
 
     def pack(self, scope: str | None, ref: str) -> sqlite3.Row | None:
-        """A pack by id or slug; ``scope`` None means every workspace."""
-        column = "id" if ref.isdigit() else "slug"
-        value: Any = int(ref) if ref.isdigit() else ref
+        """A pack by id, else by slug (a slug may be all digits); ``scope`` None means every workspace."""
+        if ref.isdigit():
+            found = self._pack_by("id", int(ref), scope)
+            if found is not None:
+                return found
+        return self._pack_by("slug", ref, scope)
+
+    def _pack_by(self, column: str, value: Any, scope: str | None) -> sqlite3.Row | None:
         if scope is None:
             return _one(self.db.execute(f"SELECT * FROM packs WHERE {column} = ?", (value,)))
         return _one(
@@ -366,7 +371,7 @@ class Store:
         row = self.db.execute("SELECT orig_prompt_id, liked FROM prompts WHERE id = ?", (prompt_id,)).fetchone()
         if row is None:
             return
-        liked = max(0, row["liked"] + delta)
+        liked = min(1, max(0, row["liked"] + delta))  # a prompt is liked or not
         if liked == row["liked"]:
             return  # liking twice, or unliking what is not liked, changes nothing
         self.db.execute("UPDATE prompts SET liked = ?, likes = likes + ? WHERE id = ?", (liked, delta, prompt_id))

@@ -122,7 +122,9 @@ def test_bad_answers_are_protocol_errors(body: bytes, content_type: str, expecte
 
 def test_an_html_error_page_gives_a_readable_message() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(502, content=b"<html><h1>502 Bad Gateway</h1></html>", headers={"content-type": "text/html"})
+        return httpx.Response(
+            502, content=b"<html><h1>502 Bad Gateway</h1></html>", headers={"content-type": "text/html"}
+        )
 
     async def scenario() -> None:
         async with mock_client(handler) as client:

@@ -84,7 +84,11 @@ def test_missing_key_on_the_command_line_is_one_clear_line(project_dir: Path) ->
 
 def test_plain_http_to_a_remote_host_is_refused(project_dir: Path) -> None:
     done = run_packsync(
-        "packs", "--target", "production", cwd=project_dir, env={"PROD_KEY": "sk", "ASTRIA_API_URL": "http://api.example.test"}
+        "packs",
+        "--target",
+        "production",
+        cwd=project_dir,
+        env={"PROD_KEY": "sk", "ASTRIA_API_URL": "http://api.example.test"},
     )
     assert done.code == 1
     assert "refusing plain http://" in done.err
