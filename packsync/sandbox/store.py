@@ -223,10 +223,13 @@ class Store:
         )
         return int(cursor.lastrowid or 0)
 
-    def tune(self, scope: str | None, tune_id: int) -> sqlite3.Row | None:
+    def _by_id(self, table: str, row_id: int, scope: str | None) -> sqlite3.Row | None:
         if scope is None:
-            return _one(self.db.execute("SELECT * FROM tunes WHERE id = ?", (tune_id,)))
-        return _one(self.db.execute("SELECT * FROM tunes WHERE id = ? AND workspace = ?", (tune_id, scope)))
+            return _one(self.db.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)))
+        return _one(self.db.execute(f"SELECT * FROM {table} WHERE id = ? AND workspace = ?", (row_id, scope)))
+
+    def tune(self, scope: str | None, tune_id: int) -> sqlite3.Row | None:
+        return self._by_id("tunes", tune_id, scope)
 
     def tune_by_title(self, workspace: str, title: str) -> sqlite3.Row | None:
         return _one(
@@ -305,9 +308,7 @@ class Store:
         return int(cursor.lastrowid or 0)
 
     def prompt(self, scope: str | None, prompt_id: int) -> sqlite3.Row | None:
-        if scope is None:
-            return _one(self.db.execute("SELECT * FROM prompts WHERE id = ?", (prompt_id,)))
-        return _one(self.db.execute("SELECT * FROM prompts WHERE id = ? AND workspace = ?", (prompt_id, scope)))
+        return self._by_id("prompts", prompt_id, scope)
 
     def same_text_prompts(self, workspace: str, tune_id: int, text: str) -> list[sqlite3.Row]:
         return list(
