@@ -188,6 +188,86 @@ def packs(target_name: str | None, output_format: str, project_dir: Path) -> Non
     sys.exit(run_packs(project_dir, target_name, output_format, sys.stdout, sys.stderr))
 
 
+target_option = click.option(
+    "--target", "target_name", metavar="NAME", help="A target of packsync.yaml (default: PACKSYNC_TARGET, default_target)."
+)
+pack_option = click.option("--pack", "packs", metavar="SLUG", multiple=True, help="Only this pack (repeatable).")
+
+
+@cli.command()
+@pack_option
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for apply.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="markdown: for a pull-request comment.",
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@target_option
+@project_option
+def plan(
+    packs: tuple[str, ...],
+    out_file: Path | None,
+    output_format: str,
+    detailed_exitcode: bool,
+    target_name: str | None,
+    project_dir: Path,
+) -> None:
+    """Show what apply would change on the account to make it match the pack files."""
+    from packsync.workflow import PlanOptions, run_plan
+
+    options = PlanOptions(project_dir, target_name, packs, output_format, out_file, detailed_exitcode)
+    sys.exit(run_plan(options, sys.stdout, sys.stderr))
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
+@pack_option
+@click.option("--allow-mass-removal", is_flag=True, help="Allow removing more than the policy's share or count.")
+@click.option("--allow-over-budget", is_flag=True, help="Allow generating more images than the policy's budget.")
+@click.option("--allow-empty", is_flag=True, help="Allow emptying a pack that declares no prompts.")
+@click.option("--allow-protected", is_flag=True, help="Allow removals in packs with protect: true.")
+@target_option
+@project_option
+def apply(
+    plan_file: Path | None,
+    auto_approve: bool,
+    packs: tuple[str, ...],
+    allow_mass_removal: bool,
+    allow_over_budget: bool,
+    allow_empty: bool,
+    allow_protected: bool,
+    target_name: str | None,
+    project_dir: Path,
+) -> None:
+    """Make the account match the pack files: from a fresh plan, or from a saved PLAN_FILE.
+
+    Exit 3 when a safety limit refuses the plan, 4 when a saved plan is stale,
+    5 when some changes failed or the account does not match afterwards.
+    """
+    from packsync.workflow import ApplyOptions, run_apply
+
+    flags = {
+        "--allow-mass-removal": allow_mass_removal,
+        "--allow-over-budget": allow_over_budget,
+        "--allow-empty": allow_empty,
+        "--allow-protected": allow_protected,
+    }
+    options = ApplyOptions(
+        project_dir=project_dir,
+        target=target_name,
+        packs=packs,
+        plan_file=plan_file,
+        auto_approve=auto_approve,
+        allow={flag for flag, given in flags.items() if given},
+    )
+    sys.exit(run_apply(options, sys.stdout, sys.stderr))
+
+
 def main() -> NoReturn:
     """Entry point: no traceback reaches the user unless PACKSYNC_DEBUG is set."""
     try:

@@ -53,9 +53,10 @@ def format_weight(weight: float | int) -> str:
     return str(weight)
 
 
-def subject_tag(pack: Pack, cls: PackClass) -> str:
+def subject_tag(pack: Pack, cls: PackClass, tune_id: int | None = None) -> str:
     """What ``{{subject}}`` becomes for a class: ``<lora:690204:1> ohwx man``."""
-    return f"<{pack.model.model_type}:{cls.tune_id}:{format_weight(cls.weight)}> {pack.model.token} {cls.name}"
+    tune = cls.tune_id if tune_id is None else tune_id
+    return f"<{pack.model.model_type}:{tune}:{format_weight(cls.weight)}> {pack.model.token} {cls.name}"
 
 
 def placeholders(text: str) -> Iterator[tuple[str, int]]:
@@ -85,8 +86,14 @@ def expand_text(text: str, subject: str, values: Mapping[str, str] | None = None
     return PLACEHOLDER_RE.sub(replace, text)
 
 
-def expand_pack(pack: Pack, *, class_name: str | None = None) -> list[Template]:
-    """Every template of a pack (or of one of its classes), in file order."""
+def expand_pack(
+    pack: Pack, *, class_name: str | None = None, tune_ids: Mapping[int, int] | None = None
+) -> list[Template]:
+    """Every template of a pack (or of one of its classes), in file order.
+
+    ``tune_ids`` maps reference tunes of the files to those of the target account.
+    """
+    mapping = tune_ids or {}
     templates = []
     for prompt in pack.prompts:
         params = merged_params(pack, prompt)
@@ -94,13 +101,14 @@ def expand_pack(pack: Pack, *, class_name: str | None = None) -> list[Template]:
             if class_name is not None and name != class_name:
                 continue
             cls = pack.pack_class(name)
+            tune_id = mapping.get(cls.tune_id, cls.tune_id)
             templates.append(
                 Template(
                     pack=pack.slug,
                     class_name=name,
-                    tune_id=cls.tune_id,
+                    tune_id=tune_id,
                     key=prompt.key,
-                    text=expand_text(prompt.text, subject_tag(pack, cls)),
+                    text=expand_text(prompt.text, subject_tag(pack, cls, tune_id)),
                     params=params,
                     location=prompt.location,
                 )

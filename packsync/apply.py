@@ -1,0 +1,301 @@
+"""Carrying out a plan: packs first, then each pack's new templates, then (only when all of
+those exist) the templates it no longer wants.
+
+Crash safety comes from the identity rules, not from a state file: a template
+is matched by its content, so whatever an interrupted apply managed to create
+is found by the next plan and not created again, and the old template of a
+replace is removed only after the new one exists. A create whose answer was
+lost (504, timeout, reset) is never sent again in the same run; the pack is
+read back to find out whether it happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from packsync.client import ApiError, AstriaClient, NotFound, OutcomeUnknown
+from packsync.diff import pack_fingerprint, template_fingerprint
+from packsync.identity import identity
+from packsync.plan import Change, PackPlan, Plan, Source
+from packsync.slug import derive_slug
+
+
+@dataclass
+class Result:
+    """What became of one change."""
+
+    pack: str
+    description: str
+    ok: bool
+    error: str = ""
+    source: Source | None = None
+    skipped: bool = False
+
+
+@dataclass
+class ApplyReport:
+    results: list[Result] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Result]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def done(self) -> int:
+        return sum(1 for r in self.results if r.ok)
+
+
+Progress = Callable[[Result], None]
+
+
+def describe(change: Change) -> str:
+    if change.kind == "remove" and change.remove is not None:
+        return f"remove [{change.remove.class_name}] #{change.remove.id}"
+    spec = change.create
+    assert spec is not None
+    if change.kind == "replace" and change.remove is not None:
+        return f"replace [{spec.class_name}] {spec.key} (#{change.remove.id})"
+    return f"create [{spec.class_name}] {spec.key}"
+
+
+class Applier:
+    def __init__(self, client: AstriaClient, plan: Plan, on_remove: str, progress: Progress | None = None) -> None:
+        self.client = client
+        self.plan = plan
+        self.on_remove = on_remove
+        self.progress = progress or (lambda result: None)
+        self.report = ApplyReport()
+
+    def _record(self, result: Result) -> None:
+        self.report.results.append(result)
+        self.progress(result)
+
+    async def run(self) -> ApplyReport:
+        await asyncio.gather(*(self._pack(p) for p in self.plan.packs if p.create_pack is not None or p.applicable))
+        return self.report
+
+    async def _pack(self, pack: PackPlan) -> None:
+        pack_id = pack.live_id
+        if pack.create_pack is not None:
+            pack_id = await self._create_pack(pack)
+            if pack_id is None:
+                for change in pack.applicable:
+                    self._record(
+                        Result(pack.slug, describe(change), False, "skipped: the pack was not created", change.source, True)
+                    )
+                return
+        assert pack_id is not None
+        adds = [c for c in pack.applicable if c.create is not None]
+        outcomes = await asyncio.gather(*(self._create(pack, pack_id, c) for c in adds))
+        unknown = [c for c, outcome in zip(adds, outcomes, strict=True) if outcome == "unknown"]
+        failed = [c for c, outcome in zip(adds, outcomes, strict=True) if outcome == "failed"]
+        if unknown:
+            failed += await self._reconcile(pack, pack_id, unknown)
+        drops = [c for c in pack.applicable if c.remove is not None]
+        if failed:
+            # Never take templates off a pack whose new ones are not all there.
+            for change in drops:
+                if change.kind == "remove":
+                    self._record(
+                        Result(
+                            pack.slug,
+                            describe(change),
+                            False,
+                            "skipped: not every new template of this pack could be created",
+                            change.source,
+                            True,
+                        )
+                    )
+            return
+        await asyncio.gather(*(self._remove(pack, pack_id, c) for c in drops))
+
+    async def _create_pack(self, pack: PackPlan) -> int | None:
+        body = dict(pack.create_pack or {})
+        source = Source(pack.file, 1)
+        try:
+            created = await self.client.create_pack(
+                str(body.pop("title")), int(body.pop("base_tune_id")), str(body.pop("model_type")), **body
+            )
+        except OutcomeUnknown:
+            found = await self._find_pack(pack.slug)
+            if found is None:
+                self._record(Result(pack.slug, f"create pack {pack.slug}", False, "the answer was lost and the pack is not there", source))
+                return None
+            created = found
+        except NotFound:
+            self._record(
+                Result(pack.slug, f"create pack {pack.slug}", False, "pack creation is not available on this account (POST /packs answered 404)", source)
+            )
+            return None
+        except ApiError as exc:
+            self._record(Result(pack.slug, f"create pack {pack.slug}", False, str(exc), source))
+            return None
+        slug = str(created.get("slug", ""))
+        if slug != pack.slug:
+            self._record(
+                Result(
+                    pack.slug,
+                    f"create pack {pack.slug}",
+                    False,
+                    f"the server named the new pack {slug!r} (pack #{created.get('id')}), not {pack.slug!r}: "
+                    f"the slug {derive_slug(pack.title)!r} was taken meanwhile; delete #{created.get('id')} in the web UI",
+                    source,
+                )
+            )
+            return None
+        self._record(Result(pack.slug, f"create pack {pack.slug} #{created['id']}", True, source=source))
+        return int(created["id"])
+
+    async def _find_pack(self, slug: str) -> dict[str, Any] | None:
+        async for summary in self.client.iter_packs():
+            if summary.get("slug") == slug:
+                return summary
+        return None
+
+    async def _create(self, pack: PackPlan, pack_id: int, change: Change) -> str:
+        spec = change.create
+        assert spec is not None
+        try:
+            created = await self.client.create_prompt(spec.tune_id, spec.body(pack_id))
+        except OutcomeUnknown:
+            return "unknown"
+        except ApiError as exc:
+            self._record(Result(pack.slug, describe(change), False, str(exc), spec.source))
+            return "failed"
+        owner = created.get("pack_id")
+        if owner != pack_id:
+            # With the account's idempotency on, an identical prompt comes back whatever its pack.
+            if owner is None:
+                try:
+                    await self.client.set_prompt_pack(int(created["id"]), pack_id, base_pack_id=None, orig_prompt_id=None)
+                except ApiError as exc:
+                    self._record(Result(pack.slug, describe(change), False, f"attaching #{created['id']}: {exc}", spec.source))
+                    return "failed"
+            else:
+                self._record(
+                    Result(
+                        pack.slug,
+                        describe(change),
+                        False,
+                        f"the account's idempotency returned template #{created['id']} of pack #{owner} instead of a "
+                        "new one: two packs cannot hold identical templates while idempotency is on (change the seed "
+                        "of one of them)",
+                        spec.source,
+                    )
+                )
+                return "failed"
+        self._record(Result(pack.slug, f"{describe(change)} #{created['id']}", True, source=spec.source))
+        return "ok"
+
+    async def _reconcile(self, pack: PackPlan, pack_id: int, changes: Sequence[Change]) -> list[Change]:
+        """Find out, by reading the pack, which creates whose answer was lost did happen."""
+        try:
+            live = await self.client.pack_templates(pack_id)
+        except ApiError as exc:
+            for change in changes:
+                self._record(Result(pack.slug, describe(change), False, f"outcome unknown and the pack cannot be read: {exc}", change.source))
+            return list(changes)
+        present: dict[tuple[Any, ...], int] = {}
+        for template in live:
+            present.setdefault(identity(str(template.get("text") or ""), template), int(template["id"]))
+        failed = []
+        for change in changes:
+            spec = change.create
+            assert spec is not None
+            found = present.get(identity(spec.text, dict(spec.params)))
+            if found is not None:
+                self._record(Result(pack.slug, f"{describe(change)} #{found} (confirmed by reading)", True, source=spec.source))
+            else:
+                failed.append(change)
+                self._record(
+                    Result(
+                        pack.slug,
+                        describe(change),
+                        False,
+                        "the answer was lost and the template is not on the pack; run apply again to create it",
+                        spec.source,
+                    )
+                )
+        return failed
+
+    async def _remove(self, pack: PackPlan, pack_id: int, change: Change) -> None:
+        ref = change.remove
+        assert ref is not None
+        label = describe(change) if change.kind == "remove" else f"remove old #{ref.id} of {change.key}"
+        try:
+            if self.on_remove == "delete":
+                await self.client.delete_prompt(ref.id)
+            else:
+                await self.client.set_prompt_pack(ref.id, None, base_pack_id=pack_id)
+        except NotFound:
+            pass  # already gone: the goal is met
+        except ApiError as exc:
+            self._record(Result(pack.slug, label, False, str(exc), change.source or (change.create.source if change.create else None)))
+            return
+        if change.kind == "remove":
+            self._record(Result(pack.slug, f"{label} ({'deleted' if self.on_remove == 'delete' else 'detached'})", True))
+
+
+async def stale_objects(client: AstriaClient, plan: Plan) -> list[str]:
+    """What changed on the account since a saved plan was made, object by object."""
+    problems: list[str] = []
+    touched = [p for p in plan.packs if p.has_changes]
+
+    async def check(pack: PackPlan) -> list[str]:
+        if pack.live_id is None:
+            async for summary in client.iter_packs():
+                if summary.get("slug") == pack.slug:
+                    return [f"pack {pack.slug}: created on the account (#{summary.get('id')}) since the plan was made"]
+            return []
+        try:
+            templates = await client.pack_templates(pack.live_id)
+        except NotFound:
+            return [f"pack {pack.slug} #{pack.live_id}: no longer on the account"]
+        now = {int(t["id"]): template_fingerprint(t) for t in templates}
+        if pack_fingerprint({"id": pack.live_id, "slug": pack.slug}, templates) == pack.pack_fingerprint:
+            return []
+        found = []
+        before = pack.live_fingerprints
+        for tid in sorted(set(before) | set(now)):
+            if tid not in now:
+                found.append(f"pack {pack.slug}: template #{tid} is gone")
+            elif tid not in before:
+                found.append(f"pack {pack.slug}: template #{tid} is new")
+            elif before[tid] != now[tid]:
+                found.append(f"pack {pack.slug}: template #{tid} changed")
+        return found or [f"pack {pack.slug}: changed since the plan was made"]
+
+    for found in await asyncio.gather(*(check(p) for p in touched)):
+        problems.extend(found)
+    return problems
+
+
+async def verify_saved(client: AstriaClient, plan: Plan) -> list[str]:
+    """What of a saved plan's changes is not in effect on the account."""
+
+    async def check(pack: PackPlan) -> list[str]:
+        pack_id = pack.live_id
+        if pack_id is None:
+            found = None
+            async for summary in client.iter_packs():
+                if summary.get("slug") == pack.slug:
+                    found = int(summary["id"])
+            if found is None:
+                return [f"pack {pack.slug} does not exist"]
+            pack_id = found
+        templates = await client.pack_templates(pack_id)
+        present = {identity(str(t.get("text") or ""), t) for t in templates}
+        ids = {int(t["id"]) for t in templates}
+        missing = []
+        for change in pack.applicable:
+            if change.create is not None and identity(change.create.text, dict(change.create.params)) not in present:
+                missing.append(f"{change.create.source}: {pack.slug}: {describe(change)} is not on the pack")
+            if change.remove is not None and change.remove.id in ids:
+                missing.append(f"{pack.slug}: #{change.remove.id} is still on the pack")
+        return missing
+
+    results = await asyncio.gather(*(check(p) for p in plan.packs if p.create_pack is not None or p.applicable))
+    return [line for lines in results for line in lines]

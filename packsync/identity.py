@@ -1,0 +1,54 @@
+"""What makes two templates the same: their text and their generation parameters, normalized.
+
+A parameter left out and a parameter set to the server's default are the
+same; so are 7 and 7.0. The text includes the ``<type:tune:weight>`` tag, so
+the class (the name of the tagged tune) is part of the identity too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from packsync.astria import PROMPT_PARAM_DEFAULTS, TUNE_TAG_RE
+from packsync.model import GENERATION_PARAMS, Params
+
+Identity = tuple[str, Params]
+
+
+def canonical_params(values: Mapping[str, Any]) -> Params:
+    """The parameters that differ from the server's defaults, in the format's order."""
+    out = []
+    for name in GENERATION_PARAMS:
+        value = values.get(name)
+        if value is None:
+            continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        default = PROMPT_PARAM_DEFAULTS.get(name)
+        if value == default and type(value) is type(default):
+            continue
+        out.append((name, value))
+    return tuple(out)
+
+
+def canonical_text(text: str) -> str:
+    return text.strip()
+
+
+def identity(text: str, params: Mapping[str, Any]) -> Identity:
+    return (canonical_text(text), canonical_params(params))
+
+
+def tagged_tune(text: str) -> int | None:
+    """The tune id in a text's first fine-tune tag."""
+    match = TUNE_TAG_RE.search(text)
+    return int(match.group(2)) if match else None
+
+
+def fingerprint(data: Any) -> str:
+    """A short, stable hash of JSON-like data."""
+    encoded = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()[:16]
