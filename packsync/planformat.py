@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from packsync.astria import format_mc
+from packsync.identity import canonical_params
 from packsync.plan import Change, PackPlan, Plan
 from packsync.term import Style
 
@@ -25,16 +26,16 @@ def word_diff(old: str, new: str, mark: Callable[[str, str], str]) -> str:
         if op == "equal":
             out.append(" ".join(a[i1:i2]))
             continue
-        if op in ("replace", "delete"):
-            out.append(mark("del", " ".join(a[i1:i2])))
-        if op in ("replace", "insert"):
-            out.append(mark("ins", " ".join(b[j1:j2])))
+        removed = mark("del", " ".join(a[i1:i2])) if op in ("replace", "delete") else ""
+        added = mark("ins", " ".join(b[j1:j2])) if op in ("replace", "insert") else ""
+        out.append(removed + added)
     return " ".join(out)
 
 
 def param_changes(change: Change) -> list[tuple[str, Any, Any]]:
-    old = dict(change.remove.params) if change.remove else {}
-    new = dict(change.create.params) if change.create else {}
+    """(name, live, files) for each parameter that differs; a default shows as (default)."""
+    old = dict(canonical_params(dict(change.remove.params))) if change.remove else {}
+    new = dict(canonical_params(dict(change.create.params))) if change.create else {}
     names = [n for n in new if old.get(n) != new[n]] + [n for n in old if n not in new]
     return [(n, old.get(n), new.get(n)) for n in names]
 
@@ -91,11 +92,30 @@ def render_text(plan: Plan, out: TextIO, style: Style, *, verbose: bool = True) 
         out.write(style(f"REFUSED: {refusal.message} (allow with {refusal.flag})", "red") + "\n")
 
 
+def common_params(pack: PackPlan) -> set[tuple[str, Any]]:
+    """Parameters every new template of a pack shares: shown once, not on every template."""
+    specs = [c.create for c in pack.changes if c.kind == "create" and c.create is not None]
+    if len(specs) < 2:
+        return set()
+    shared = set(specs[0].params)
+    for spec in specs[1:]:
+        shared &= set(spec.params)
+    return shared
+
+
+def _params_line(params: Any) -> str:
+    return "  ".join(f"{n}={_value(v)}" for n, v in params)
+
+
 def _pack_text(pack: PackPlan, on_remove: str, out: TextIO, style: Style) -> None:
     if pack.create_pack is not None:
         out.write(style(f"+ pack {pack.slug}", "green", "bold") + f" (new)  {pack.file}\n")
     else:
         out.write(style(f"~ pack {pack.slug}", "yellow", "bold") + f" #{pack.live_id}  {pack.file}\n")
+    shared = common_params(pack)
+    if shared:
+        ordered = [p for p in next(c.create for c in pack.changes if c.kind == "create" and c.create).params if p in shared]
+        out.write(style(f"      every new template: {_params_line(ordered)}\n", "dim"))
     for change in pack.changes:
         symbol = style(f"{SYMBOLS[change.kind]:>3}", COLOURS[change.kind])
         if change.kind == "manual":
@@ -117,9 +137,9 @@ def _pack_text(pack: PackPlan, on_remove: str, out: TextIO, style: Style) -> Non
         if change.kind == "create":
             out.write(f"  {symbol} [{spec.class_name}] {style(spec.key, 'bold')}  {where}\n")
             out.write(f"        {spec.text}\n")
-            if spec.params:
-                shown = "  ".join(f"{n}={_value(v)}" for n, v in spec.params)
-                out.write(style(f"        {shown}\n", "dim"))
+            own = [p for p in spec.params if p not in shared]
+            if own:
+                out.write(style(f"        {_params_line(own)}\n", "dim"))
             continue
         ref = change.remove
         assert ref is not None
@@ -155,6 +175,11 @@ def _pack_markdown(pack: PackPlan, on_remove: str) -> str:
     )
     lines.append(f"<details><summary><b>{_md_escape(pack.slug)}</b> ({verb}): {counts or 'pack only'}</summary>\n")
     lines.append(f"File: `{_md_escape(pack.file)}`\n")
+    shared = common_params(pack)
+    if shared:
+        first = next(c.create for c in pack.changes if c.kind == "create" and c.create)
+        every = ", ".join(f"`{n}={_md_escape(_value(v))}`" for n, v in first.params if (n, v) in shared)
+        lines.append(f"Every new template: {every}\n")
     for change in pack.changes:
         if change.kind == "manual":
             lines.append(
@@ -171,7 +196,7 @@ def _pack_markdown(pack: PackPlan, on_remove: str) -> str:
         elif change.kind == "create":
             assert change.create is not None
             spec = change.create
-            params = ", ".join(f"`{n}={_value(v)}`" for n, v in spec.params)
+            params = ", ".join(f"`{n}={_md_escape(_value(v))}`" for n, v in spec.params if (n, v) not in shared)
             lines.append(
                 f"- ➕ **create** `{_md_escape(spec.key)}` [{spec.class_name}] ({_md_escape(str(spec.source))}): "
                 f"{_md_escape(spec.text)}" + (f" — {params}" if params else "")

@@ -18,6 +18,7 @@ from packsync.schema import PACK_SCHEMA, PROJECT_SCHEMA, load_schema
 from tests.conftest import ROOT
 
 SCHEMAS = [PACK_SCHEMA, PROJECT_SCHEMA]
+ALL_SCHEMAS = [*SCHEMAS, "plan.schema.json"]
 
 
 def object_schemas(node: Any, path: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -33,14 +34,14 @@ def object_schemas(node: Any, path: str = "#") -> Iterator[tuple[str, dict[str, 
             yield from object_schemas(value, f"{path}/{i}")
 
 
-@pytest.mark.parametrize("name", SCHEMAS)
+@pytest.mark.parametrize("name", ALL_SCHEMAS)
 def test_schema_is_valid_json_schema_2020_12(name: str) -> None:
     schema = load_schema(name)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     Draft202012Validator.check_schema(schema)
 
 
-@pytest.mark.parametrize("name", SCHEMAS)
+@pytest.mark.parametrize("name", ALL_SCHEMAS)
 def test_every_property_has_a_description(name: str) -> None:
     schema = load_schema(name)
     missing = [

@@ -1,0 +1,111 @@
+"""A project whose target is the test sandbox, and helpers to run plan and apply on it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from packsync.cli import cli
+from tests.conftest import PACKS
+from tests.sandbox_helpers import KEY, ThreadSandbox
+
+REFERENCE_TUNES = [
+    {"id": 690204, "name": "man"},
+    {"id": 690205, "name": "woman"},
+    {"id": 690310, "name": "dog"},
+    {"id": 690311, "name": "cat"},
+    {"id": 700001, "name": "man"},
+]
+
+
+@dataclass
+class Done:
+    code: int
+    out: str
+    err: str
+
+
+class Project:
+    def __init__(self, root: Path, sandbox: ThreadSandbox) -> None:
+        self.root = root
+        self.sandbox = sandbox
+        self.runner = CliRunner()
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> Done:
+        result = self.runner.invoke(
+            cli, [*args, "--project", str(self.root)], env={"PACKSYNC_TEST_KEY": KEY, "NO_COLOR": "1", **(env or {})}
+        )
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return Done(result.exit_code, result.stdout, result.stderr)
+
+    def plan(self, *args: str) -> Done:
+        return self.run("plan", *args)
+
+    def apply(self, *args: str) -> Done:
+        return self.run("apply", "--auto-approve", *args)
+
+    def plan_json(self, *args: str) -> dict[str, Any]:
+        done = self.plan("--format", "json", *args)
+        assert done.code == 0, done.err
+        data: dict[str, Any] = json.loads(done.out)
+        return data
+
+    def pack_file(self, name: str) -> Path:
+        return self.root / "packs" / name
+
+    def edit(self, name: str, old: str, new: str, count: int = 1) -> None:
+        path = self.pack_file(name)
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {name}"
+        path.write_text(text.replace(old, new, count))
+
+    def templates(self, slug: str) -> list[dict[str, Any]]:
+        with self.sandbox.http() as http:
+            pack = http.get(f"/p/{slug}").json()
+            out: list[dict[str, Any]] = []
+            before: int | None = None
+            while True:
+                params: dict[str, Any] = {"pack_id": pack["id"], "limit": 120}
+                if before is not None:
+                    params["before_id"] = before
+                page = http.get("/prompts", params=params).json()
+                if not page:
+                    return out
+                out += page
+                before = page[-1]["id"]
+
+    def api_requests(self) -> int:
+        return int(self.sandbox.requests()["total"])
+
+
+@pytest.fixture
+def project(tmp_path: Path, sandbox: ThreadSandbox) -> Iterator[Project]:
+    (tmp_path / "packs").mkdir()
+    for pack in PACKS.glob("*.yaml"):
+        shutil.copy(pack, tmp_path / "packs" / pack.name)
+    (tmp_path / "packsync.yaml").write_text(
+        f"default_target: test\ntargets:\n  test:\n    url: {sandbox.url}\n    key_env: PACKSYNC_TEST_KEY\n"
+    )
+    sandbox.seed_tunes(*REFERENCE_TUNES)
+    sandbox.admin("DELETE", "requests")
+    yield Project(tmp_path, sandbox)
+
+
+def identities(templates: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    from packsync.identity import identity
+
+    return [identity(t["text"], t) for t in templates]
+
+
+def assert_no_duplicates(project: Project, *slugs: str) -> None:
+    for slug in slugs:
+        found = identities(project.templates(slug))
+        assert len(found) == len(set(found)), f"duplicates in {slug}"
