@@ -84,7 +84,9 @@ class Applier:
             if pack_id is None:
                 for change in pack.applicable:
                     self._record(
-                        Result(pack.slug, describe(change), False, "skipped: the pack was not created", change.source, True)
+                        Result(
+                            pack.slug, describe(change), False, "skipped: the pack was not created", change.source, True
+                        )
                     )
                 return
         assert pack_id is not None
@@ -122,12 +124,26 @@ class Applier:
         except OutcomeUnknown:
             found = await self._find_pack(pack.slug)
             if found is None:
-                self._record(Result(pack.slug, f"create pack {pack.slug}", False, "the answer was lost and the pack is not there", source))
+                self._record(
+                    Result(
+                        pack.slug,
+                        f"create pack {pack.slug}",
+                        False,
+                        "the answer was lost and the pack is not there",
+                        source,
+                    )
+                )
                 return None
             created = found
         except NotFound:
             self._record(
-                Result(pack.slug, f"create pack {pack.slug}", False, "pack creation is not available on this account (POST /packs answered 404)", source)
+                Result(
+                    pack.slug,
+                    f"create pack {pack.slug}",
+                    False,
+                    "pack creation is not available on this account (POST /packs answered 404)",
+                    source,
+                )
             )
             return None
         except ApiError as exc:
@@ -141,7 +157,8 @@ class Applier:
                     f"create pack {pack.slug}",
                     False,
                     f"the server named the new pack {slug!r} (pack #{created.get('id')}), not {pack.slug!r}: "
-                    f"the slug {derive_slug(pack.title)!r} was taken meanwhile; delete #{created.get('id')} in the web UI",
+                    f"the slug {derive_slug(pack.title)!r} was taken meanwhile; "
+                    f"delete #{created.get('id')} in the web UI",
                     source,
                 )
             )
@@ -170,9 +187,13 @@ class Applier:
             # With the account's idempotency on, an identical prompt comes back whatever its pack.
             if owner is None:
                 try:
-                    await self.client.set_prompt_pack(int(created["id"]), pack_id, base_pack_id=None, orig_prompt_id=None)
+                    await self.client.set_prompt_pack(
+                        int(created["id"]), pack_id, base_pack_id=None, orig_prompt_id=None
+                    )
                 except ApiError as exc:
-                    self._record(Result(pack.slug, describe(change), False, f"attaching #{created['id']}: {exc}", spec.source))
+                    self._record(
+                        Result(pack.slug, describe(change), False, f"attaching #{created['id']}: {exc}", spec.source)
+                    )
                     return "failed"
             else:
                 self._record(
@@ -196,7 +217,15 @@ class Applier:
             live = await self.client.pack_templates(pack_id)
         except ApiError as exc:
             for change in changes:
-                self._record(Result(pack.slug, describe(change), False, f"outcome unknown and the pack cannot be read: {exc}", change.source))
+                self._record(
+                    Result(
+                        pack.slug,
+                        describe(change),
+                        False,
+                        f"outcome unknown and the pack cannot be read: {exc}",
+                        change.source,
+                    )
+                )
             return list(changes)
         present: dict[tuple[Any, ...], int] = {}
         for template in live:
@@ -207,7 +236,9 @@ class Applier:
             assert spec is not None
             found = present.get(identity(spec.text, dict(spec.params)))
             if found is not None:
-                self._record(Result(pack.slug, f"{describe(change)} #{found} (confirmed by reading)", True, source=spec.source))
+                self._record(
+                    Result(pack.slug, f"{describe(change)} #{found} (confirmed by reading)", True, source=spec.source)
+                )
             else:
                 failed.append(change)
                 self._record(
@@ -233,10 +264,20 @@ class Applier:
         except NotFound:
             pass  # already gone: the goal is met
         except ApiError as exc:
-            self._record(Result(pack.slug, label, False, str(exc), change.source or (change.create.source if change.create else None)))
+            self._record(
+                Result(
+                    pack.slug,
+                    label,
+                    False,
+                    str(exc),
+                    change.source or (change.create.source if change.create else None),
+                )
+            )
             return
         if change.kind == "remove":
-            self._record(Result(pack.slug, f"{label} ({'deleted' if self.on_remove == 'delete' else 'detached'})", True))
+            self._record(
+                Result(pack.slug, f"{label} ({'deleted' if self.on_remove == 'delete' else 'detached'})", True)
+            )
 
 
 async def stale_objects(client: AstriaClient, plan: Plan) -> list[str]:

@@ -189,7 +189,10 @@ def packs(target_name: str | None, output_format: str, project_dir: Path) -> Non
 
 
 target_option = click.option(
-    "--target", "target_name", metavar="NAME", help="A target of packsync.yaml (default: PACKSYNC_TARGET, default_target)."
+    "--target",
+    "target_name",
+    metavar="NAME",
+    help="A target of packsync.yaml (default: PACKSYNC_TARGET, default_target).",
 )
 pack_option = click.option("--pack", "packs", metavar="SLUG", multiple=True, help="Only this pack (repeatable).")
 

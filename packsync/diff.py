@@ -60,9 +60,14 @@ def template_fingerprint(template: Mapping[str, Any]) -> str:
 
 
 def pack_fingerprint(summary: Mapping[str, Any] | None, templates: Iterable[Mapping[str, Any]]) -> str:
+    return _pack_fingerprint(summary, (template_fingerprint(t) for t in templates))
+
+
+def _pack_fingerprint(summary: Mapping[str, Any] | None, template_fingerprints: Iterable[str]) -> str:
+    """:func:`pack_fingerprint` from the templates' fingerprints (when they are at hand already)."""
     if summary is None:
         return fingerprint({"absent": True})
-    return fingerprint({"id": summary.get("id"), "templates": sorted(template_fingerprint(t) for t in templates)})
+    return fingerprint({"id": summary.get("id"), "templates": sorted(template_fingerprints)})
 
 
 def _spec(template: DesiredTemplate) -> TemplateSpec:
@@ -128,7 +133,9 @@ def _manual_changes(desired: DesiredPack, live: LiveState) -> list[Change]:
     ]
 
 
-def _pair(creates: list[DesiredTemplate], removes: list[LiveRef]) -> tuple[list[Change], list[DesiredTemplate], list[LiveRef]]:
+def _pair(
+    creates: list[DesiredTemplate], removes: list[LiveRef]
+) -> tuple[list[Change], list[DesiredTemplate], list[LiveRef]]:
     """Pair creates with removes of the same class into replaces."""
     pairs: list[Change] = []
     left_creates = list(creates)
@@ -147,7 +154,9 @@ def _pair(creates: list[DesiredTemplate], removes: list[LiveRef]) -> tuple[list[
         for ref in left_removes:
             index.setdefault(key_of(ref), []).append(ref)
 
-        def exact(create: DesiredTemplate, index: dict[tuple[str, str], list[LiveRef]] = index, key_of: Any = key_of) -> LiveRef | None:
+        def exact(
+            create: DesiredTemplate, index: dict[tuple[str, str], list[LiveRef]] = index, key_of: Any = key_of
+        ) -> LiveRef | None:
             found = index.get(key_of(create))
             return found.pop(0) if found else None
 
@@ -170,7 +179,12 @@ def _pair(creates: list[DesiredTemplate], removes: list[LiveRef]) -> tuple[list[
             used_c.add(ci)
             used_r.add(ri)
             pairs.append(
-                Change(kind="replace", create=_spec(left_creates[ci]), remove=left_removes[ri], reason="changed in the files")
+                Change(
+                    kind="replace",
+                    create=_spec(left_creates[ci]),
+                    remove=left_removes[ri],
+                    reason="changed in the files",
+                )
             )
         left_creates = [c for i, c in enumerate(left_creates) if i not in used_c]
         left_removes = [r for i, r in enumerate(left_removes) if i not in used_r]
@@ -179,6 +193,7 @@ def _pair(creates: list[DesiredTemplate], removes: list[LiveRef]) -> tuple[list[
 
 def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
     pack = desired.pack
+    fingerprints = [template_fingerprint(t) for t in live.templates]  # each computed once: not cheap
     plan = PackPlan(
         slug=pack.slug,
         title=pack.title,
@@ -187,8 +202,8 @@ def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
         desired_count=len(desired.templates),
         live_count=len(live.templates),
         protect=pack.protect,
-        pack_fingerprint=pack_fingerprint(live.summary, live.templates),
-        live_fingerprints={int(t["id"]): template_fingerprint(t) for t in live.templates},
+        pack_fingerprint=_pack_fingerprint(live.summary, fingerprints),
+        live_fingerprints={int(t["id"]): f for t, f in zip(live.templates, fingerprints, strict=True)},
         price_per_image_mc=_price(live.templates),
     )
     if live.summary is None:
@@ -200,23 +215,24 @@ def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
     for cls in pack.classes:
         classes.setdefault(cls.tune_id, cls.name)
     by_identity: dict[Identity, list[dict[str, Any]]] = {}
-    for template in sorted(live.templates, key=lambda t: int(t["id"])):
-        key = identity(str(template.get("text") or ""), template)
-        by_identity.setdefault(key, []).append(template)
+    for live_template in sorted(live.templates, key=lambda t: int(t["id"])):
+        key = identity(str(live_template.get("text") or ""), live_template)
+        by_identity.setdefault(key, []).append(live_template)
 
     creates: list[DesiredTemplate] = []
     kept: dict[Identity, int] = {}
     for template in desired.templates:
-        found = by_identity.get(template.identity)
+        wanted = template.identity  # a property that normalizes the parameters: computed once
+        found = by_identity.get(wanted)
         if found:
-            kept[template.identity] = int(found.pop(0)["id"])
+            kept[wanted] = int(found.pop(0)["id"])
         else:
             creates.append(template)
     removes: list[LiveRef] = []
     duplicates: list[Change] = []
     for key, rest in by_identity.items():
-        for template in rest:
-            ref = live_ref(template, classes)
+        for extra in rest:
+            ref = live_ref(extra, classes)
             if key in kept:
                 duplicates.append(Change(kind="remove", remove=ref, reason=f"duplicate of #{kept[key]}"))
             else:
@@ -257,7 +273,8 @@ def evaluate_safety(plan: Plan, policy: Policy) -> list[Refusal]:
                 Refusal(
                     "protected",
                     pack.slug,
-                    f"pack {pack.slug} is protected (protect: true) and the plan removes {len(removals)} of its templates",
+                    f"pack {pack.slug} is protected (protect: true) and the plan removes "
+                    f"{len(removals)} of its templates",
                     "--allow-protected",
                 )
             )

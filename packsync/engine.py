@@ -59,7 +59,9 @@ def select_packs(packs: Sequence[Pack], slugs: Sequence[str]) -> list[Pack]:
     return [p for p in packs if p.slug in slugs]
 
 
-async def read_live(client: AstriaClient, desired: Sequence[DesiredPack]) -> tuple[dict[str, LiveState], list[dict[str, Any]]]:
+async def read_live(
+    client: AstriaClient, desired: Sequence[DesiredPack]
+) -> tuple[dict[str, LiveState], list[dict[str, Any]]]:
     """Every declared pack's live state (read concurrently) and the summaries of undeclared packs.
 
     Templates of a pack are read as soon as the pack turns up in the pack list.

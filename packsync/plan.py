@@ -200,7 +200,9 @@ class Plan:
         if not isinstance(data, dict):
             raise PlanFileError("not a packsync plan (expected a JSON object)")
         if data.get("version") != PLAN_VERSION:
-            raise PlanFileError(f"plan format version {data.get('version')!r} is not supported (expected {PLAN_VERSION})")
+            raise PlanFileError(
+                f"plan format version {data.get('version')!r} is not supported (expected {PLAN_VERSION})"
+            )
         try:
             plan = cls(
                 target=str(data["target"]),

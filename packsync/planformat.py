@@ -114,7 +114,9 @@ def _pack_text(pack: PackPlan, on_remove: str, out: TextIO, style: Style) -> Non
         out.write(style(f"~ pack {pack.slug}", "yellow", "bold") + f" #{pack.live_id}  {pack.file}\n")
     shared = common_params(pack)
     if shared:
-        ordered = [p for p in next(c.create for c in pack.changes if c.kind == "create" and c.create).params if p in shared]
+        ordered = [
+            p for p in next(c.create for c in pack.changes if c.kind == "create" and c.create).params if p in shared
+        ]
         out.write(style(f"      every new template: {_params_line(ordered)}\n", "dim"))
     for change in pack.changes:
         symbol = style(f"{SYMBOLS[change.kind]:>3}", COLOURS[change.kind])
@@ -141,17 +143,17 @@ def _pack_text(pack: PackPlan, on_remove: str, out: TextIO, style: Style) -> Non
             if own:
                 out.write(style(f"        {_params_line(own)}\n", "dim"))
             continue
-        ref = change.remove
-        assert ref is not None
-        out.write(f"  {symbol} [{spec.class_name}] {style(spec.key, 'bold')} replaces #{ref.id}  {where}\n")
-        if ref.text != spec.text:
+        old = change.remove
+        assert old is not None
+        out.write(f"  {symbol} [{spec.class_name}] {style(spec.key, 'bold')} replaces #{old.id}  {where}\n")
+        if old.text != spec.text:
 
             def mark(kind: str, words: str) -> str:
                 if style.enabled:
                     return style(words, "red") if kind == "del" else style(words, "green")
                 return f"[-{words}-]" if kind == "del" else f"{{+{words}+}}"
 
-            out.write(f"        {word_diff(ref.text, spec.text, mark)}\n")
+            out.write(f"        {word_diff(old.text, spec.text, mark)}\n")
         for name, old, new in param_changes(change):
             out.write(f"        {name}: {_value(old)} -> {_value(new)}\n")
 
@@ -208,7 +210,11 @@ def _pack_markdown(pack: PackPlan, on_remove: str) -> str:
             def mark(kind: str, words: str) -> str:
                 return f"<del>{_md_escape(words)}</del>" if kind == "del" else f"<ins>{_md_escape(words)}</ins>"
 
-            text = word_diff(change.remove.text, spec.text, mark) if change.remove.text != spec.text else _md_escape(spec.text)
+            text = (
+                word_diff(change.remove.text, spec.text, mark)
+                if change.remove.text != spec.text
+                else _md_escape(spec.text)
+            )
             lines.append(
                 f"- 🔁 **replace** `{_md_escape(spec.key)}` [{spec.class_name}] #{change.remove.id} "
                 f"({_md_escape(str(spec.source))}): {text}"
@@ -247,12 +253,15 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
         head.append("")
     text = "\n".join(head) + "\n"
     sections = [_pack_markdown(p, plan.on_remove) for p in changed]
-    footer_of = lambda n: (  # noqa: E731 - a tiny local helper
-        f"\n_{n} pack(s) not shown in detail to stay within GitHub's comment limit; "
-        "run `packsync plan` for the full plan._\n"
-        if n
-        else ""
-    )
+
+    def footer_of(hidden: int) -> str:
+        if not hidden:
+            return ""
+        return (
+            f"\n_{hidden} pack(s) not shown in detail to stay within GitHub's comment limit; "
+            "run `packsync plan` for the full plan._\n"
+        )
+
     shown = 0
     for section in sections:
         remaining = len(sections) - shown - 1

@@ -12,8 +12,8 @@ from typing import TextIO
 from packsync.apply import Applier, ApplyReport, Result, stale_objects, verify_saved
 from packsync.client import ApiError, AstriaClient, ConfigError
 from packsync.engine import PlanError, Workspace, load_workspace, make_plan, select_packs
-from packsync.plan import Plan, PlanFileError
 from packsync.model import Pack
+from packsync.plan import Plan, PlanFileError
 from packsync.planformat import render_json, render_markdown, render_text
 from packsync.report import report_text
 from packsync.session import open_client
@@ -211,7 +211,9 @@ async def _apply(
             return EXIT_ERROR
         total = sum(len(p.applicable) + (1 if p.create_pack else 0) for p in plan.packs)
         view = ProgressView(total, out)
-        report = await Applier(client, plan, plan.on_remove if saved else workspace.project.policy.on_remove, view).run()
+        report = await Applier(
+            client, plan, plan.on_remove if saved else workspace.project.policy.on_remove, view
+        ).run()
         view.finish()
         return await _verify(client, workspace, target, packs, plan, saved, report, out, err, style)
 

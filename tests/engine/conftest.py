@@ -16,6 +16,8 @@ from packsync.cli import cli
 from tests.conftest import PACKS
 from tests.sandbox_helpers import KEY, ThreadSandbox
 
+SLUGS_ALL = ("corporate-headshots", "pet-portraits")
+
 REFERENCE_TUNES = [
     {"id": 690204, "name": "man"},
     {"id": 690205, "name": "woman"},
@@ -81,6 +83,10 @@ class Project:
                     return out
                 out += page
                 before = page[-1]["id"]
+
+    def templates_exist(self, slug: str) -> bool:
+        with self.sandbox.http() as http:
+            return http.get(f"/p/{slug}").status_code == 200
 
     def api_requests(self) -> int:
         return int(self.sandbox.requests()["total"])

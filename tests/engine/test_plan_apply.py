@@ -47,10 +47,16 @@ def test_plan_sends_no_write(project: Project) -> None:
         ("    cfg_scale: 3.5\n", "    cfg_scale: 4\n", "cfg_scale: 3.5 -> 4"),
         ("    seed: 1504\n", "    seed: 1504\n    steps: 30\n", "steps: (default) -> 30"),
         ('    color_grading: "Film Portra"\n', "", 'color_grading: "Film Portra" -> (default)'),
-        ("    seed: 1504\n", "    seed: 1504\n    super_resolution: false\n    inpaint_faces: false\n", "inpaint_faces: true -> (default)"),
+        (
+            "    seed: 1504\n",
+            "    seed: 1504\n    super_resolution: false\n    inpaint_faces: false\n",
+            "inpaint_faces: true -> (default)",
+        ),
     ],
 )
-def test_a_changed_parameter_is_one_replace_per_class_with_a_table(project: Project, old: str, new: str, table: str) -> None:
+def test_a_changed_parameter_is_one_replace_per_class_with_a_table(
+    project: Project, old: str, new: str, table: str
+) -> None:
     applied(project)
     project.edit("corporate-headshots.yaml", old, new)
     done = project.plan()
@@ -63,7 +69,11 @@ def test_a_changed_parameter_is_one_replace_per_class_with_a_table(project: Proj
 
 def test_a_changed_text_shows_a_word_diff(project: Project) -> None:
     applied(project)
-    project.edit("pet-portraits.yaml", "sitting in a carpet of fallen orange and red leaves", "lying in a carpet of fallen golden leaves")
+    project.edit(
+        "pet-portraits.yaml",
+        "sitting in a carpet of fallen orange and red leaves",
+        "lying in a carpet of fallen golden leaves",
+    )
     done = project.plan()
     assert "Plan: 2 template(s) to replace." in done.out
     assert "[-sitting-]{+lying+}" in done.out
@@ -139,8 +149,23 @@ def test_extra_copies_on_the_account_are_removed_as_duplicates(project: Project)
     applied(project)
     template = project.templates("pet-portraits")[0]
     with project.sandbox.http() as http:
-        body = {k: template[k] for k in ("text", "num_images", "negative_prompt", "seed", "super_resolution", "aspect_ratio", "cfg_scale", "color_grading") if template[k] is not None}
-        http.post(f"/tunes/{template['tune_id']}/prompts", json={"prompt": {**body, "pack_id": template["pack_id"]}}).raise_for_status()
+        body = {
+            k: template[k]
+            for k in (
+                "text",
+                "num_images",
+                "negative_prompt",
+                "seed",
+                "super_resolution",
+                "aspect_ratio",
+                "cfg_scale",
+                "color_grading",
+            )
+            if template[k] is not None
+        }
+        http.post(
+            f"/tunes/{template['tune_id']}/prompts", json={"prompt": {**body, "pack_id": template["pack_id"]}}
+        ).raise_for_status()
     done = project.plan()
     assert f"(detach; duplicate of #{template['id']})" in done.out
     applied(project)
@@ -162,9 +187,12 @@ def test_pack_fields_the_api_cannot_write_are_manual(project: Project) -> None:
 
 def test_packs_no_file_declares_are_never_touched(project: Project) -> None:
     with project.sandbox.http() as http:
-        pack = http.post("/packs", json={"pack": {"title": "Hand Made", "base_tune_id": 1, "model_type": "lora"}}).json()
+        pack = http.post(
+            "/packs", json={"pack": {"title": "Hand Made", "base_tune_id": 1, "model_type": "lora"}}
+        ).json()
         mine = http.post(
-            "/tunes/690204/prompts", json={"prompt": {"text": "<lora:690204:1> ohwx man, by hand", "pack_id": pack["id"]}}
+            "/tunes/690204/prompts",
+            json={"prompt": {"text": "<lora:690204:1> ohwx man, by hand", "pack_id": pack["id"]}},
         ).json()
     done = project.plan()
     assert "1 pack(s) on the account are not in the pack files and are not touched: hand-made" in done.out
