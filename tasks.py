@@ -56,13 +56,18 @@ def run(cmd: list[str], check: bool = True) -> int:
 
 
 def demo() -> None:
-    """Validate the example packs and render one of them."""
+    """The whole flow on the example packs, against the embedded sandbox (no key, no network)."""
     setup(dev=False)
     packsync = str(BIN / "packsync")
+    state = ROOT / ".packsync" / "sandbox.db"
+    for leftover in (state, state.with_name("sandbox.db-wal"), state.with_name("sandbox.db-shm")):
+        leftover.unlink(missing_ok=True)  # start from an empty sandbox account each time
     run([packsync, "validate"])
-    run([packsync, "render", "corporate-headshots", "--class", "woman", "--prompt", "window-light-office"])
     run([packsync, "render", "pet-portraits", "--prompt", "autumn-park", "--set", "fur_color=golden fur"])
-    # The default target is the embedded sandbox: started, used and stopped by packsync itself.
+    # The default target of packsync.yaml is the embedded sandbox: started and stopped by packsync.
+    run([packsync, "plan"])
+    run([packsync, "apply", "--auto-approve"])
+    run([packsync, "plan", "--detailed-exitcode"])  # exit 0: nothing left to change
     run([packsync, "packs"])
 
 
