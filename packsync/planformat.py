@@ -18,13 +18,16 @@ SYMBOLS = {"create": "+", "replace": "-/+", "remove": "-", "manual": "!"}
 COLOURS = {"create": "green", "replace": "yellow", "remove": "red", "manual": "cyan"}
 
 
-def word_diff(old: str, new: str, mark: Callable[[str, str], str]) -> str:
-    """``new`` with the words that changed marked: mark("del", text) and mark("ins", text)."""
+def word_diff(
+    old: str, new: str, mark: Callable[[str, str], str], plain: Callable[[str], str] = lambda text: text
+) -> str:
+    """``new`` with the words that changed marked: mark("del", text) and mark("ins", text);
+    ``plain`` escapes the words that stayed."""
     a, b = old.split(), new.split()
     out: list[str] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "equal":
-            out.append(" ".join(a[i1:i2]))
+            out.append(plain(" ".join(a[i1:i2])))
             continue
         removed = mark("del", " ".join(a[i1:i2])) if op in ("replace", "delete") else ""
         added = mark("ins", " ".join(b[j1:j2])) if op in ("replace", "insert") else ""
@@ -211,7 +214,7 @@ def _pack_markdown(pack: PackPlan, on_remove: str) -> str:
                 return f"<del>{_md_escape(words)}</del>" if kind == "del" else f"<ins>{_md_escape(words)}</ins>"
 
             text = (
-                word_diff(change.remove.text, spec.text, mark)
+                word_diff(change.remove.text, spec.text, mark, _md_escape)
                 if change.remove.text != spec.text
                 else _md_escape(spec.text)
             )

@@ -1,0 +1,173 @@
+"""The diff and its renderers, without a network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packsync.desired import desired_state
+from packsync.diff import LiveState, diff
+from packsync.identity import canonical_params, identity
+from packsync.loader import load_text
+from packsync.model import pack_from_document
+from packsync.plan import Change, LiveRef, PackPlan, Plan, Source, TemplateSpec
+from packsync.planformat import MARKDOWN_LIMIT, render_markdown
+from packsync.project import Policy
+
+PACK = """\
+slug: demo
+title: Demo
+model: {base_tune_id: 1, model_type: lora}
+classes:
+  man: {tune_id: 10}
+  woman: {tune_id: 11}
+defaults: {num_images: 4}
+prompts:
+  - key: a
+    text: "{{subject}} in a studio with soft light"
+  - key: b
+    classes: [woman]
+    text: "{{subject}} by a window"
+    seed: 3
+"""
+
+
+def desired(text: str = PACK) -> Any:
+    doc = load_text(text, "packs/demo.yaml").document
+    assert doc is not None
+    return desired_state([pack_from_document(doc)])
+
+
+def live_from(d: Any, **overrides: Any) -> list[dict[str, Any]]:
+    out = []
+    for i, t in enumerate(d[0].templates, start=100):
+        out.append(
+            {
+                "id": i,
+                "text": t.text,
+                "pack_id": 7,
+                "tune_id": t.tune_id,
+                "num_images": 1,
+                **dict(t.params),
+                **overrides,
+            }
+        )
+    return out
+
+
+def plan_for(d: Any, templates: list[dict[str, Any]], **policy: Any) -> Plan:
+    summary = {"id": 7, "slug": "demo", "title": "Demo", "base_tune_id": 1, "model_type": "lora", "token": "ohwx"}
+    return diff(d, {"demo": LiveState(summary, templates)}, "t", Policy(**policy))
+
+
+def test_defaults_and_number_forms_are_normalized() -> None:
+    assert canonical_params({"num_images": 1, "super_resolution": False, "seed": None, "cfg_scale": 7.0}) == (
+        ("cfg_scale", 7),
+    )
+    assert identity(" x ", {"cfg_scale": 7}) == identity("x", {"cfg_scale": 7.0, "film_grain": False})
+    assert identity("x", {"seed": 0}) != identity("x", {})  # 0 is a value, not the default
+
+
+def test_matching_account_gives_an_empty_plan() -> None:
+    d = desired()
+    plan = plan_for(d, live_from(d))
+    assert not plan.has_changes
+
+
+def test_server_echoing_defaults_still_matches() -> None:
+    d = desired()
+    live = live_from(d, super_resolution=False, hires_fix=False, negative_prompt=None, cfg_scale=None)
+    assert not plan_for(d, live).has_changes
+
+
+def test_changed_parameter_pairs_into_replace_per_class() -> None:
+    d = desired()
+    new = desired(PACK.replace("    seed: 3\n", "    seed: 4\n"))
+    plan = plan_for(new, live_from(d))
+    (pack,) = plan.packs
+    assert [c.kind for c in pack.changes] == ["replace"]
+    assert pack.changes[0].remove is not None and pack.changes[0].remove.id == 102
+
+
+def test_changed_text_pairs_by_similarity() -> None:
+    d = desired()
+    new = desired(PACK.replace("in a studio with soft light", "in a studio with hard light"))
+    plan = plan_for(new, live_from(d))
+    kinds = sorted(c.kind for c in plan.packs[0].changes)
+    assert kinds == ["replace", "replace"]
+
+
+def test_unrelated_text_is_a_create_and_a_remove() -> None:
+    d = desired()
+    new = desired(PACK.replace("by a window", "astronaut floating above the moon surface"))
+    plan = plan_for(new, live_from(d))
+    assert sorted(c.kind for c in plan.packs[0].changes) == ["create", "remove"]
+
+
+def test_duplicates_on_the_account_are_removed_but_the_oldest_kept() -> None:
+    d = desired()
+    live = live_from(d)
+    live.append({**live[0], "id": 900})
+    (change,) = plan_for(d, live).packs[0].changes
+    assert change.kind == "remove" and change.remove is not None
+    assert change.remove.id == 900 and change.reason == "duplicate of #100"
+
+
+def test_removal_share_is_measured_against_live_templates() -> None:
+    d = desired()
+    live = live_from(d) + [
+        {"id": 500 + i, "text": f"<lora:10:1> ohwx man old {i}", "pack_id": 7, "tune_id": 10, "num_images": 1}
+        for i in range(3)
+    ]
+    plan = plan_for(d, live)
+    assert [r.rule for r in plan.refusals] == ["removal-share"]  # 3 of 6 is over 30%
+    assert plan_for(d, live, max_remove_share=0.6).refusals == []
+
+
+def test_diffing_12000_templates_is_fast() -> None:
+    import time
+
+    prompts = "".join(
+        f"  - key: p{i}\n    text: '{{{{subject}}}} look number {i}'\n    seed: {i}\n" for i in range(3000)
+    )
+    d = desired(PACK.split("prompts:\n")[0] + "prompts:\n" + prompts)
+    live = live_from(d)
+    start = time.perf_counter()
+    plan = plan_for(d, live)
+    assert time.perf_counter() - start < 2.0  # the benchmark measures it properly; this only guards against blow-ups
+    assert not plan.has_changes
+
+
+def synthetic_plan(packs: int, per_pack: int) -> Plan:
+    plan = Plan(target="t")
+    for p in range(packs):
+        pack = PackPlan(slug=f"pack-{p}", title=f"Pack {p}", file=f"packs/pack-{p}.yaml", live_id=p + 1)
+        for i in range(per_pack):
+            spec = TemplateSpec(
+                "man",
+                10,
+                f"k{i}",
+                f"<lora:10:1> ohwx man <b>|{i}|</b> & more text " * 3,
+                (("seed", i),),
+                Source(pack.file, i + 1),
+            )
+            old = LiveRef(1000 * p + i, "man", spec.text.replace("more", "less"), (("seed", i + 1),), "f")
+            pack.changes.append(Change(kind="replace", create=spec, remove=old))
+        plan.packs.append(pack)
+    return plan
+
+
+def test_markdown_of_500_packs_stays_under_the_limit_and_never_cuts_markup() -> None:
+    text = render_markdown(synthetic_plan(500, 8))
+    assert len(text) <= MARKDOWN_LIMIT
+    assert text.count("<details>") == text.count("</details>") > 0
+    assert "pack(s) not shown in detail" in text
+    assert text.count("| pack-") == 500  # every pack is in the summary table
+    assert "<b>|" not in text  # user text is escaped
+    for section in text.split("<details>")[1:]:
+        assert section.count("</details>") == 1
+
+
+def test_small_markdown_plan_is_shown_whole() -> None:
+    text = render_markdown(synthetic_plan(3, 2))
+    assert text.count("<details>") == 3
+    assert "not shown in detail" not in text
