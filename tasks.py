@@ -85,7 +85,7 @@ def test() -> None:
     run([str(PY), "-m", "pytest", *sys.argv[2:]])
 
 
-BENCHES = ("bench_validate.py", "bench_sandbox.py", "bench_client.py")
+BENCHES = ("bench_validate.py", "bench_sandbox.py", "bench_client.py", "bench_plan.py")
 
 
 def bench() -> None:

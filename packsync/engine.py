@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from packsync.check import PackChecker
 from packsync.client import AstriaClient, NotFound
 from packsync.desired import DesiredPack, desired_state
 from packsync.diagnostics import Diagnostic
-from packsync.diff import LiveState, diff
+from packsync.diff import LiveState, diff_pack, evaluate_safety
 from packsync.model import Pack
-from packsync.plan import Plan
+from packsync.plan import PackPlan, Plan
 from packsync.project import Project, display_path, find_pack_files, load_project
 from packsync.target import ResolvedTarget
 
@@ -59,59 +59,80 @@ def select_packs(packs: Sequence[Pack], slugs: Sequence[str]) -> list[Pack]:
     return [p for p in packs if p.slug in slugs]
 
 
-async def read_live(
-    client: AstriaClient, desired: Sequence[DesiredPack]
-) -> tuple[dict[str, LiveState], list[dict[str, Any]]]:
-    """Every declared pack's live state (read concurrently) and the summaries of undeclared packs.
+T = TypeVar("T")
 
-    Templates of a pack are read as soon as the pack turns up in the pack list.
+
+async def read_declared(
+    client: AstriaClient, packs: Sequence[Pack], handle: Callable[[Pack, LiveState], T]
+) -> tuple[dict[str, T], list[dict[str, Any]]]:
+    """``handle(pack, live state)`` for every declared pack, and the summaries of undeclared packs.
+
+    A pack's templates are read as soon as the pack turns up in the pack list,
+    and ``handle`` runs as soon as they are in, while other reads are still on
+    the wire, so the work of a plan overlaps with its waiting.
     """
-    by_id = {d.pack.id: d for d in desired if d.pack.id is not None}
-    by_slug = {d.slug: d for d in desired if d.pack.id is None}
-    reads: dict[str, asyncio.Task[LiveState]] = {}
+    by_id = {p.id: p for p in packs if p.id is not None}
+    by_slug = {p.slug: p for p in packs if p.id is None}
+    tasks: dict[str, asyncio.Task[T]] = {}
     undeclared: list[dict[str, Any]] = []
 
-    async def read(summary: dict[str, Any], want: DesiredPack) -> LiveState:
+    async def read(summary: dict[str, Any], pack: Pack) -> T:
         pack_id = int(summary["id"])
-        needs_detail = want.pack.subtitle is not None or want.pack.model.preset is not None
-        templates_task = client.pack_templates(pack_id)
-        if needs_detail:
-            templates, detail = await asyncio.gather(templates_task, client.get_pack(pack_id))
+        templates_read = client.pack_templates(pack_id)
+        if pack.subtitle is not None or pack.model.preset is not None:
+            templates, detail = await asyncio.gather(templates_read, client.get_pack(pack_id))
         else:
-            templates, detail = await templates_task, None
-        return LiveState(summary, templates, detail)
+            templates, detail = await templates_read, None
+        return handle(pack, LiveState(summary, templates, detail))
 
     try:
         async for summary in client.iter_packs():
-            want = by_id.get(int(summary["id"])) or by_slug.get(str(summary.get("slug")))
-            if want is None or want.slug in reads:
+            pack = by_id.get(int(summary["id"])) or by_slug.get(str(summary.get("slug")))
+            if pack is None or pack.slug in tasks:
                 undeclared.append(summary)
                 continue
-            reads[want.slug] = asyncio.ensure_future(read(summary, want))
-        for want in desired:
-            if want.slug in reads or want.pack.id is None:
+            tasks[pack.slug] = asyncio.ensure_future(read(summary, pack))
+        for pack in packs:
+            if pack.slug in tasks or pack.id is None:
                 continue
             # A pinned pack the list did not show (e.g. another workspace): ask for it directly.
             try:
-                summary = await client.get_pack(want.pack.id)
+                summary = await client.get_pack(pack.id)
             except NotFound:
                 raise PlanError(
-                    f"{want.pack.path}: pack {want.slug} pins id {want.pack.id}, which the target account does not "
+                    f"{pack.path}: pack {pack.slug} pins id {pack.id}, which the target account does not "
                     "have; remove the id to create the pack anew"
                 ) from None
-            reads[want.slug] = asyncio.ensure_future(read(summary, want))
-        states = dict(zip(reads, await asyncio.gather(*reads.values()), strict=True))
+            tasks[pack.slug] = asyncio.ensure_future(read(summary, pack))
+        results = dict(zip(tasks, await asyncio.gather(*tasks.values()), strict=True))
     except BaseException:
-        for task in reads.values():
+        for task in tasks.values():
             task.cancel()
-        await asyncio.gather(*reads.values(), return_exceptions=True)
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
         raise
-    for want in desired:
-        states.setdefault(want.slug, LiveState(None))
-    return states, undeclared
+    for pack in packs:
+        if pack.slug not in results:
+            results[pack.slug] = handle(pack, LiveState(None))
+    return {p.slug: results[p.slug] for p in packs}, undeclared
+
+
+async def read_live(
+    client: AstriaClient, desired: Sequence[DesiredPack]
+) -> tuple[dict[str, LiveState], list[dict[str, Any]]]:
+    """Every declared pack's live state, and the summaries of undeclared packs."""
+    return await read_declared(client, [d.pack for d in desired], lambda pack, live: live)
 
 
 async def make_plan(client: AstriaClient, workspace: Workspace, target: ResolvedTarget, packs: Sequence[Pack]) -> Plan:
-    desired = desired_state(packs, target.tune_ids)
-    live, undeclared = await read_live(client, desired)
-    return diff(desired, live, target.name, workspace.project.policy, undeclared)
+    """Read, expand and diff each pack as its templates arrive; then the plan-wide safety checks."""
+    policy = workspace.project.policy
+
+    def plan_pack(pack: Pack, live: LiveState) -> PackPlan:
+        (desired,) = desired_state([pack], target.tune_ids)
+        return diff_pack(desired, live)
+
+    pack_plans, undeclared = await read_declared(client, packs, plan_pack)
+    plan = Plan(target=target.name, on_remove=policy.on_remove, undeclared=undeclared)
+    plan.packs = list(pack_plans.values())
+    plan.refusals = evaluate_safety(plan, policy)
+    return plan
