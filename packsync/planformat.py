@@ -110,11 +110,29 @@ def _params_line(params: Any) -> str:
     return "  ".join(f"{n}={_value(v)}" for n, v in params)
 
 
+def pack_counts(pack: PackPlan) -> str:
+    """``3 to create, 1 to remove, 12 new images`` for one pack."""
+    parts = [
+        f"{len(pack.of_kind(kind))} {word}"
+        for kind, word in (
+            ("create", "to create"),
+            ("replace", "to replace"),
+            ("remove", "to remove"),
+            ("manual", "manual"),
+        )
+        if pack.of_kind(kind)
+    ]
+    if pack.new_images:
+        parts.append(f"{pack.new_images:,} new images")
+    return ", ".join(parts)
+
+
 def _pack_text(pack: PackPlan, on_remove: str, out: TextIO, style: Style) -> None:
+    counts = pack_counts(pack)
     if pack.create_pack is not None:
-        out.write(style(f"+ pack {pack.slug}", "green", "bold") + f" (new)  {pack.file}\n")
+        out.write(style(f"+ pack {pack.slug}", "green", "bold") + f" (new: {counts})  {pack.file}\n")
     else:
-        out.write(style(f"~ pack {pack.slug}", "yellow", "bold") + f" #{pack.live_id}  {pack.file}\n")
+        out.write(style(f"~ pack {pack.slug}", "yellow", "bold") + f" #{pack.live_id} ({counts})  {pack.file}\n")
     shared = common_params(pack)
     if shared:
         ordered = [

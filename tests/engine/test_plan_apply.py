@@ -23,7 +23,7 @@ def applied(project: Project) -> None:
 def test_from_scratch_then_a_replan_is_empty(project: Project) -> None:
     first = project.plan("--detailed-exitcode")
     assert first.code == 2
-    assert "+ pack corporate-headshots (new)" in first.out
+    assert "+ pack corporate-headshots (new: 54 to create, 208 new images)" in first.out
     assert "Plan: 2 pack(s) to create, 84 template(s) to create." in first.out
     applied(project)
     assert len(project.templates("corporate-headshots")) == 54
