@@ -271,6 +271,36 @@ def apply(
     sys.exit(run_apply(options, sys.stdout, sys.stderr))
 
 
+@cli.command("import")
+@click.option("--pack", "packs", metavar="SLUG_OR_ID", multiple=True, help="A pack to import (repeatable).")
+@click.option("--all", "import_all", is_flag=True, help="Import every pack of the account.")
+@click.option("--force", is_flag=True, help="Overwrite existing pack files.")
+@click.option(
+    "--diff", "show_diff", is_flag=True, help="Show what the account has that the files do not; write nothing."
+)
+@target_option
+@project_option
+def import_(
+    packs: tuple[str, ...], import_all: bool, force: bool, show_diff: bool, target_name: str | None, project_dir: Path
+) -> None:
+    """Write pack files from the packs on the account (plan is empty right after)."""
+    from packsync.import_command import ImportOptions, run_import
+
+    options = ImportOptions(project_dir, target_name, packs, import_all, force, show_diff)
+    sys.exit(run_import(options, sys.stdout, sys.stderr))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 and list the files that would change.")
+@project_option
+def fmt(paths: tuple[Path, ...], check: bool, project_dir: Path) -> None:
+    """Rewrite pack files in the canonical layout, keeping comments (default: the packs directory)."""
+    from packsync.fmt import run_fmt
+
+    sys.exit(run_fmt(list(paths), check, project_dir, sys.stdout, sys.stderr))
+
+
 def main() -> NoReturn:
     """Entry point: no traceback reaches the user unless PACKSYNC_DEBUG is set."""
     try:

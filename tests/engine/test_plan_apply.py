@@ -46,7 +46,7 @@ def test_plan_sends_no_write(project: Project) -> None:
         ("    seed: 1504\n", "    seed: 1505\n", "seed: 1504 -> 1505"),
         ("    cfg_scale: 3.5\n", "    cfg_scale: 4\n", "cfg_scale: 3.5 -> 4"),
         ("    seed: 1504\n", "    seed: 1504\n    steps: 30\n", "steps: (default) -> 30"),
-        ('    color_grading: "Film Portra"\n', "", 'color_grading: "Film Portra" -> (default)'),
+        ("    color_grading: Film Portra\n", "", 'color_grading: "Film Portra" -> (default)'),
         (
             "    seed: 1504\n",
             "    seed: 1504\n    super_resolution: false\n    inpaint_faces: false\n",

@@ -1,0 +1,187 @@
+"""``packsync import``: choose packs, reconstruct their files, write them safely, or show drift."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from packsync.check import PackChecker
+from packsync.client import ApiError, ConfigError
+from packsync.engine import PlanError, make_plan
+from packsync.files import UnsafePath, atomic_write, inside, safe_file_name
+from packsync.importer import ImportedPack, read_for_import
+from packsync.loader import load_file, load_text
+from packsync.packwriter import Comments, write_pack
+from packsync.project import Project, display_path, find_pack_files, load_project
+from packsync.schema import PACK_SCHEMA, schema_dir
+from packsync.session import open_client
+from packsync.target import resolve_target
+from packsync.term import Style, color_enabled
+
+
+@dataclass
+class ImportOptions:
+    project_dir: Path = Path(".")
+    target: str | None = None
+    packs: Sequence[str] = ()
+    all: bool = False
+    force: bool = False
+    diff: bool = False
+
+
+@dataclass
+class _Existing:
+    path: Path
+    slug: str | None
+    id: int | None
+
+
+def _existing_files(project: Project) -> list[_Existing]:
+    """What each existing pack file says its pack is (even when the file is otherwise invalid)."""
+    found: list[_Existing] = []
+    if not project.packs_dir.is_dir():
+        return found
+    for path in find_pack_files([project.packs_dir]):
+        doc = load_file(path, display_path(path)).document
+        data = doc.data if doc is not None else {}
+        slug = data.get("slug") if isinstance(data.get("slug"), str) else None
+        pack_id = data.get("id") if isinstance(data.get("id"), int) else None
+        found.append(_Existing(path, slug, pack_id))
+    return found
+
+
+def _header(project: Project) -> str:
+    schema = schema_dir() / PACK_SCHEMA
+    relative = os.path.relpath(schema, project.packs_dir.resolve())
+    return (
+        f"# yaml-language-server: $schema={relative}\n"
+        "# Imported from the account by packsync import; edit freely, then packsync plan.\n"
+    )
+
+
+def render_file(project: Project, imported: ImportedPack) -> str:
+    comments = Comments(header=_header(project).rstrip("\n").split("\n"))
+    return write_pack(imported.data, comments)
+
+
+def run_import(options: ImportOptions, out: TextIO, err: TextIO) -> int:
+    project = load_project(options.project_dir)
+    if not options.all and not options.packs and not options.diff:
+        err.write("packsync: error: name the packs to import with --pack SLUG_OR_ID, or import every one with --all\n")
+        return 1
+    try:
+        target = resolve_target(project, options.target)
+        existing = _existing_files(project)
+        if options.diff:
+            return asyncio.run(_drift(project, target, options, out, err))
+        return asyncio.run(_import(project, target, existing, options, out, err))
+    except (ConfigError, ApiError, PlanError, RuntimeError) as exc:
+        err.write(f"packsync: error: {exc}\n")
+        return 1
+
+
+def _select(summaries: list[dict[str, Any]], options: ImportOptions) -> tuple[list[dict[str, Any]], list[str]]:
+    if options.all:
+        return summaries, []
+    chosen: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for ref in options.packs:
+        match = [s for s in summaries if str(s.get("slug")) == ref or str(s.get("id")) == ref]
+        if match:
+            chosen.extend(m for m in match if m not in chosen)
+        else:
+            missing.append(ref)
+    return chosen, missing
+
+
+async def _import(
+    project: Project, target: Any, existing: list[_Existing], options: ImportOptions, out: TextIO, err: TextIO
+) -> int:
+    async with open_client(project, target) as client:
+        summaries = await client.list_packs()
+        chosen, missing = _select(summaries, options)
+        for ref in missing:
+            err.write(f"packsync: error: the account has no pack {ref!r}\n")
+        if missing:
+            return 1
+        imported = await asyncio.gather(*(read_for_import(client, s) for s in chosen))
+    project.packs_dir.mkdir(parents=True, exist_ok=True)
+    style = Style(color_enabled(out))
+    failed = False
+    checker = PackChecker()
+    for pack in sorted(imported, key=lambda p: p.slug):
+        owner = next((e for e in existing if e.id == pack.data["id"] or e.slug == pack.slug), None)
+        try:
+            path = owner.path if owner is not None else inside(project.packs_dir, safe_file_name(pack.slug))
+        except UnsafePath as exc:
+            err.write(f"packsync: error: {pack.slug}: {exc}\n")
+            failed = True
+            continue
+        if path.exists() and not options.force:
+            err.write(
+                f"packsync: error: {display_path(path)} already exists"
+                + (" and declares this pack" if owner else "")
+                + "; use --force to overwrite it, or import --diff to compare\n"
+            )
+            failed = True
+            continue
+        text = render_file(project, pack)
+        atomic_write(path, text)
+        shown = display_path(path)
+        prompts = len(pack.data["prompts"])
+        out.write(f"{style('wrote', 'green')} {shown}: {pack.templates} template(s) as {prompts} prompt(s)\n")
+        for note in pack.notes:
+            out.write(f"    note: {note}\n")
+        doc = load_text(text, shown).document
+        if doc is not None:
+            _, problems = checker.check_document(doc)
+            for problem in problems:
+                out.write(f"    {problem.location}: {problem.rule} {problem.message}\n")
+    if not failed and imported:
+        out.write("Next: packsync plan — it should show no changes.\n")
+    return 1 if failed else 0
+
+
+async def _drift(project: Project, target: Any, options: ImportOptions, out: TextIO, err: TextIO) -> int:
+    """What the account has that the files do not, for packs that have files."""
+    from packsync.engine import load_workspace, select_packs
+
+    workspace = load_workspace(project.root)
+    if workspace.errors:
+        err.write("packsync: error: the pack files are invalid; run packsync validate\n")
+        return 1
+    packs = select_packs(workspace.packs, [p for p in options.packs if not p.isdigit()])
+    async with open_client(project, target, workspace.packs) as client:
+        plan = await make_plan(client, workspace, target, packs)
+    _print_drift(plan, out, Style(color_enabled(out)))
+    return 0
+
+
+def _print_drift(plan: Any, out: TextIO, style: Style) -> None:
+    any_drift = False
+    for pack in plan.packs:
+        if pack.create_pack is not None:
+            out.write(f"{pack.slug}: not on the account\n")
+            any_drift = True
+            continue
+        lines = []
+        for change in pack.changes:
+            if change.kind == "manual":
+                lines.append(
+                    f"  ! {change.field}: the account has {change.live_value!r}, the file {change.desired_value!r}"
+                )
+            if change.remove is not None:
+                ref = change.remove
+                what = "an older version of " + change.key if change.kind == "replace" else "a template the file lacks"
+                lines.append(style(f"  + #{ref.id} [{ref.class_name}] ({what}): {ref.text}", "green"))
+            if change.kind == "create" and change.create is not None:
+                lines.append(style(f"  - [{change.create.class_name}] {change.create.key}: not on the account", "red"))
+        if lines:
+            any_drift = True
+            out.write(f"{pack.slug} (#{pack.live_id}, {pack.file}): the account differs\n" + "\n".join(lines) + "\n")
+    if not any_drift:
+        out.write("No drift: the account holds exactly what the files declare.\n")

@@ -1,0 +1,222 @@
+"""``packsync import``: pack files written from what an account holds, so that ``plan`` is empty.
+
+Reconstruction, per pack: each template's class is the name of the tune it
+was created on (its reference tune); the ``<type:tune:weight> token class``
+prefix becomes ``{{subject}}`` wherever it matches exactly; templates that are
+identical but for their class fold into one prompt with ``classes``;
+parameters every prompt shares become ``defaults``; keys come from the words
+of the text. Anything that cannot be expressed in the format is kept
+literally where possible, and always listed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from packsync.astria import TUNE_TAG_RE
+from packsync.client import AstriaClient, NotFound
+from packsync.expand import NAME_RE, PLACEHOLDER_RE, SUBJECT, format_weight
+from packsync.identity import canonical_params
+from packsync.model import GENERATION_PARAMS
+
+_WORD = re.compile(r"[a-z0-9]+")
+# Words that make a poor key: articles, prepositions, tokens and "photo"-like filler.
+_STOP_WORDS = """
+a an the of in on at by for to with and or from into onto over under as is are be
+ohwx sks photo photograph image picture portrait shot
+"""
+_STOP = frozenset(_STOP_WORDS.split())
+KEY_WORDS = 4
+
+
+@dataclass
+class ImportedPack:
+    slug: str
+    data: dict[str, Any]
+    templates: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Class:
+    name: str
+    tune_id: int
+    weight: float | int = 1
+
+
+def _key_from(text: str, used: set[str]) -> str:
+    cleaned = TUNE_TAG_RE.sub(" ", PLACEHOLDER_RE.sub(" ", text.lower()))
+    words = [w for w in _WORD.findall(cleaned) if w not in _STOP]
+    base = "-".join(words[:KEY_WORDS])[:48].strip("-") or "prompt"
+    key, n = base, 1
+    while key in used:
+        n += 1
+        key = f"{base}-{n}"
+    used.add(key)
+    return key
+
+
+def _weight(text: str) -> float | int:
+    try:
+        value = float(text)
+    except ValueError:
+        return 1
+    return int(value) if value.is_integer() else value
+
+
+def reconstruct(
+    summary: Mapping[str, Any],
+    detail: Mapping[str, Any] | None,
+    templates: Sequence[Mapping[str, Any]],
+    tune_names: Mapping[int, str | None],
+) -> ImportedPack:
+    """Pack file data from a live pack, its templates and the names of the tunes they were created on."""
+    notes: list[str] = []
+    slug = str(summary.get("slug") or f"pack-{summary['id']}")
+    model_type = str(summary.get("model_type") or "lora")
+    token = str(summary.get("token") or "ohwx")
+    detail = detail or {}
+
+    # Classes: one per reference tune (the tune a template was created on).
+    ordered = sorted(templates, key=lambda t: int(t["id"]))
+    classes: dict[int, _Class] = {}
+    names_used: set[str] = set()
+    for t in ordered:
+        tune_id = int(t["tune_id"])
+        if tune_id in classes:
+            continue
+        name = tune_names.get(tune_id) or f"class-{tune_id}"
+        name = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-") or f"class-{tune_id}"
+        if not name[0].isalpha():
+            name = f"c-{name}"
+        base, n = name, 1
+        while name in names_used:
+            n += 1
+            name = f"{base}-{n}"
+        if name != (tune_names.get(tune_id) or ""):
+            notes.append(f"tune {tune_id}: class named {name!r} (its name {tune_names.get(tune_id)!r} is not usable)")
+        names_used.add(name)
+        classes[tune_id] = _Class(name, tune_id)
+    # The weight each class's {{subject}} uses: the most common one in its tags.
+    for cls in classes.values():
+        weights = Counter(
+            m.group(3)
+            for t in ordered
+            if int(t["tune_id"]) == cls.tune_id
+            for m in TUNE_TAG_RE.finditer(str(t.get("text") or ""))
+            if int(m.group(2)) == cls.tune_id
+        )
+        if weights:
+            cls.weight = _weight(weights.most_common(1)[0][0])
+
+    # Each template as (text with {{subject}} where it matches, parameters, class).
+    entries: dict[tuple[str, tuple[tuple[str, Any], ...]], list[str]] = {}
+    placeholders: set[str] = set()
+    for t in ordered:
+        cls = classes[int(t["tune_id"])]
+        text = str(t.get("text") or "").strip()
+        if "{{" + SUBJECT + "}}" in text:
+            notes.append(
+                f"template #{t['id']}: its text contains {{{{subject}}}} literally, which packsync would expand"
+            )
+        prefix = f"<{model_type}:{cls.tune_id}:{format_weight(cls.weight)}> {token} {cls.name}"
+        if prefix in text:
+            text = text.replace(prefix, "{{" + SUBJECT + "}}")
+        elif TUNE_TAG_RE.search(text):
+            notes.append(f"template #{t['id']}: kept its tune tag literally (it does not match {prefix!r})")
+        else:
+            notes.append(f"template #{t['id']}: its text has no tune tag; validate will report it")
+        for inside in PLACEHOLDER_RE.findall(text):
+            if inside == SUBJECT:
+                continue
+            if NAME_RE.match(inside):
+                placeholders.add(inside)
+            else:
+                notes.append(f"template #{t['id']}: placeholder {{{{{inside}}}}} is not a valid name; kept as is")
+        extra = sorted(
+            k
+            for k in ("ar", "controlnet", "controlnet_conditioning_scale", "controlnet_txt2img", "input_image_url")
+            if t.get(k) not in (None, False, "")
+        )
+        if extra:
+            notes.append(f"template #{t['id']}: {', '.join(extra)} cannot be expressed in a pack file and is left out")
+        params = canonical_params(t)
+        entries.setdefault((text, params), []).append(cls.name)
+
+    class_order = [c.name for c in classes.values()]
+    prompts: list[dict[str, Any]] = []
+    used_keys: set[str] = set()
+    for (text, params), names in entries.items():
+        prompt: dict[str, Any] = {"key": _key_from(text, used_keys)}
+        unique = sorted(set(names), key=class_order.index)
+        if len(names) != len(unique):
+            notes.append(f"prompt {prompt['key']}: the account holds {len(names) - len(unique)} extra identical copies")
+        if unique != class_order:
+            prompt["classes"] = unique
+        prompt["text"] = text
+        prompt.update(params)
+        prompts.append(prompt)
+
+    # Parameters that every prompt shares become the pack's defaults.
+    defaults: dict[str, Any] = {}
+    if len(prompts) >= 2:
+        for name in GENERATION_PARAMS:
+            values = [p.get(name, _MISSING) for p in prompts]
+            if values[0] is not _MISSING and all(v == values[0] and type(v) is type(values[0]) for v in values):
+                defaults[name] = values[0]
+        for prompt in prompts:
+            for name in defaults:
+                del prompt[name]
+
+    data: dict[str, Any] = {"slug": slug, "title": str(summary.get("title") or slug)}
+    if detail.get("subtitle"):
+        data["subtitle"] = detail["subtitle"]
+    data["id"] = int(summary["id"])
+    model: dict[str, Any] = {"base_tune_id": summary.get("base_tune_id"), "model_type": model_type, "token": token}
+    if detail.get("preset"):
+        model["preset"] = detail["preset"]
+    if model["base_tune_id"] is None:
+        notes.append("the pack has no base_tune_id; fill it in before validating")
+        model["base_tune_id"] = 0
+    data["model"] = model
+    data["classes"] = {
+        c.name: ({"tune_id": c.tune_id} if c.weight == 1 else {"tune_id": c.tune_id, "weight": c.weight})
+        for c in classes.values()
+    }
+    if not classes:
+        notes.append("the pack has no templates, so no class could be recovered; add one under classes")
+    if placeholders:
+        data["characteristics"] = {
+            name: {"description": "run-time value (imported from the account)"} for name in sorted(placeholders)
+        }
+    if defaults:
+        data["defaults"] = defaults
+    data["prompts"] = prompts
+    return ImportedPack(slug, data, len(templates), notes)
+
+
+_MISSING = object()
+
+
+async def read_for_import(client: AstriaClient, summary: Mapping[str, Any]) -> ImportedPack:
+    """Read one pack's detail, templates and tune names, and reconstruct its file."""
+    pack_id = int(summary["id"])
+    detail, templates = await asyncio.gather(client.get_pack(pack_id), client.pack_templates(pack_id))
+
+    async def name_of(tune_id: int) -> tuple[int, str | None]:
+        try:
+            tune = await client.get_tune(tune_id)
+        except NotFound:
+            return tune_id, None
+        return tune_id, str(tune.get("name") or "") or None
+
+    tune_ids = sorted({int(t["tune_id"]) for t in templates})
+    names = dict(await asyncio.gather(*(name_of(t) for t in tune_ids)))
+    return reconstruct(
+        {**summary, **{k: detail[k] for k in ("title", "token") if k in detail}}, detail, templates, names
+    )
