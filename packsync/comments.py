@@ -34,7 +34,7 @@ def _node_spans(text: str) -> tuple[dict[int, Path_], dict[Path_, tuple[int, int
             if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 frame = stack.pop()
                 if frame[4]:  # only a flow collection ends on a line of its own content
-                    value_ends[frame[0]] = (event.end_mark.line, event.end_mark.column)
+                    value_ends[frame[0]] = _at(event.end_mark)
                 continue
             # a node: scalar, alias, or the start of a collection
             if stack and stack[-1][1] and stack[-1][3]:
@@ -44,8 +44,8 @@ def _node_spans(text: str) -> tuple[dict[int, Path_], dict[Path_, tuple[int, int
                 frame[2] = key
                 frame[3] = False
                 path = (*frame[0], key)
-                starts.setdefault(event.start_mark.line, path)
-                key_ends[path] = (event.end_mark.line, event.end_mark.column)
+                starts.setdefault(_at(event.start_mark)[0], path)
+                key_ends[path] = _at(event.end_mark)
                 continue
             if stack:
                 frame = stack[-1]
@@ -55,7 +55,7 @@ def _node_spans(text: str) -> tuple[dict[int, Path_], dict[Path_, tuple[int, int
                 else:
                     path = (*frame[0], frame[2])
                     frame[2] += 1
-                    starts.setdefault(event.start_mark.line, path)
+                    starts.setdefault(_at(event.start_mark)[0], path)
             else:
                 path = ()
             if isinstance(event, yaml.MappingStartEvent):
@@ -63,10 +63,14 @@ def _node_spans(text: str) -> tuple[dict[int, Path_], dict[Path_, tuple[int, int
             elif isinstance(event, yaml.SequenceStartEvent):
                 stack.append([path, False, 0, False, bool(event.flow_style)])
             else:
-                value_ends[path] = (event.end_mark.line, event.end_mark.column)
+                value_ends[path] = _at(event.end_mark)
     finally:
         loader.dispose()
     return starts, value_ends, key_ends
+
+
+def _at(mark: Any) -> tuple[int, int]:
+    return int(mark.line), int(mark.column)
 
 
 def _comment_after(line: str, column: int) -> str | None:
