@@ -83,6 +83,10 @@ def test_pre_commit_hook_definition() -> None:
         assert files.search(path), path
     for path in ["README.md", "packs/notes.txt", ".github/workflows/ci.yaml"]:
         assert not files.search(path), path
+    fmt = next(h for h in hooks if h["id"] == "packsync-fmt")
+    assert fmt["entry"] == "packsync fmt"
+    assert re.compile(fmt["files"]).search("packs/a.yaml")
+    assert not re.compile(fmt["files"]).search("packsync.yaml")
 
 
 @pytest.mark.slow
