@@ -301,6 +301,30 @@ def fmt(paths: tuple[Path, ...], check: bool, project_dir: Path) -> None:
     sys.exit(run_fmt(list(paths), check, project_dir, sys.stdout, sys.stderr))
 
 
+@cli.command()
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), help="Write comment-N.md files here.")
+@click.option(
+    "--post", is_flag=True, help="Create or update the pull request's comments (GITHUB_TOKEN, GITHUB_REPOSITORY)."
+)
+@click.option("--pull", type=int, help="The pull request number (default: from GITHUB_EVENT_PATH).")
+def comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | None) -> None:
+    """Turn a saved plan into pull-request comments: split between packs, found again by a hidden marker."""
+    from packsync.ci_commands import run_comment
+
+    sys.exit(run_comment(plan_file, out_dir, post, pull, sys.stdout, sys.stderr))
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--post", is_flag=True, help="Open, update or close the drift issue (GITHUB_TOKEN, GITHUB_REPOSITORY).")
+def drift(plan_file: Path, post: bool) -> None:
+    """Report drift from a saved plan: exit 0 when the account matches, 2 when it does not."""
+    from packsync.ci_commands import run_drift
+
+    sys.exit(run_drift(plan_file, post, sys.stdout, sys.stderr))
+
+
 def main() -> NoReturn:
     """Entry point: no traceback reaches the user unless PACKSYNC_DEBUG is set."""
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 
 from packsync.astria import TUNE_TAG_RE
 from packsync.client import AstriaClient, NotFound
-from packsync.expand import NAME_RE, PLACEHOLDER_RE, SUBJECT, format_weight
+from packsync.expand import NAME_RE, PLACEHOLDER_RE, SUBJECT, expand_text, format_weight
 from packsync.identity import canonical_params
 from packsync.model import GENERATION_PARAMS
 
@@ -61,12 +62,24 @@ def _key_from(text: str, used: set[str]) -> str:
     return key
 
 
-def _weight(text: str) -> float | int:
+def _weight(text: str) -> float | int | None:
+    """The class weight a tag's weight text stands for; None when no weight a pack file allows writes it back."""
     try:
         value = float(text)
     except ValueError:
-        return 1
-    return int(value) if value.is_integer() else value
+        return None
+    weight = int(value) if value.is_integer() else value
+    if not 0 <= weight <= 2 or format_weight(weight) != text:
+        return None
+    return weight
+
+
+def _unwritable(text: str) -> str | None:
+    """The first character of a text that a pack file cannot hold (control characters but newline and tab)."""
+    for char in text:
+        if char not in "\n\t" and (unicodedata.category(char) in ("Cc", "Cs") or char in "\ufffe\uffff"):
+            return f"U+{ord(char):04X}"
+    return None
 
 
 def reconstruct(
@@ -90,6 +103,8 @@ def reconstruct(
         tune_id = int(t["tune_id"])
         if tune_id in classes:
             continue
+        if tune_id not in tune_names or tune_names[tune_id] is None:
+            notes.append(f"tune {tune_id}: it no longer exists (or has no name); its class is named 'class-{tune_id}'")
         name = tune_names.get(tune_id) or f"class-{tune_id}"
         name = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-") or f"class-{tune_id}"
         if not name[0].isalpha():
@@ -98,21 +113,21 @@ def reconstruct(
         while name in names_used:
             n += 1
             name = f"{base}-{n}"
-        if name != (tune_names.get(tune_id) or ""):
+        if tune_names.get(tune_id) and name != tune_names.get(tune_id):
             notes.append(f"tune {tune_id}: class named {name!r} (its name {tune_names.get(tune_id)!r} is not usable)")
         names_used.add(name)
         classes[tune_id] = _Class(name, tune_id)
     # The weight each class's {{subject}} uses: the most common one in its tags.
     for cls in classes.values():
         weights = Counter(
-            m.group(3)
+            weight
             for t in ordered
             if int(t["tune_id"]) == cls.tune_id
             for m in TUNE_TAG_RE.finditer(str(t.get("text") or ""))
-            if int(m.group(2)) == cls.tune_id
+            if int(m.group(2)) == cls.tune_id and (weight := _weight(m.group(3))) is not None
         )
         if weights:
-            cls.weight = _weight(weights.most_common(1)[0][0])
+            cls.weight = weights.most_common(1)[0][0]
 
     # Each template as (text with {{subject}} where it matches, parameters, class).
     entries: dict[tuple[str, tuple[tuple[str, Any], ...]], list[str]] = {}
@@ -125,12 +140,24 @@ def reconstruct(
                 f"template #{t['id']}: its text contains {{{{subject}}}} literally, which packsync would expand"
             )
         prefix = f"<{model_type}:{cls.tune_id}:{format_weight(cls.weight)}> {token} {cls.name}"
-        if prefix in text:
-            text = text.replace(prefix, "{{" + SUBJECT + "}}")
+        with_subject = text.replace(prefix, "{{" + SUBJECT + "}}")
+        if prefix in text and expand_text(with_subject, prefix) == text:
+            text = with_subject
+        elif prefix in text:
+            notes.append(
+                f"template #{t['id']}: kept its tune tag literally ({{{{subject}}}} would not read back as it)"
+            )
         elif TUNE_TAG_RE.search(text):
             notes.append(f"template #{t['id']}: kept its tune tag literally (it does not match {prefix!r})")
         else:
             notes.append(f"template #{t['id']}: its text has no tune tag; validate will report it")
+        for what, value in (("text", text), ("negative_prompt", str(t.get("negative_prompt") or ""))):
+            bad = _unwritable(value)
+            if bad is not None:
+                notes.append(
+                    f"template #{t['id']}: its {what} contains the control character {bad}, "
+                    "which a pack file cannot hold; validate will report it"
+                )
         for inside in PLACEHOLDER_RE.findall(text):
             if inside == SUBJECT:
                 continue

@@ -252,9 +252,9 @@ def _pack_markdown(pack: PackPlan, on_remove: str) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
-    """A pull-request comment. Over ``limit`` characters, whole packs are summarised, never cut."""
-    head = [MARKER, f"### packsync plan: `{_md_escape(plan.target)}`", ""]
+def markdown_head(plan: Plan, max_rows: int | None = None) -> str:
+    """Title, summary, refusals and the per-pack table (at most ``max_rows`` rows)."""
+    head = [f"### packsync plan: `{_md_escape(plan.target)}`", ""]
     head.append(f"**{summary_line(plan)}** {spend_line(plan)}".rstrip())
     head.append("")
     for refusal in plan.refusals:
@@ -265,15 +265,28 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     if changed:
         head.append("| pack | create | replace | remove | manual | new images |")
         head.append("| --- | ---: | ---: | ---: | ---: | ---: |")
-        for pack in changed:
+        rows = changed if max_rows is None else changed[:max_rows]
+        for pack in rows:
             name = _md_escape(pack.slug) + (" (new)" if pack.create_pack is not None else "")
             head.append(
                 f"| {name} | {len(pack.of_kind('create'))} | {len(pack.of_kind('replace'))} | "
                 f"{len(pack.of_kind('remove'))} | {len(pack.of_kind('manual'))} | {pack.new_images:,} |"
             )
+        if len(rows) < len(changed):
+            head.append(f"| _and {len(changed) - len(rows)} more pack(s)_ | | | | | |")
         head.append("")
-    text = "\n".join(head) + "\n"
-    sections = [_pack_markdown(p, plan.on_remove) for p in changed]
+    return "\n".join(head) + "\n"
+
+
+def markdown_sections(plan: Plan) -> list[tuple[str, str]]:
+    """(pack slug, its collapsible section) for every changed pack."""
+    return [(p.slug, _pack_markdown(p, plan.on_remove)) for p in plan.changed_packs]
+
+
+def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
+    """A pull-request comment. Over ``limit`` characters, whole packs are summarised, never cut."""
+    text = MARKER + "\n" + markdown_head(plan)
+    sections = [section for _, section in markdown_sections(plan)]
 
     def footer_of(hidden: int) -> str:
         if not hidden:
