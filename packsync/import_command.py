@@ -113,10 +113,25 @@ async def _import(
     style = Style(color_enabled(out))
     failed = False
     checker = PackChecker()
+    written: set[Path] = set()
     for pack in sorted(imported, key=lambda p: p.slug):
+        if not pack.data["classes"]:
+            # No class can be recovered, and a file without one is invalid and would stop every plan.
+            out.write(f"{style('skipped', 'yellow')} {pack.slug}: no file written\n")
+            for note in pack.notes:
+                out.write(f"    note: {note}\n")
+            continue
         owner = next((e for e in existing if e.id == pack.data["id"] or e.slug == pack.slug), None)
         try:
-            path = owner.path if owner is not None else inside(project.packs_dir, safe_file_name(pack.slug))
+            if owner is not None:
+                path = owner.path
+            else:
+                # two long slugs can share a file name: the later pack gets a numbered one
+                name, n = safe_file_name(pack.slug), 1
+                while inside(project.packs_dir, name) in written:
+                    n += 1
+                    name = safe_file_name(f"{pack.slug[:90]}-{n}")
+                path = inside(project.packs_dir, name)
         except UnsafePath as exc:
             err.write(f"packsync: error: {pack.slug}: {exc}\n")
             failed = True
@@ -131,12 +146,16 @@ async def _import(
             continue
         text = render_file(project, pack)
         atomic_write(path, text)
+        written.add(path)
         shown = display_path(path)
         prompts = len(pack.data["prompts"])
         out.write(f"{style('wrote', 'green')} {shown}: {pack.templates} template(s) as {prompts} prompt(s)\n")
         for note in pack.notes:
             out.write(f"    note: {note}\n")
-        doc = load_text(text, shown).document
+        loaded = load_text(text, shown)
+        doc = loaded.document
+        for problem in loaded.diagnostics:
+            out.write(f"    {problem.location}: {problem.rule} {problem.message}\n")
         if doc is not None:
             _, problems = checker.check_document(doc)
             for problem in problems:

