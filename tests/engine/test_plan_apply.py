@@ -303,3 +303,16 @@ def test_a_plan_file_that_is_not_a_plan(project: Project) -> None:
     assert "plan format version 99 is not supported" in done.err
     bad.write_text("{nope")
     assert "is not JSON" in project.apply(str(bad)).err
+
+
+def test_a_target_maps_reference_tunes_to_its_own(project: Project) -> None:
+    config = project.root / "packsync.yaml"
+    config.write_text(config.read_text() + '    tune_ids: {"690204": 700001}\n')
+    applied(project)
+    texts = [t["text"] for t in project.templates("corporate-headshots")]
+    assert sum("<lora:700001:1> ohwx man" in t for t in texts) == 27
+    assert not any("690204" in t for t in texts)
+    with project.sandbox.http() as http:
+        tunes = {t["tune_id"] for t in http.get("/prompts", params={"tune_id": 700001, "limit": 120}).json()}
+    assert tunes == {700001}
+    assert project.plan("--detailed-exitcode").code == 0
