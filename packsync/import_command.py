@@ -126,9 +126,11 @@ async def _import(
             if owner is not None:
                 path = owner.path
             else:
-                # two long slugs can share a file name: the later pack gets a numbered one
+                # two long slugs can share a file name, and a file of that name may declare
+                # another pack: the later pack gets a numbered name, never another's file
+                others = {e.path.resolve() for e in existing if e.slug is not None or e.id is not None}
                 name, n = safe_file_name(pack.slug), 1
-                while inside(project.packs_dir, name) in written:
+                while inside(project.packs_dir, name) in written or inside(project.packs_dir, name).resolve() in others:
                     n += 1
                     name = safe_file_name(f"{pack.slug[:90]}-{n}")
                 path = inside(project.packs_dir, name)

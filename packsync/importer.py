@@ -227,10 +227,14 @@ def reconstruct(
         notes.append("the pack has no base_tune_id; fill it in before validating")
         model["base_tune_id"] = 0
     data["model"] = model
-    for what, value, fits in (
+    checks: tuple[tuple[str, Any, bool], ...] = (
         ("slug", slug, len(slug) <= 200 and _SLUG_RE.match(slug) is not None),
         ("title", data["title"], 1 <= len(data["title"]) <= 200),
-        ("subtitle", data.get("subtitle", ""), len(data.get("subtitle", "")) <= 500),
+        (
+            "subtitle",
+            data.get("subtitle"),
+            isinstance(data.get("subtitle", ""), str) and len(data.get("subtitle", "")) <= 500,
+        ),
         ("model.token", token, len(token) <= 50 and _TOKEN_RE.match(token) is not None),
         ("model.preset", model.get("preset"), model.get("preset") in (None, *_PRESETS)),
         (
@@ -238,7 +242,8 @@ def reconstruct(
             model["base_tune_id"],
             summary.get("base_tune_id") is None or model["base_tune_id"] >= 1,
         ),
-    ):
+    )
+    for what, value, fits in checks:
         if not fits:
             notes.append(f"the pack's {what} {value!r} is not one a pack file allows; validate will report it")
     data["classes"] = {

@@ -1,0 +1,566 @@
+"""``packsync import``: what it writes describes the account exactly (plan empty, valid, formatted), or says why not.
+
+The law: on any account the sandbox can hold, ``import`` followed by ``plan
+--detailed-exitcode`` exits 0, ``fmt --check`` passes on what import wrote and
+``validate`` passes; where the account holds something the format cannot
+express, the import output lists it on a ``note:`` line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from packsync.files import UnsafePath, atomic_write, inside, safe_file_name
+from packsync.loader import load_file
+from tests.engine.conftest import Done, Project
+
+BASE_TUNE = 1504944
+KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+# -- helpers -----------------------------------------------------------------
+
+
+def create_pack(http: httpx.Client, title: str, **fields: Any) -> dict[str, Any]:
+    body = {"title": title, "base_tune_id": BASE_TUNE, "model_type": "lora", **fields}
+    response = http.post("/packs", json={"pack": body})
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def create_template(http: httpx.Client, tune_id: int, pack_id: int, text: str, **params: Any) -> dict[str, Any]:
+    response = http.post(f"/tunes/{tune_id}/prompts", json={"prompt": {"text": text, "pack_id": pack_id, **params}})
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def empty_packs_dir(project: Project) -> Path:
+    packs = project.root / "packs"
+    for path in packs.glob("*.yaml"):
+        path.unlink()
+    return packs
+
+
+def notes(done: Done) -> list[str]:
+    return [line.strip()[len("note: ") :] for line in done.out.splitlines() if line.strip().startswith("note: ")]
+
+
+def pack_data(project: Project, name: str) -> dict[str, Any]:
+    loaded = load_file(project.pack_file(name), name)
+    assert loaded.document is not None, loaded.diagnostics
+    return loaded.document.data
+
+
+def run_import(project: Project, *args: str) -> Done:
+    done = project.run("import", *(args or ("--all",)))
+    assert done.code == 0, done.out + done.err
+    return done
+
+
+def import_round_trip(project: Project, *args: str) -> Done:
+    """Import, then check the law: plan empty (exit 0), validate ok, fmt --check ok."""
+    done = run_import(project, *args)
+    plan = project.plan("--detailed-exitcode")
+    assert plan.code == 0, f"import:\n{done.out}\nplan:\n{plan.out}{plan.err}"
+    assert "No changes" in plan.out
+    validate = project.run("validate")
+    assert validate.code == 0, validate.out + validate.err
+    fmt = project.run("fmt", "--check")
+    assert fmt.code == 0, fmt.out + fmt.err
+    return done
+
+
+def prompt_with(data: dict[str, Any], fragment: str) -> dict[str, Any]:
+    found = [p for p in data["prompts"] if fragment in p["text"]]
+    assert len(found) == 1, (fragment, [p["text"] for p in data["prompts"]])
+    return found[0]
+
+
+# -- 1. the example packs -----------------------------------------------------
+
+
+def test_import_of_the_applied_examples_round_trips(project: Project) -> None:
+    originals = {name: pack_data(project, name) for name in ("corporate-headshots.yaml", "pet-portraits.yaml")}
+    applied = project.apply()
+    assert applied.code == 0, applied.out + applied.err
+    empty_packs_dir(project)
+    assert (project.root / "packsync.yaml").exists()
+
+    done = import_round_trip(project, "--all")
+    assert "wrote" in done.out and "corporate-headshots.yaml" in done.out and "pet-portraits.yaml" in done.out
+    assert notes(done) == []  # nothing the format cannot express
+
+    with project.sandbox.http() as http:
+        live_ids = {slug: http.get(f"/p/{slug}").json()["id"] for slug in ("corporate-headshots", "pet-portraits")}
+
+    data = pack_data(project, "corporate-headshots.yaml")
+    original = originals["corporate-headshots.yaml"]
+    assert data["id"] == live_ids["corporate-headshots"]  # pinned
+    assert data["slug"] == "corporate-headshots"
+    assert data["title"] == original["title"]
+    assert data["classes"] == {"man": {"tune_id": 690204}, "woman": {"tune_id": 690205}}
+    assert set(data["characteristics"]) == {"eye_color", "hair_style"}
+
+    prompts = data["prompts"]
+    for prompt in prompts:
+        assert "{{subject}}" in prompt["text"], prompt
+        assert "<lora:" not in prompt["text"], prompt
+        # folded: a prompt for every class lists no classes; none lists both explicitly
+        assert prompt.get("classes") in (None, ["man"], ["woman"]), prompt
+    # the same prompts, with the same classes, as the files that were applied
+    recovered = {p["text"]: p.get("classes") for p in prompts}
+    assert recovered == {p["text"]: p.get("classes") for p in original["prompts"]}
+    assert len(prompts) == len(original["prompts"])
+
+    # what every prompt shares is in defaults, not repeated in each prompt
+    defaults = data["defaults"]
+    for name in ("negative_prompt", "super_resolution", "inpaint_faces"):
+        assert defaults[name] == original["defaults"][name]
+        assert all(name not in p for p in prompts)
+
+    keys = [p["key"] for p in prompts]
+    assert len(keys) == len(set(keys))
+    for prompt in prompts:
+        assert KEY_RE.match(prompt["key"]) and len(prompt["key"]) <= 100
+        words = prompt["key"].split("-")
+        assert words[0] in prompt["text"].lower(), prompt  # readable: made of the text's words
+
+    pets = pack_data(project, "pet-portraits.yaml")
+    assert pets["id"] == live_ids["pet-portraits"]
+    assert pets["classes"] == {"dog": {"tune_id": 690310}, "cat": {"tune_id": 690311}}
+    assert set(pets["characteristics"]) == {"fur_color"}
+    assert {p["text"]: p.get("classes") for p in pets["prompts"]} == {
+        p["text"]: p.get("classes") for p in originals["pet-portraits.yaml"]["prompts"]
+    }
+
+
+def test_import_by_slug_or_id_writes_only_those_packs(project: Project) -> None:
+    assert project.apply().code == 0
+    packs = empty_packs_dir(project)
+    with project.sandbox.http() as http:
+        pet_id = http.get("/p/pet-portraits").json()["id"]
+    done = project.run("import", "--pack", str(pet_id))
+    assert done.code == 0, done.err
+    assert sorted(p.name for p in packs.glob("*.yaml")) == ["pet-portraits.yaml"]
+    plan = project.plan("--detailed-exitcode")
+    assert plan.code == 0, plan.out  # the other pack is undeclared: listed, never a change
+
+    missing = project.run("import", "--pack", "no-such-pack")
+    assert missing.code == 1 and "no-such-pack" in missing.err
+    neither = project.run("import")
+    assert neither.code == 1 and "--all" in neither.err
+
+
+# -- 2. awkward accounts built by hand ----------------------------------------
+
+
+@pytest.fixture
+def hand(project: Project) -> Project:
+    """The project with an empty packs directory, for accounts built through the API."""
+    empty_packs_dir(project)
+    return project
+
+
+def test_a_tag_of_another_packs_tune_is_kept_literally(hand: Project) -> None:
+    with hand.sandbox.http() as http:
+        people = create_pack(http, "People")
+        dogs = create_pack(http, "Dogs")
+        create_template(http, 690310, dogs["id"], "<lora:690310:1> ohwx dog in a park")
+        create_template(http, 690204, people["id"], "<lora:690204:1> ohwx man walking a dog")
+        borrowed = create_template(http, 690204, people["id"], "portrait with <lora:690310:1> ohwx dog beside him")
+    done = import_round_trip(hand)
+    data = pack_data(hand, "people.yaml")
+    assert data["classes"] == {"man": {"tune_id": 690204}}
+    literal = prompt_with(data, "beside him")
+    assert literal["text"] == "portrait with <lora:690310:1> ohwx dog beside him"
+    assert prompt_with(data, "walking")["text"] == "{{subject}} walking a dog"
+    assert any(f"#{borrowed['id']}" in n and "literally" in n for n in notes(done)), done.out
+    assert pack_data(hand, "dogs.yaml")["prompts"][0]["text"] == "{{subject}} in a park"
+
+
+def test_odd_parameters_round_trip(hand: Project) -> None:
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Odd Params")
+        tag = "<lora:690204:1> ohwx man"
+        create_template(http, 690204, pack["id"], f"{tag} sized", w=512, h=768, num_images=3)
+        create_template(http, 690204, pack["id"], f"{tag} float seven", cfg_scale=7.0, denoising_strength=0.5)
+        create_template(http, 690204, pack["id"], f"{tag} int seven", cfg_scale=7, steps=0, seed=0)
+        create_template(
+            http,
+            690204,
+            pack["id"],
+            f"{tag} explicit defaults",
+            style=None,
+            backend_version=1,
+            super_resolution=False,
+            inpaint_faces=False,
+            face_correct=False,
+            film_grain=False,
+            use_lpw=False,
+            prompt_expansion=False,
+            num_images=1,
+        )
+        create_template(http, 690204, pack["id"], f"{tag} upscaled", super_resolution=True, hires_fix=True, seed=2**32)
+        create_template(http, 690204, pack["id"], f"{tag} empty negative", negative_prompt="")
+    import_round_trip(hand)
+    data = pack_data(hand, "odd-params.yaml")
+    assert "defaults" not in data  # nothing is shared by every prompt
+    sized = prompt_with(data, "sized")
+    assert (sized["w"], sized["h"], sized["num_images"]) == (512, 768, 3)
+    float_seven = prompt_with(data, "float seven")
+    assert float_seven["cfg_scale"] == 7 and type(float_seven["cfg_scale"]) is int
+    assert float_seven["denoising_strength"] == 0.5
+    int_seven = prompt_with(data, "int seven")
+    assert (int_seven["seed"], int_seven["steps"], int_seven["cfg_scale"]) == (0, 0, 7)
+    explicit = prompt_with(data, "explicit defaults")
+    assert {k for k in explicit if k not in ("key", "text")} == {"backend_version"}
+    upscaled = prompt_with(data, "upscaled")
+    assert upscaled["seed"] == 2**32 and upscaled["super_resolution"] is True and upscaled["hires_fix"] is True
+    assert prompt_with(data, "empty negative")["negative_prompt"] == ""
+
+
+def test_unicode_quotes_and_placeholders_round_trip(hand: Project) -> None:
+    texts = [
+        "ünïcödé portrait of <lora:690205:1> ohwx woman, 日本語の写真 🎉🦄, naïve café",
+        "she said \"hello\" and 'bye' to <lora:690205:1> ohwx woman, back\\slash\\n, key: value # not a comment",
+        "line one with <lora:690205:1> ohwx woman\nline two\n\n  indented line three\tand a tab",
+        "<lora:690205:1> ohwx woman with {{eye_color}} and {{Hair_2}}, {{eye_color}} again, {single} braces",
+        "- starts with a dash: <lora:690205:1> ohwx woman & *stars* | pipe > gt % [list] {map}",
+        "true <lora:690205:1> ohwx woman yes no ~ 1e3 0x1F @at `tick`",
+    ]
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, 'Ünïcödé & Quotes: "#1"')
+        for text in texts:
+            create_template(http, 690205, pack["id"], text, negative_prompt='no "quotes" # here\nnor there 🙅')
+    done = import_round_trip(hand)
+    assert notes(done) == []
+    (path,) = (hand.root / "packs").glob("*.yaml")
+    data = pack_data(hand, path.name)
+    assert data["title"] == 'Ünïcödé & Quotes: "#1"'
+    assert set(data["characteristics"]) == {"eye_color", "Hair_2"}
+    assert data["defaults"] == {"negative_prompt": 'no "quotes" # here\nnor there 🙅'}
+    expected = sorted(t.replace("<lora:690205:1> ohwx woman", "{{subject}}") for t in texts)
+    assert sorted(p["text"] for p in data["prompts"]) == expected
+    keys = [p["key"] for p in data["prompts"]]
+    assert len(set(keys)) == len(keys) and all(KEY_RE.match(k) for k in keys)
+
+
+def test_a_weight_in_the_tag_becomes_the_class_weight(hand: Project) -> None:
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Weighted")
+        create_template(http, 690204, pack["id"], "<lora:690204:0.8> ohwx man one")
+        create_template(http, 690204, pack["id"], "<lora:690204:0.8> ohwx man two")
+        odd = create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man three")
+        big = create_template(http, 690205, pack["id"], "<lora:690205:5> ohwx woman out of range")
+        padded = create_template(http, 690205, pack["id"], "<lora:690205:0.50> ohwx woman padded")
+    done = import_round_trip(hand)
+    data = pack_data(hand, "weighted.yaml")
+    # 5 and 0.50 cannot be a class weight (0-2, written back the same): literal, class weight 1
+    assert data["classes"] == {"man": {"tune_id": 690204, "weight": 0.8}, "woman": {"tune_id": 690205}}
+    assert prompt_with(data, "one")["text"] == "{{subject}} one"
+    assert prompt_with(data, "three")["text"] == "<lora:690204:1> ohwx man three"
+    assert prompt_with(data, "out of range")["text"] == "<lora:690205:5> ohwx woman out of range"
+    for template in (odd, big, padded):
+        assert any(f"#{template['id']}" in n and "literally" in n for n in notes(done)), done.out
+
+
+def test_tunes_with_the_same_or_unusable_names(hand: Project) -> None:
+    hand.sandbox.seed_tunes(
+        {"id": 800001, "name": "Man Tune!"}, {"id": 800002, "name": "9lives"}, {"id": 800003, "name": "x" * 80}
+    )
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Names")
+        create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man first")
+        create_template(http, 700001, pack["id"], "<lora:700001:1> ohwx man second")  # also named "man"
+        create_template(http, 800001, pack["id"], "<lora:800001:1> ohwx Man Tune! third")
+        create_template(http, 800002, pack["id"], "<lora:800002:1> ohwx 9lives fourth")
+        create_template(http, 800003, pack["id"], f"<lora:800003:1> ohwx {'x' * 80} fifth")
+    done = import_round_trip(hand)
+    data = pack_data(hand, "names.yaml")
+    names = list(data["classes"])
+    assert len(names) == 5 and names[0] == "man"
+    assert [data["classes"][n]["tune_id"] for n in names] == [690204, 700001, 800001, 800002, 800003]
+    assert all(re.match(r"^[a-z][a-z0-9_-]*$", n) and len(n) <= 50 for n in names), names
+    assert prompt_with(data, "first")["text"] == "{{subject}} first"
+    assert prompt_with(data, "second")["text"] == "<lora:700001:1> ohwx man second"
+    for tune_id in (700001, 800001, 800002, 800003):
+        assert any(n.startswith(f"tune {tune_id}: class named") for n in notes(done)), done.out
+
+
+def test_a_tune_that_no_longer_exists(hand: Project) -> None:
+    hand.sandbox.seed_tunes({"id": 800010, "name": "ghost"})
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Haunted")
+        create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man alive")
+        create_template(http, 800010, pack["id"], "<lora:800010:1> ohwx ghost gone", seed=3)
+        assert http.delete("/tunes/800010").status_code == 200
+    done = import_round_trip(hand)
+    data = pack_data(hand, "haunted.yaml")
+    assert data["classes"]["class-800010"] == {"tune_id": 800010}
+    assert prompt_with(data, "gone") == {
+        "key": "ghost-gone",
+        "classes": ["class-800010"],
+        "text": "<lora:800010:1> ohwx ghost gone",
+        "seed": 3,
+    }
+    assert any("800010" in n and "no longer exists" in n for n in notes(done)), done.out
+
+
+def test_a_pack_with_no_templates_is_listed_not_written(hand: Project) -> None:
+    with hand.sandbox.http() as http:
+        create_pack(http, "Empty Shell")
+        full = create_pack(http, "Full")
+        create_template(http, 690204, full["id"], "<lora:690204:1> ohwx man")
+    done = import_round_trip(hand)
+    assert not (hand.root / "packs" / "empty-shell.yaml").exists()
+    assert "empty-shell" in done.out
+    assert any("no templates" in n for n in notes(done)), done.out
+    # asked for by name: the same, and still exit 0
+    again = hand.run("import", "--pack", "empty-shell")
+    assert again.code == 0 and any("no templates" in n for n in notes(again))
+
+
+def test_duplicate_identical_templates_are_folded_and_noted(hand: Project) -> None:
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Twins")
+        for cfg in (7, 7.0, 7):
+            create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man twin", cfg_scale=cfg)
+        create_template(http, 690205, pack["id"], "<lora:690205:1> ohwx woman twin", cfg_scale=7)
+        create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man single")
+    done = run_import(hand)
+    data = pack_data(hand, "twins.yaml")
+    twin = prompt_with(data, "twin")
+    assert twin["text"] == "{{subject}} twin" and "classes" not in twin
+    assert any("2 extra identical copies" in n for n in notes(done)), done.out
+    assert hand.run("validate").code == 0
+    assert hand.run("fmt", "--check").code == 0
+    # The format cannot hold two identical prompts (prompt-duplicate), so the plan removes the copies, only them.
+    plan = hand.plan_json()
+    changes = [c for p in plan["packs"] for c in p["changes"]]
+    assert len(changes) == 2 and all(c["kind"] == "remove" for c in changes), changes
+
+
+def test_what_the_format_cannot_hold_is_always_noted(hand: Project) -> None:
+    """Each of these is either round-tripped literally or listed on a note: line (never dropped silently)."""
+    with hand.sandbox.http() as http:
+        braces = create_pack(http, "Braces")
+        # {{subject}} next to a brace would not read back: the tag stays literal, and the pack round-trips
+        tight = create_template(http, 690205, braces["id"], "in braces {<lora:690205:1> ohwx woman}")
+        create_template(http, 690205, braces["id"], "plain <lora:690205:1> ohwx woman")
+        bad = create_pack(http, "Cannot Hold")
+        literal = create_template(http, 690204, bad["id"], "<lora:690204:1> ohwx man as {{subject}} literally")
+        spaced = create_template(http, 690204, bad["id"], "<lora:690204:1> ohwx man {{ eye_color }} and {{}}")
+        control = create_template(http, 690204, bad["id"], "<lora:690204:1> ohwx man \x01 bell\r\n")
+        delete = create_template(http, 690204, bad["id"], "<lora:690204:1> ohwx man \x7f del")
+        negative = create_template(http, 690204, bad["id"], "<lora:690204:1> ohwx man", negative_prompt="a\x02b")
+        untyped = http.post("/packs", json={"pack": {"title": "Untyped", "base_tune_id": BASE_TUNE}}).json()
+        create_template(http, 690204, untyped["id"], "<lora:690204:1> ohwx man untyped")
+        odd = create_pack(http, "Odd Model", token="my token", preset="not-a-preset")
+        create_template(http, 690204, odd["id"], "<lora:690204:1> my token man odd")
+
+    done = hand.run("import", "--all")
+    assert done.code == 0, done.err
+    found = notes(done)
+
+    def noted(template: dict[str, Any], *words: str) -> bool:
+        return any(f"#{template['id']}" in n and all(w in n for w in words) for n in found)
+
+    assert noted(tight, "literally")
+    assert noted(literal, "{{subject}}")
+    assert noted(spaced, "{{ eye_color }}") and noted(spaced, "{{}}")
+    assert noted(control, "U+0001")
+    assert noted(delete, "U+007F")
+    assert noted(negative, "negative_prompt", "U+0002")
+    assert any("model_type" in n and "None" in n for n in found)
+    assert any("model.token" in n for n in found) and any("model.preset" in n for n in found)
+
+    # The literal case, alone, round-trips
+    for name in ("cannot-hold.yaml", "untyped.yaml", "odd-model.yaml"):
+        (hand.root / "packs" / name).unlink()
+    plan = hand.plan("--detailed-exitcode")
+    assert plan.code == 0, plan.out + plan.err
+    assert prompt_with(pack_data(hand, "braces.yaml"), "in braces")["text"] == "in braces {<lora:690205:1> ohwx woman}"
+
+
+def test_a_derived_slug_cannot_leave_the_packs_directory(hand: Project) -> None:
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "../../etc/passwd")
+        create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man")
+        long_a = create_pack(http, "Z" * 150)
+        create_template(http, 690204, long_a["id"], "<lora:690204:1> ohwx man a")
+        long_b = create_pack(http, "Z" * 150 + " b")
+        create_template(http, 690204, long_b["id"], "<lora:690204:1> ohwx man b")
+    assert pack["slug"] == "etc-passwd"
+    import_round_trip(hand)
+    names = sorted(p.name for p in (hand.root / "packs").iterdir())
+    # two slugs that share their first 100 characters get two files, neither overwriting the other
+    assert len(names) == 3 and names[0] == "etc-passwd.yaml", names
+    assert {pack_data(hand, name)["id"] for name in names[1:]} == {long_a["id"], long_b["id"]}
+    assert all(len(name) <= 105 for name in names)
+
+
+# -- 3. files are safe --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("slug", "expected"),
+    [
+        ("../x", "x.yaml"),
+        ("/abs", "abs.yaml"),
+        ("con", "con-pack.yaml"),
+        ("a\x00b", "a-b.yaml"),
+        ("", "pack.yaml"),
+        ("..", "pack.yaml"),
+        (".hidden", "hidden.yaml"),
+        ("a/../../b", "a-b.yaml"),
+        ("LPT1", "lpt1-pack.yaml"),
+        ("x" * 500, "x" * 100 + ".yaml"),
+    ],
+)
+def test_safe_file_name(slug: str, expected: str, tmp_path: Path) -> None:
+    name = safe_file_name(slug)
+    assert name == expected
+    assert inside(tmp_path, name) == tmp_path.resolve() / name
+
+
+@pytest.mark.parametrize("name", ["..", ".", "", "a/b", "/etc/passwd", "a\\b", "a\x00b", "../x.yaml"])
+def test_inside_refuses_names_that_leave_the_directory(name: str, tmp_path: Path) -> None:
+    with pytest.raises(UnsafePath):
+        inside(tmp_path, name)
+
+
+def test_inside_refuses_a_symlink(tmp_path: Path) -> None:
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("secret\n")
+    (packs / "evil.yaml").symlink_to(outside)
+    with pytest.raises(UnsafePath):
+        inside(packs, "evil.yaml")
+    (packs / "dangling.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    with pytest.raises(UnsafePath):
+        inside(packs, "dangling.yaml")
+
+
+def test_import_does_not_write_through_a_symlink(hand: Project) -> None:
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Linked")
+        create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man")
+    outside = hand.root / "outside.yaml"
+    outside.write_text("secret\n")
+    (hand.root / "packs" / "linked.yaml").symlink_to(outside)
+    for args in (("--all",), ("--all", "--force")):
+        done = hand.run("import", *args)
+        assert done.code == 1 and "linked" in done.err
+        assert outside.read_text() == "secret\n"
+
+
+def test_an_existing_file_is_not_overwritten_without_force(hand: Project) -> None:
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Kept")
+        create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man kept")
+    path = hand.root / "packs" / "kept.yaml"
+    path.write_text("# mine, not a pack\n")
+    done = hand.run("import", "--all")
+    assert done.code == 1
+    assert "kept.yaml" in done.err and "--force" in done.err
+    assert path.read_text() == "# mine, not a pack\n"
+
+    forced = hand.run("import", "--all", "--force")
+    assert forced.code == 0, forced.err
+    assert pack_data(hand, "kept.yaml")["id"] == pack["id"]
+    assert hand.plan("--detailed-exitcode").code == 0
+
+    # a file that declares the pack (by its pinned id), under another name, is the one import finds
+    path.rename(hand.root / "packs" / "renamed.yaml")
+    again = hand.run("import", "--all")
+    assert again.code == 1 and "renamed.yaml" in again.err and "declares this pack" in again.err
+    assert not path.exists()
+    assert hand.run("import", "--all", "--force").code == 0
+    assert not path.exists() and (hand.root / "packs" / "renamed.yaml").exists()
+
+
+def test_atomic_write_keeps_the_old_file_when_replacing_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "pack.yaml"
+    path.write_text("old content\n")
+
+    def broken(*args: Any) -> None:
+        raise OSError("disk full (simulated)")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", broken)
+        with pytest.raises(OSError, match="simulated"):
+            atomic_write(path, "new content\n" * 1000)
+    assert path.read_text() == "old content\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["pack.yaml"]  # no temporary file left
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", broken)
+        with pytest.raises(OSError, match="simulated"):
+            atomic_write(path, "new content\n")
+    assert path.read_text() == "old content\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["pack.yaml"]
+
+    path.chmod(0o600)
+    atomic_write(path, "new content\n")
+    assert path.read_text() == "new content\n"
+    assert path.stat().st_mode & 0o777 == 0o600  # the old file's mode is kept
+    fresh = tmp_path / "fresh.yaml"
+    atomic_write(fresh, "x\n")
+    assert fresh.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.yaml", "pack.yaml"]
+
+
+# -- 4. import --diff -----------------------------------------------------------
+
+
+def test_import_diff_lists_drift_and_writes_nothing(project: Project) -> None:
+    assert project.apply().code == 0
+    packs = project.root / "packs"
+
+    def snapshot() -> dict[str, tuple[int, bytes]]:
+        return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in packs.iterdir()}
+
+    before = snapshot()
+    clean = project.run("import", "--diff")
+    assert clean.code == 0, clean.err
+    assert "No drift" in clean.out
+
+    with project.sandbox.http() as http:
+        headshots = http.get("/p/corporate-headshots").json()
+        added = create_template(http, 690204, headshots["id"], "<lora:690204:1> ohwx man added in the web UI", seed=9)
+    detached = next(t for t in project.templates("pet-portraits") if "frisbee" in t["text"])
+    with project.sandbox.http() as http:
+        response = http.patch(f"/prompts/{detached['id']}", json={"prompt": {"pack_id": None}})
+        assert response.status_code == 200, response.text
+
+    done = project.run("import", "--diff")
+    assert done.code == 0, done.err
+    assert f"#{added['id']} [man]" in done.out and "added in the web UI" in done.out
+    assert "corporate-headshots" in done.out and "pet-portraits" in done.out
+    assert "[dog] dog-catching-frisbee: not on the account" in done.out
+    assert snapshot() == before  # nothing written: same files, same bytes, same mtimes
+
+    only = project.run("import", "--diff", "--pack", "pet-portraits")
+    assert only.code == 0 and "frisbee" in only.out and "added in the web UI" not in only.out
+    assert snapshot() == before
+
+
+def test_import_never_overwrites_the_file_of_another_pack(hand: Project) -> None:
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Kept")
+        create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man kept")
+    other = hand.root / "packs" / "kept.yaml"
+    other.write_text("slug: something-else\ntitle: Something Else\n")
+    done = hand.run("import", "--all", "--force")
+    assert done.code == 0, done.err
+    assert other.read_text() == "slug: something-else\ntitle: Something Else\n"
+    assert pack_data(hand, "kept-2.yaml")["id"] == pack["id"]
