@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from packsync.github import GitHub, GitHubError, build_comments, drift_issue_body, pull_request_number
+from packsync.github import (
+    GitHub,
+    GitHubError,
+    build_comments,
+    download_reviewed_plan,
+    drift_issue_body,
+    pull_request_number,
+)
 from packsync.plan import Plan, PlanFileError
 from packsync.planformat import render_markdown
 
@@ -30,6 +37,22 @@ def run_comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | N
     except (PlanFileError, GitHubError) as exc:
         err.write(f"packsync: error: {exc}\n")
         return 1
+    return 0
+
+
+def run_reviewed_plan(target: str, commit: str | None, out_file: Path, out: TextIO, err: TextIO) -> int:
+    """Download the plan reviewed on the pull request that the pushed commit merged."""
+    import os
+
+    try:
+        sha = commit or os.environ.get("GITHUB_SHA", "")
+        if not sha:
+            raise GitHubError("no commit: give --commit SHA or run in GitHub Actions (GITHUB_SHA)")
+        found = download_reviewed_plan(GitHub.from_environment(), sha, target, out_file)
+    except GitHubError as exc:
+        err.write(f"packsync: error: {exc}\n")
+        return 1
+    out.write(f"saved {found} to {out_file}\n")
     return 0
 
 

@@ -325,6 +325,17 @@ def drift(plan_file: Path, post: bool) -> None:
     sys.exit(run_drift(plan_file, post, sys.stdout, sys.stderr))
 
 
+@cli.command("reviewed-plan")
+@click.option("--target", "target_name", required=True, metavar="NAME", help="The target the plan was made for.")
+@click.option("--commit", metavar="SHA", help="The pushed merge commit (default: GITHUB_SHA).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path("plan.json"))
+def reviewed_plan(target_name: str, commit: str | None, out_file: Path) -> None:
+    """Download the plan saved when the merged pull request was reviewed (GitHub Actions)."""
+    from packsync.ci_commands import run_reviewed_plan
+
+    sys.exit(run_reviewed_plan(target_name, commit, out_file, sys.stdout, sys.stderr))
+
+
 def main() -> NoReturn:
     """Entry point: no traceback reaches the user unless PACKSYNC_DEBUG is set."""
     try:

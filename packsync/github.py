@@ -193,6 +193,47 @@ class GitHub:
             return f"opened issue #{created['number']}"
 
 
+def artifact_name(target: str, head_sha: str) -> str:
+    """The name the review job gives its saved plan, and the apply job looks for."""
+    return f"packsync-plan-{target}-{head_sha}"
+
+
+def download_reviewed_plan(github: GitHub, commit: str, target: str, destination: Path) -> str:
+    """Fetch the plan saved by the review of the pull request that ``commit`` merged; describe what was found."""
+    import io
+    import zipfile
+
+    with github._client() as http:
+        pulls = github._call(http, "GET", f"/repos/{github.repository}/commits/{commit}/pulls")
+        if not pulls:
+            raise GitHubError(f"{commit} did not come from a pull request: there is no reviewed plan to apply")
+        pull = pulls[0]
+        head = str(pull["head"]["sha"])
+        runs = github._call(
+            http,
+            "GET",
+            f"/repos/{github.repository}/actions/runs",
+            params={"head_sha": head, "event": "pull_request", "status": "success", "per_page": 100},
+        )
+        wanted = artifact_name(target, head)
+        for run in (runs or {}).get("workflow_runs", []):
+            listing = github._call(http, "GET", f"/repos/{github.repository}/actions/runs/{run['id']}/artifacts")
+            for artifact in (listing or {}).get("artifacts", []):
+                if artifact.get("name") != wanted or artifact.get("expired"):
+                    continue
+                response = http.get(
+                    f"/repos/{github.repository}/actions/artifacts/{artifact['id']}/zip", follow_redirects=True
+                )
+                if response.status_code >= 400:
+                    raise GitHubError(f"downloading {wanted}: {response.status_code}")
+                with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+                    destination.write_bytes(archive.read("plan.json"))
+                return f"the plan reviewed on pull request #{pull['number']} (run {run['id']}, head {head[:12]})"
+        raise GitHubError(
+            f"no successful review of pull request #{pull['number']} saved {wanted}: nothing reviewed to apply"
+        )
+
+
 def pull_request_number(env: Mapping[str, str] | None = None) -> int:
     """The pull request of the running GitHub Actions event."""
     environ = os.environ if env is None else env

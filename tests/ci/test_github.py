@@ -74,9 +74,14 @@ class FakeGitHub:
         self.issues: dict[int, dict[str, Any]] = {}
         self.next_id = 1000
         self.calls: list[str] = []
+        self.pulls: dict[str, list[dict[str, Any]]] = {}  # merge commit -> pull requests
+        self.runs: dict[str, list[dict[str, Any]]] = {}  # head sha -> successful runs
+        self.artifacts: dict[int, list[dict[str, Any]]] = {}  # run id -> artifacts
+        self.blobs: dict[int, bytes] = {}  # artifact id -> zip
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        assert request.headers["authorization"] == "Bearer gh-token"
+        if request.url.host != "blobs.github.test":
+            assert request.headers["authorization"] == "Bearer gh-token"
         path, method = request.url.path, request.method
         self.calls.append(f"{method} {path}")
         body = json.loads(request.content) if request.content else {}
@@ -104,6 +109,17 @@ class FakeGitHub:
             issue = {"number": self.next_id, "state": "open", **body}
             self.issues[self.next_id] = issue
             return httpx.Response(201, json=issue)
+        if m := re.fullmatch(r"/repos/o/r/commits/([\w-]+)/pulls", path):
+            return httpx.Response(200, json=self.pulls.get(m.group(1), []))
+        if path == "/repos/o/r/actions/runs":
+            assert request.url.params["event"] == "pull_request" and request.url.params["status"] == "success"
+            return httpx.Response(200, json={"workflow_runs": self.runs.get(request.url.params["head_sha"], [])})
+        if m := re.fullmatch(r"/repos/o/r/actions/runs/(\d+)/artifacts", path):
+            return httpx.Response(200, json={"artifacts": self.artifacts.get(int(m.group(1)), [])})
+        if m := re.fullmatch(r"/repos/o/r/actions/artifacts/(\d+)/zip", path):
+            return httpx.Response(302, headers={"Location": f"https://blobs.github.test/{m.group(1)}"})
+        if request.url.host == "blobs.github.test":
+            return httpx.Response(200, content=self.blobs[int(path.strip("/"))])
         if m := re.fullmatch(r"/repos/o/r/issues/(\d+)", path):
             self.issues[int(m.group(1))].update(body)
             return httpx.Response(200, json=self.issues[int(m.group(1))])
@@ -174,3 +190,45 @@ def test_drift_command_exit_codes(tmp_path: Path) -> None:
     assert done.code == 0 and "No drift" in done.out
     done = run_packsync("drift", str(plan_file), "--post", env={"GITHUB_TOKEN": "", "GITHUB_REPOSITORY": ""})
     assert done.code == 1 and "GITHUB_TOKEN and GITHUB_REPOSITORY not set" in done.err
+
+
+def zipped_plan(plan: Plan) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("plan.json", json.dumps(plan.to_json()))
+    return buffer.getvalue()
+
+
+def test_the_plan_reviewed_on_the_merged_pull_request_is_downloaded(tmp_path: Path) -> None:
+    from packsync.github import artifact_name, download_reviewed_plan
+
+    fake = FakeGitHub()
+    fake.pulls["merge1"] = [{"number": 12, "head": {"sha": "head1"}}]
+    fake.runs["head1"] = [{"id": 5}, {"id": 6}]
+    fake.artifacts[5] = [{"id": 50, "name": "something-else"}]
+    fake.artifacts[6] = [
+        {"id": 60, "name": artifact_name("staging", "head1")},
+        {"id": 61, "name": artifact_name("production", "head1"), "expired": False},
+    ]
+    reviewed = big_plan(2, 1)
+    fake.blobs[61] = zipped_plan(reviewed)
+    out = tmp_path / "plan.json"
+    found = download_reviewed_plan(fake.github(), "merge1", "production", out)
+    assert "pull request #12" in found and "run 6" in found
+    assert Plan.load(out).to_json() == reviewed.to_json()
+
+
+def test_no_reviewed_plan_is_a_clear_error(tmp_path: Path) -> None:
+    import pytest
+
+    from packsync.github import GitHubError, download_reviewed_plan
+
+    fake = FakeGitHub()
+    with pytest.raises(GitHubError, match="did not come from a pull request"):
+        download_reviewed_plan(fake.github(), "direct-push", "production", tmp_path / "p.json")
+    fake.pulls["merge2"] = [{"number": 13, "head": {"sha": "head2"}}]
+    with pytest.raises(GitHubError, match="nothing reviewed to apply"):
+        download_reviewed_plan(fake.github(), "merge2", "production", tmp_path / "p.json")

@@ -54,14 +54,15 @@ def test_apply_runs_the_reviewed_plan_one_at_a_time() -> None:
     assert apply["if"] == "github.event_name == 'push'"
     assert apply["concurrency"] == {"group": "packsync-apply-${{ inputs.target }}", "cancel-in-progress": False}
     text = steps_text(apply)
-    assert "gh run download" in text
-    assert "packsync apply reviewed/plan.json --auto-approve" in text
+    assert 'packsync reviewed-plan --target "$PACKSYNC_TARGET" --out reviewed-plan.json' in text
+    assert "packsync apply reviewed-plan.json --auto-approve" in text
     assert "packsync plan" not in text  # never a fresh, unreviewed plan
 
 
 def test_drift_job_keeps_one_issue() -> None:
     drift = workflow("packsync.yml")["jobs"]["drift"]
     assert "schedule" in drift["if"]
+    assert "packsync plan --detailed-exitcode --out plan.json" in steps_text(drift)
     assert "packsync drift plan.json --post" in steps_text(drift)
     assert drift["permissions"]["issues"] == "write"
 
