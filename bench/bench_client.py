@@ -67,6 +67,7 @@ def main() -> int:
     parser.add_argument("--prompts", type=int, default=60)
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--smoke", action="store_true", help="small sizes are fine: report, never fail on a target")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +84,7 @@ def main() -> int:
     case = f"{args.packs} packs x {args.prompts} templates, {args.latency_ms:g} ms"
     print(f"{case:<44} {elapsed:>6.2f}s {bound:>6.2f}s {ratio:>6.2f} {'<= 1.3':>7}  {'ok' if passed else 'MISSED'}")
     print(f"{requests} requests at concurrency {args.concurrency}; bound = latency x ceil(requests / concurrency)")
-    return 0 if passed else 1
+    return 0 if (passed) or args.smoke else 1
 
 
 if __name__ == "__main__":

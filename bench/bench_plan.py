@@ -281,6 +281,7 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3, help="plans timed (median)")
+    parser.add_argument("--smoke", action="store_true", help="small sizes are fine: report, never fail on a target")
     args = parser.parse_args()
 
     plan_root = write_project(
@@ -362,7 +363,7 @@ def main() -> int:
     print("memory baseline: a child that imports the same packsync modules and does nothing")
     if held != wanted or failures:
         print(f"apply: the pack holds {held} templates (expected {wanted}); {failures} failures")
-    return 0 if all(r.passed for r in rows) else 1
+    return 0 if (all(r.passed for r in rows)) or args.smoke else 1
 
 
 if __name__ == "__main__":

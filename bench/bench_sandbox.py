@@ -63,6 +63,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--smoke", action="store_true", help="small sizes are fine: report, never fail on a target")
     args = parser.parse_args()
 
     rows = []
@@ -96,7 +97,7 @@ def main() -> int:
         print(f"{case:<30} {rps:>9,.0f} {rps / base_rps:>12.2f} {target:>9}  {'ok' if passed else 'MISSED'}")
     print(f"{'baseline (constant answer)':<30} {base_rps:>9,.0f} {1:>12.2f}")
     print(f"{args.connections} connections, {args.seconds:g} s each, python {sys.version.split()[0]}")
-    return 0 if ok_all else 1
+    return 0 if (ok_all) or args.smoke else 1
 
 
 if __name__ == "__main__":

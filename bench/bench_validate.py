@@ -120,6 +120,7 @@ def main() -> int:
     parser.add_argument("--prompts", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=3, help="runs of the many-file case (median)")
     parser.add_argument("--repeat-one", type=int, default=15, help="runs of the one-file case (median)")
+    parser.add_argument("--smoke", action="store_true", help="small sizes are fine: report, never fail on a target")
     args = parser.parse_args()
 
     files = generate(args.files, args.prompts)
@@ -147,7 +148,7 @@ def main() -> int:
             f"{'ok' if passed else 'MISSED'}"
         )
     print(f"python {sys.version.split()[0]}, medians of {args.repeat} (many) and {args.repeat_one} (one) runs")
-    return 0 if ok else 1
+    return 0 if (ok) or args.smoke else 1
 
 
 if __name__ == "__main__":
