@@ -336,6 +336,79 @@ def reviewed_plan(target_name: str, commit: str | None, out_file: Path) -> None:
     sys.exit(run_reviewed_plan(target_name, commit, out_file, sys.stdout, sys.stderr))
 
 
+@cli.command()
+@pack_option
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only runs from this day on (YYYY-MM-DD).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv", "html"]),
+    default="table",
+    show_default=True,
+    help="html: one self-contained page with bar charts.",
+)
+@click.option("--min-runs", type=click.IntRange(1), default=10, show_default=True, help="Runs without a like to flag.")
+@target_option
+@project_option
+def stats(
+    packs: tuple[str, ...],
+    since: Any,
+    output_format: str,
+    min_runs: int,
+    target_name: str | None,
+    project_dir: Path,
+) -> None:
+    """Likes per template prompt and per pack, best first, mapped back to the pack files."""
+    from packsync.stats import run_stats
+
+    day = since.date() if since is not None else None
+    sys.exit(run_stats(project_dir, target_name, list(packs), day, output_format, min_runs, sys.stdout, sys.stderr))
+
+
+@cli.command()
+@click.argument("pack")
+@click.option("--tune-ids", required=True, metavar="ID,...", help="Existing test tunes to run the prompts on.")
+@click.option("--prompt", "keys", metavar="KEY", multiple=True, help="A prompt to preview (repeatable).")
+@click.option("--changed", is_flag=True, help="The prompts the current plan would create or replace.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="The contact sheet (HTML).")
+@click.option("--timeout", type=click.FloatRange(1), default=600, show_default=True, help="Seconds to wait for images.")
+@click.option("--allow-over-budget", is_flag=True, help="Allow more images than the policy's budget.")
+@target_option
+@project_option
+def preview(
+    pack: str,
+    tune_ids: str,
+    keys: tuple[str, ...],
+    changed: bool,
+    out_file: Path | None,
+    timeout: float,
+    allow_over_budget: bool,
+    target_name: str | None,
+    project_dir: Path,
+) -> None:
+    """Run prompts of PACK on test tunes and write an HTML contact sheet of the images."""
+    from packsync.preview import run_preview_command
+
+    try:
+        ids = [int(part) for part in tune_ids.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of tune ids", param_hint="--tune-ids") from None
+    code = run_preview_command(
+        project_dir,
+        target_name,
+        pack,
+        ids,
+        list(keys),
+        changed,
+        out_file,
+        timeout,
+        allow_over_budget,
+        sys.stdout,
+        sys.stderr,
+    )
+    sys.exit(code)
+
+
 def main() -> NoReturn:
     """Entry point: no traceback reaches the user unless PACKSYNC_DEBUG is set."""
     try:

@@ -1,0 +1,336 @@
+"""``packsync preview``: run prompts on test tunes and put the images on one contact sheet.
+
+Prompts run through the pack flow itself (``POST /p/:id/tunes`` with
+``tune_ids`` and ``prompt_ids``), so the images are what customers would get.
+A version the account does not have yet (a changed or new prompt) runs from
+a separate preview pack, ``<slug>-preview``, which packsync creates and fills
+as needed: the live pack is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import html
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from packsync.astria import format_mc
+from packsync.client import AstriaClient, NotFound
+from packsync.desired import DesiredTemplate, desired_state
+from packsync.diff import LiveState
+from packsync.engine import PlanError, read_declared
+from packsync.identity import identity
+from packsync.model import Pack
+from packsync.plan import PackPlan
+from packsync.slug import derive_slug
+
+PREVIEW_SUFFIX = " (preview)"
+MAX_EMBED_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class Shot:
+    """One version of one prompt, run on one test tune."""
+
+    key: str
+    class_name: str
+    tune_id: int
+    version: str  # "live" or "files"
+    text: str
+    prompt_id: int | None = None
+    images: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class PreviewRequest:
+    pack: Pack
+    plan: PackPlan | None
+    tune_ids: Sequence[int]
+    keys: Sequence[str]
+    changed_only: bool
+
+
+def choose(pack: Pack, plan: PackPlan | None, keys: Sequence[str], changed_only: bool) -> list[str]:
+    if changed_only:
+        if plan is None:
+            return []
+        return sorted({c.create.key for c in plan.changes if c.create is not None})
+    known = [p.key for p in pack.prompts]
+    missing = [k for k in keys if k not in known]
+    if missing:
+        raise PlanError(f"pack {pack.slug} has no prompt with key {', '.join(repr(k) for k in missing)}")
+    return list(keys) or known
+
+
+async def _run_and_find(client: AstriaClient, pack_id: int, tune_id: int, template_ids: list[int]) -> dict[int, int]:
+    """Run ``template_ids`` of a pack on a tune; the generated prompt id of each template."""
+    before = await client.list_prompts(tune_id=tune_id, base_pack_id=pack_id)
+    seen = {int(p["id"]) for p in before}
+    answer = await client.run_pack(pack_id, {"tune_ids": [tune_id], "prompt_ids": template_ids})
+    found: dict[int, int] = {}
+    for prompt in await client.list_prompts(tune_id=tune_id, base_pack_id=pack_id):
+        if int(prompt["id"]) not in seen and prompt.get("orig_prompt_id") in template_ids:
+            found.setdefault(int(prompt["orig_prompt_id"]), int(prompt["id"]))
+    if not found and isinstance(answer.get("prompt_ids"), list):
+        for pid in answer["prompt_ids"]:
+            prompt = await client.get_prompt(int(pid))
+            found.setdefault(int(prompt.get("orig_prompt_id") or 0), int(pid))
+    return found
+
+
+async def _wait(client: AstriaClient, shot: Shot, deadline: float) -> None:
+    delay = 0.2
+    while shot.prompt_id is not None:
+        prompt = await client.get_prompt(shot.prompt_id)
+        if prompt.get("user_error"):
+            shot.error = str(prompt["user_error"])
+            return
+        if prompt.get("images"):
+            shot.images = [str(u) for u in prompt["images"]]
+            return
+        if time.monotonic() > deadline:
+            shot.error = "no images before the timeout"
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
+async def _preview_pack(client: AstriaClient, pack: Pack) -> int:
+    """The id of the pack that holds versions not on the account yet; created the first time."""
+    title = pack.title + PREVIEW_SUFFIX
+    slug = derive_slug(title)
+    async for summary in client.iter_packs():
+        if summary.get("slug") == slug:
+            return int(summary["id"])
+    created = await client.create_pack(title, pack.model.base_tune_id, pack.model.model_type, token=pack.model.token)
+    return int(created["id"])
+
+
+async def run_preview(
+    client: AstriaClient,
+    request: PreviewRequest,
+    live: LiveState,
+    tune_ids_map: dict[int, int],
+    timeout: float,
+) -> list[Shot]:
+    pack = request.pack
+    keys = choose(pack, request.plan, request.keys, request.changed_only)
+    (desired,) = desired_state([pack], tune_ids_map)
+    tunes = {}
+    for tune_id in request.tune_ids:
+        try:
+            tunes[tune_id] = await client.get_tune(tune_id)
+        except NotFound:
+            raise PlanError(f"test tune {tune_id} does not exist on the account") from None
+    live_by_identity = {identity(str(t.get("text") or ""), t): t for t in live.templates}
+    old_versions: dict[tuple[str, str], int] = {}
+    if request.plan is not None:
+        for change in request.plan.changes:
+            if change.kind == "replace" and change.create is not None and change.remove is not None:
+                old_versions[(change.create.key, change.create.class_name)] = change.remove.id
+
+    shots: list[Shot] = []
+    live_runs: dict[int, list[tuple[Shot, int]]] = {}
+    file_runs: dict[int, list[tuple[Shot, DesiredTemplate]]] = {}
+    for key in keys:
+        for tune_id, tune in tunes.items():
+            match = [t for t in desired.templates if t.key == key and t.class_name == tune.get("name")]
+            if not match:
+                continue
+            template = match[0]
+            on_account = live_by_identity.get(template.identity)
+            if on_account is not None:
+                shot = Shot(key, template.class_name, tune_id, "live", template.text)
+                shots.append(shot)
+                live_runs.setdefault(tune_id, []).append((shot, int(on_account["id"])))
+                continue
+            old = old_versions.get((key, template.class_name))
+            if old is not None:
+                old_text = next((str(t.get("text")) for t in live.templates if int(t["id"]) == old), "")
+                shot = Shot(key, template.class_name, tune_id, "live", old_text)
+                shots.append(shot)
+                live_runs.setdefault(tune_id, []).append((shot, old))
+            shot = Shot(key, template.class_name, tune_id, "files", template.text)
+            shots.append(shot)
+            file_runs.setdefault(tune_id, []).append((shot, template))
+
+    if file_runs:
+        preview_id = await _preview_pack(client, pack)
+        existing = {
+            identity(str(t.get("text") or ""), t): int(t["id"]) for t in await client.pack_templates(preview_id)
+        }
+        wanted = {t.identity: t for runs in file_runs.values() for _, t in runs}
+        for ident, template in wanted.items():
+            if ident not in existing:
+                created = await client.create_prompt(template.tune_id, template.body(preview_id))
+                existing[ident] = int(created["id"])
+        for tune_id, runs in file_runs.items():
+            ids = sorted({existing[t.identity] for _, t in runs})
+            generated = await _run_and_find(client, preview_id, tune_id, ids)
+            for shot, template in runs:
+                shot.prompt_id = generated.get(existing[template.identity])
+                if shot.prompt_id is None:
+                    shot.error = "the run did not create a prompt for this template"
+    if live_runs and live.summary is not None:
+        pack_id = int(live.summary["id"])
+        for tune_id, pairs in live_runs.items():
+            generated = await _run_and_find(client, pack_id, tune_id, sorted({tid for _, tid in pairs}))
+            for shot, template_id in pairs:
+                shot.prompt_id = generated.get(template_id)
+                if shot.prompt_id is None:
+                    shot.error = "the run did not create a prompt for this template"
+    deadline = time.monotonic() + timeout
+    await asyncio.gather(*(_wait(client, s, deadline) for s in shots))
+    return shots
+
+
+def estimate(pack: Pack, keys: Sequence[str], tune_classes: Sequence[str], changed: set[str]) -> int:
+    """Images the preview would generate (a changed prompt runs in both versions)."""
+    images = 0
+    (desired,) = desired_state([pack])
+    for template in desired.templates:
+        if template.key in keys:
+            runs = sum(1 for c in tune_classes if c == template.class_name)
+            images += runs * template.images * (2 if template.key in changed else 1)
+    return images
+
+
+def _embed(url: str, cache: dict[str, str]) -> str:
+    if url in cache:
+        return cache[url]
+    source = url
+    try:
+        response = httpx.get(url, timeout=20, follow_redirects=True)
+        kind = response.headers.get("content-type", "image/png").split(";")[0]
+        if response.status_code == 200 and kind.startswith("image/") and len(response.content) <= MAX_EMBED_BYTES:
+            source = f"data:{kind};base64,{base64.b64encode(response.content).decode()}"
+    except httpx.HTTPError:
+        pass  # keep the link
+    cache[url] = source
+    return source
+
+
+def contact_sheet(pack: Pack, shots: Sequence[Shot], tunes: dict[int, str]) -> str:
+    """One self-contained HTML page: per prompt and test tune, the live version beside the files' one."""
+    cache: dict[str, str] = {}
+    out = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>packsync preview: {html.escape(pack.slug)}</title><style>",
+        "body{font:14px/1.4 system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{vertical-align:top;padding:6px;border-bottom:1px solid #ddd}"
+        "img{width:160px;margin:2px;border-radius:4px}"
+        ".text{color:#555;font-size:12px;max-width:30em}.error{color:#b33}",
+        "</style></head><body>",
+        f"<h1>Preview of {html.escape(pack.slug)}</h1>",
+        "<table><tr><th>prompt</th><th>test tune</th><th>on the account</th><th>in the files</th></tr>",
+    ]
+    rows: dict[tuple[str, int], dict[str, Shot]] = {}
+    for shot in shots:
+        rows.setdefault((shot.key, shot.tune_id), {})[shot.version] = shot
+
+    def cell(shot: Shot | None) -> str:
+        if shot is None:
+            return "<td>same as the account</td>"
+        images = "".join(f"<img alt='' src='{html.escape(_embed(u, cache))}'>" for u in shot.images)
+        error = f"<div class='error'>{html.escape(shot.error)}</div>" if shot.error else ""
+        return f"<td>{images}{error}<div class='text'>{html.escape(shot.text)}</div></td>"
+
+    for (key, tune_id), versions in rows.items():
+        live = versions.get("live")
+        files = versions.get("files")
+        out.append(
+            f"<tr><td><b>{html.escape(key)}</b></td><td>#{tune_id} {html.escape(tunes.get(tune_id, ''))}</td>"
+            + (cell(live) if live else "<td>not on the account yet</td>")
+            + (cell(files) if files else "<td>same as the account</td>")
+            + "</tr>"
+        )
+    out.append("</table></body></html>\n")
+    return "".join(out)
+
+
+def cost_line(images: int, price: int | None) -> str:
+    cost = f", about {format_mc(images * price)}" if price is not None else ""
+    return f"The preview will generate {images:,} image(s){cost}."
+
+
+async def read_pack_state(client: AstriaClient, pack: Pack) -> LiveState:
+    states, _ = await read_declared(client, [pack], lambda p, live: live)
+    return states[pack.slug]
+
+
+def run_preview_command(
+    project_dir: Any,
+    target_name: str | None,
+    slug: str,
+    tune_ids: list[int],
+    keys: list[str],
+    changed: bool,
+    out_file: Any,
+    timeout: float,
+    allow_over_budget: bool,
+    out: Any,
+    err: Any,
+) -> int:
+    from pathlib import Path
+
+    from packsync.client import ApiError, ConfigError
+    from packsync.engine import load_workspace, make_plan, select_packs
+    from packsync.files import atomic_write
+    from packsync.session import open_client
+    from packsync.target import resolve_target
+
+    try:
+        workspace = load_workspace(project_dir)
+        if workspace.errors:
+            err.write("packsync: error: the pack files are invalid; run packsync validate\n")
+            return 1
+        target = resolve_target(workspace.project, target_name)
+        (pack,) = select_packs(workspace.packs, [slug])
+
+        async def go() -> tuple[list[Shot], dict[int, str]] | int:
+            async with open_client(workspace.project, target, workspace.packs) as client:
+                plan = await make_plan(client, workspace, target, [pack])
+                pack_plan = plan.packs[0]
+                live = await read_pack_state(client, pack)
+                chosen = choose(pack, pack_plan, keys, changed)
+                if not chosen:
+                    out.write("Nothing to preview: the plan changes no prompt of this pack.\n")
+                    return 0
+                names = {t: str((await client.get_tune(t)).get("name", "")) for t in tune_ids}
+                replaced = {c.create.key for c in pack_plan.changes if c.kind == "replace" and c.create}
+                images = estimate(pack, chosen, list(names.values()), replaced)
+                out.write(cost_line(images, pack_plan.price_per_image_mc) + "\n")
+                budget = workspace.project.policy.max_images
+                if budget is not None and images > budget and not allow_over_budget:
+                    err.write(
+                        f"packsync: refused: the preview would generate {images:,} images; the policy's budget is "
+                        f"{budget:,}; allow it with --allow-over-budget\n"
+                    )
+                    return 3
+                request = PreviewRequest(pack, pack_plan, tune_ids, chosen, changed)
+                shots = await run_preview(client, request, live, target.tune_ids, timeout)
+                return shots, names
+
+        result = asyncio.run(go())
+    except NotFound as exc:
+        err.write(f"packsync: error: {exc}\n")
+        return 1
+    except (PlanError, ConfigError, ApiError, RuntimeError) as exc:
+        err.write(f"packsync: error: {exc}\n")
+        return 1
+    if isinstance(result, int):
+        return result
+    shots, names = result
+    path = Path(out_file or f"preview-{pack.slug}.html")
+    atomic_write(path, contact_sheet(pack, shots, names))
+    failed = [s for s in shots if s.error]
+    out.write(f"Wrote {path}: {len(shots)} run(s), {sum(len(s.images) for s in shots)} image(s)\n")
+    for shot in failed:
+        out.write(f"  {shot.key} on tune {shot.tune_id} ({shot.version}): {shot.error}\n")
+    return 1 if failed else 0

@@ -1,0 +1,71 @@
+"""stats: runs and likes per template, against the sandbox, every figure checked."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from tests.engine.conftest import Project
+
+
+def test_likes_per_template_and_pack_are_counted_and_mapped_to_the_files(project: Project) -> None:
+    assert project.apply("--pack", "pet-portraits").code == 0
+    with project.sandbox.http() as http:
+        pack = http.get("/p/pet-portraits").json()
+        templates = {t["id"]: t for t in project.templates("pet-portraits")}
+        dogs = []
+        for n in range(3):  # three customers with dogs run the pack
+            tune = http.post(
+                "/tunes",
+                json={
+                    "tune": {"title": f"dog {n}", "name": "dog", "branch": "fast", "image_urls": ["https://x/1.jpg"]}
+                },
+            ).json()
+            dogs.append(tune["id"])
+        run = http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": dogs}}).json()
+        generated = [http.get(f"/prompts/{i}").json() for i in run["prompt_ids"]]
+        by_template: dict[int, list[dict[str, Any]]] = {}
+        for prompt in generated:
+            by_template.setdefault(prompt["orig_prompt_id"], []).append(prompt)
+        ordered = sorted(by_template)
+        liked_all, liked_one = ordered[0], ordered[1]
+        for prompt in by_template[liked_all]:  # 3 of 3 runs liked
+            http.post(f"/prompts/{prompt['id']}/likes").raise_for_status()
+        http.post(f"/prompts/{by_template[liked_one][0]['id']}/like").raise_for_status()  # 1 of 3
+    done = project.run("stats", "--pack", "pet-portraits", "--format", "json", "--min-runs", "3")
+    assert done.code == 0, done.err
+    report = json.loads(done.out)
+    (pet,) = report["packs"]
+    dog_templates = [t for t in templates.values() if "ohwx dog" in t["text"]]
+    assert pet["runs"] == 3 * len(dog_templates)
+    assert pet["likes"] == 4
+    rows = {r["template_id"]: r for r in pet["templates"]}
+    assert len(rows) == len(templates)
+    assert (rows[liked_all]["runs"], rows[liked_all]["likes"], rows[liked_all]["rate"]) == (3, 3, 1.0)
+    assert (rows[liked_one]["runs"], rows[liked_one]["likes"], rows[liked_one]["rate"]) == (3, 1, 0.3333)
+    assert pet["templates"][0]["template_id"] == liked_all  # best first
+    assert pet["templates"][1]["template_id"] == liked_one
+    assert rows[liked_all]["key"] and rows[liked_all]["source"].startswith(
+        str(project.root / "packs" / "pet-portraits.yaml")
+    )
+    flagged = {r["template_id"] for r in pet["templates"] if r["rework"]}
+    assert flagged == {t["id"] for t in dog_templates} - {liked_all, liked_one}  # 3 runs, no like
+    cats = [r for r in pet["templates"] if r["class_name"] == "cat"]
+    assert cats and all(r["runs"] == 0 and not r["rework"] for r in cats)
+
+    table = project.run("stats", "--pack", "pet-portraits", "--min-runs", "3").out
+    assert f"pet-portraits (#{pack['id']}" in table and "4 likes" in table
+    assert "<- no likes yet: rework?" in table
+    rows_csv = list(csv.DictReader(io.StringIO(project.run("stats", "--format", "csv").out)))
+    assert sum(int(r["likes"]) for r in rows_csv) == 4
+    page = project.run("stats", "--format", "html").out
+    assert page.startswith("<!doctype html>") and "class='bar' style='width:240px'" in page
+    assert "<script" not in page and "http" not in page.split("<body>")[0]  # self-contained
+
+
+def test_since_filters_runs_by_day(project: Project) -> None:
+    assert project.apply("--pack", "pet-portraits").code == 0
+    future = project.run("stats", "--pack", "pet-portraits", "--since", "2999-01-01", "--format", "json")
+    assert json.loads(future.out)["packs"][0]["runs"] == 0
