@@ -66,6 +66,22 @@ def test_likes_per_template_and_pack_are_counted_and_mapped_to_the_files(project
 
 
 def test_since_filters_runs_by_day(project: Project) -> None:
+    import datetime
+
     assert project.apply("--pack", "pet-portraits").code == 0
-    future = project.run("stats", "--pack", "pet-portraits", "--since", "2999-01-01", "--format", "json")
-    assert json.loads(future.out)["packs"][0]["runs"] == 0
+    with project.sandbox.http() as http:
+        pack = http.get("/p/pet-portraits").json()
+        tune = http.post(
+            "/tunes",
+            json={"tune": {"title": "cat", "name": "cat", "branch": "fast", "image_urls": ["https://x/1.jpg"]}},
+        ).json()
+        http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": [tune["id"]]}}).raise_for_status()
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+
+    def runs(since: datetime.date) -> int:
+        done = project.run("stats", "--pack", "pet-portraits", "--since", since.isoformat(), "--format", "json")
+        return int(json.loads(done.out)["packs"][0]["runs"])
+
+    cats = sum(1 for t in project.templates("pet-portraits") if "ohwx cat" in t["text"])
+    assert runs(today) == cats
+    assert runs(today + datetime.timedelta(days=1)) == 0
