@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import TextIO
 from packsync.apply import Applier, ApplyReport, Result, stale_objects, verify_saved
 from packsync.client import ApiError, AstriaClient, ConfigError
 from packsync.engine import PlanError, Workspace, load_workspace, make_plan, select_packs
+from packsync.lock import LockTimeout, account_lock
 from packsync.model import Pack
 from packsync.plan import Plan, PlanFileError
 from packsync.planformat import render_json, render_markdown, render_text
@@ -161,7 +163,14 @@ def run_apply(options: ApplyOptions, out: TextIO, err: TextIO) -> int:
         else:
             target = resolve_target(workspace.project, options.target)
         packs = select_packs(workspace.packs, options.packs)
-        return asyncio.run(_apply(options, workspace, target, packs, saved, out, err))
+        if target.embedded:
+            account = f"sandbox:{workspace.project.root.resolve()}:{target.workspace_id or ''}"
+        else:
+            account = f"{target.url}:{target.workspace_id or ''}"
+        with account_lock(account, float(os.environ.get("PACKSYNC_LOCK_TIMEOUT", "600")), err):
+            return asyncio.run(_apply(options, workspace, target, packs, saved, out, err))
+    except LockTimeout as exc:
+        return _fail(err, str(exc))
     except PlanFileError as exc:
         return _fail(err, str(exc))
     except (PlanError, ConfigError, ApiError, RuntimeError) as exc:
@@ -251,6 +260,13 @@ async def _verify(
         return EXIT_OK
     after = await make_plan(client, workspace, target, packs)
     left = [p for p in after.packs if p.create_pack is not None or p.applicable]
+    if left and all(c.kind == "remove" and c.reason.startswith("duplicate") for p in left for c in p.applicable):
+        # Only extra copies remain (an apply elsewhere raced this one): remove them, keeping
+        # the oldest copy of each, as every apply does, and look again.
+        out.write("Removing extra copies that appeared meanwhile...\n")
+        await Applier(client, after, workspace.project.policy.on_remove).run()
+        after = await make_plan(client, workspace, target, packs)
+        left = [p for p in after.packs if p.create_pack is not None or p.applicable]
     if failures:
         err.write(f"{len(failures)} change(s) failed:\n")
         for result in failures:
