@@ -304,13 +304,17 @@ class AstriaClient:
     # -- typed helpers --------------------------------------------------------
 
     async def get_object(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        data = await self.request("GET", path, params=params)
-        return _expect_object("GET", path, data)
+        data = _expect_object("GET", path, await self.request("GET", path, params=params))
+        if "id" in data and type(data["id"]) is not int:
+            raise ProtocolError("GET", path, 200, "the object's id is not an integer")
+        return data
 
     async def _list(self, path: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         data = await self.request("GET", path, params=params)
         if not isinstance(data, list) or not all(isinstance(item, dict) and "id" in item for item in data):
             raise ProtocolError("GET", path, 200, f"expected a list of objects with ids, got {_shape(data)}")
+        if not all(type(item["id"]) is int for item in data):
+            raise ProtocolError("GET", path, 200, "an object in the list has an id that is not an integer")
         return data
 
     async def paginate(self, path: str, filters: Mapping[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from packsync.client import AstriaClient, ClientConfig, Secret
+from packsync.client import AstriaClient, ClientConfig, ConfigError, RetryPolicy, Secret
 from packsync.model import Pack
 from packsync.project import Project
 from packsync.target import ResolvedTarget
@@ -33,6 +34,25 @@ def reference_tunes(packs: Iterable[Pack], target: ResolvedTarget) -> list[dict[
     return sorted(tunes.values(), key=lambda t: int(t["id"]))
 
 
+def retry_policy(env: Mapping[str, str] | None = None) -> RetryPolicy:
+    """The retry policy, adjustable with PACKSYNC_RETRY_ATTEMPTS and PACKSYNC_RETRY_MAX_DELAY (seconds)."""
+    environ = os.environ if env is None else env
+    policy = RetryPolicy()
+    try:
+        attempts = int(environ.get("PACKSYNC_RETRY_ATTEMPTS", policy.attempts))
+        cap = float(environ.get("PACKSYNC_RETRY_MAX_DELAY", policy.max_delay))
+    except ValueError as exc:
+        raise ConfigError(f"PACKSYNC_RETRY_ATTEMPTS / PACKSYNC_RETRY_MAX_DELAY must be numbers: {exc}") from None
+    if attempts < 1 or cap < 0:
+        raise ConfigError("PACKSYNC_RETRY_ATTEMPTS must be at least 1 and PACKSYNC_RETRY_MAX_DELAY not negative")
+    return RetryPolicy(
+        attempts=attempts,
+        base_delay=min(policy.base_delay, cap),
+        max_delay=cap,
+        max_retry_after=max(cap, 0.0) if "PACKSYNC_RETRY_MAX_DELAY" in environ else policy.max_retry_after,
+    )
+
+
 @asynccontextmanager
 async def open_client(
     project: Project, target: ResolvedTarget, packs: Iterable[Pack] = (), concurrency: int = 8
@@ -42,10 +62,10 @@ async def open_client(
         from packsync.sandbox.embedded import EmbeddedSandbox
 
         with EmbeddedSandbox(project.root, reference_tunes(packs, target)) as sandbox:
-            config = ClientConfig(sandbox.url, Secret(sandbox.key), target.workspace_id, concurrency)
+            config = ClientConfig(sandbox.url, Secret(sandbox.key), target.workspace_id, concurrency, retry_policy())
             async with AstriaClient(config) as client:
                 yield client
         return
-    config = ClientConfig(target.url, target.key(), target.workspace_id, concurrency)
+    config = ClientConfig(target.url, target.key(), target.workspace_id, concurrency, retry_policy())
     async with AstriaClient(config) as client:
         yield client
