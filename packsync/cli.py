@@ -411,6 +411,13 @@ def preview(
 
 def main() -> NoReturn:
     """Entry point: no traceback reaches the user unless PACKSYNC_DEBUG is set."""
+    level = os.environ.get("PACKSYNC_LOG", "").upper()
+    if level:
+        import logging
+
+        logging.basicConfig(
+            level=getattr(logging, level, logging.INFO), format="packsync %(levelname)s %(name)s: %(message)s"
+        )
     try:
         cli(prog_name="packsync")
     except KeyboardInterrupt:
