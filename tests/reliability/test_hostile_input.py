@@ -1,0 +1,115 @@
+"""Hostile pack files: every one gets diagnostics, never an exception; the CLI never shows a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from packsync.check import PackChecker
+from packsync.loader import load_bytes
+from tests.conftest import PACKS, run_packsync
+
+CHECKER = PackChecker()
+EXAMPLE = (PACKS / "pet-portraits.yaml").read_bytes()
+
+
+def check_bytes(raw: bytes) -> None:
+    """Load and check, as validate does; any exception is a bug."""
+    result = load_bytes(raw, "fuzz.yaml")
+    if result.document is not None and not any(d.is_error for d in result.diagnostics):
+        CHECKER.check_document(result.document)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2000))
+def test_random_bytes_never_crash_the_loader(raw: bytes) -> None:
+    check_bytes(raw)
+
+
+yaml_pieces = st.sampled_from(
+    [
+        "slug: ",
+        "title: ",
+        "prompts:\n",
+        "  - key: ",
+        "    text: ",
+        "classes:\n",
+        "  man: ",
+        "{tune_id: 1}",
+        "[",
+        "]",
+        "{",
+        "}",
+        "&a ",
+        "*a",
+        "<<: ",
+        "!!str ",
+        "!!python/object ",
+        "? ",
+        "- ",
+        ": ",
+        "\t",
+        "\n",
+        "  ",
+        "'",
+        '"',
+        "#",
+        "{{subject}}",
+        "{{ x }}",
+        "\u202e",
+        "\x00",
+        "\x85",
+        "\ufeff",
+        "---\n",
+        "...\n",
+        "%YAML 1.1\n",
+        "|\n",
+        ">-\n",
+        "0x1F",
+        ".inf",
+        "~",
+        "yes",
+        "4:5",
+        "1e400",
+        "9" * 30,
+    ]
+)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(yaml_pieces, max_size=40).map("".join))
+def test_yaml_shaped_garbage_never_crashes(text: str) -> None:
+    check_bytes(text.encode("utf-8", "surrogatepass"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=len(EXAMPLE) - 1), st.binary(min_size=1, max_size=8))
+def test_a_real_pack_with_bytes_spliced_in_never_crashes(position: int, junk: bytes) -> None:
+    check_bytes(EXAMPLE[:position] + junk + EXAMPLE[position:])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=len(EXAMPLE) - 1), st.integers(min_value=1, max_value=200))
+def test_a_real_pack_cut_anywhere_never_crashes(start: int, length: int) -> None:
+    check_bytes(EXAMPLE[:start] + EXAMPLE[start + length :])
+
+
+def test_hostile_strings_are_reported_not_crashed(tmp_path: Path) -> None:
+    base = EXAMPLE.decode()
+    cases = {
+        "control.yaml": base.replace("studio portrait of", "studio \\x07 portrait of", 1),  # a YAML escape
+        "rtl.yaml": base.replace("studio portrait of", "studio \u202eportrait of", 1),
+        "huge-text.yaml": base.replace("studio portrait of", "studio " + "word " * 20_000 + "portrait of", 1),
+        "deep.yaml": "a: " + "[" * 5000 + "]" * 5000 + "\n",
+        "bomb.yaml": "a: &a [x,x,x,x,x,x,x,x,x]\n"
+        + "".join(f"a{i}: &a{i} [{', '.join(['*a' if i == 0 else f'*a{i - 1}'] * 9)}]\n" for i in range(9)),
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    done = run_packsync("validate", *(str(tmp_path / n) for n in cases))
+    assert done.code == 1
+    assert "Traceback" not in done.err and "internal error" not in done.err
+    for rule in ("text-control-character", "text-bidi-character", "schema-string", "yaml-depth", "yaml-alias-limit"):
+        assert rule in done.out, rule
