@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from packsync.client import AstriaClient, ClientConfig, ConfigError, RetryPolicy, Secret
+from packsync.client import AstriaClient, ClientConfig, ConfigError, RetryPolicy, Secret, Timeouts
 from packsync.model import Pack
 from packsync.project import Project
 from packsync.target import ResolvedTarget
@@ -53,6 +53,17 @@ def retry_policy(env: Mapping[str, str] | None = None) -> RetryPolicy:
     )
 
 
+def timeouts(env: Mapping[str, str] | None = None) -> Timeouts:
+    """Request timeouts; PACKSYNC_READ_TIMEOUT (seconds) sets how long to wait for an answer."""
+    environ = os.environ if env is None else env
+    default = Timeouts()
+    try:
+        read = float(environ.get("PACKSYNC_READ_TIMEOUT", default.read))
+    except ValueError:
+        raise ConfigError("PACKSYNC_READ_TIMEOUT must be a number of seconds") from None
+    return Timeouts(connect=default.connect, read=read, write=default.write, pool=default.pool)
+
+
 @asynccontextmanager
 async def open_client(
     project: Project, target: ResolvedTarget, packs: Iterable[Pack] = (), concurrency: int = 8
@@ -62,10 +73,12 @@ async def open_client(
         from packsync.sandbox.embedded import EmbeddedSandbox
 
         with EmbeddedSandbox(project.root, reference_tunes(packs, target)) as sandbox:
-            config = ClientConfig(sandbox.url, Secret(sandbox.key), target.workspace_id, concurrency, retry_policy())
+            config = ClientConfig(
+                sandbox.url, Secret(sandbox.key), target.workspace_id, concurrency, retry_policy(), timeouts()
+            )
             async with AstriaClient(config) as client:
                 yield client
         return
-    config = ClientConfig(target.url, target.key(), target.workspace_id, concurrency, retry_policy())
+    config = ClientConfig(target.url, target.key(), target.workspace_id, concurrency, retry_policy(), timeouts())
     async with AstriaClient(config) as client:
         yield client
