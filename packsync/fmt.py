@@ -45,6 +45,10 @@ def run_fmt(paths: Sequence[Path], check: bool, project_dir: Path, out: TextIO, 
     changed, failed = [], []
     for path in files:
         shown = display_path(path)
+        if path.is_symlink():
+            err.write(f"{shown}: is a symbolic link; fmt rewrites files in place and leaves links alone\n")
+            failed.append(shown)
+            continue
         loaded = load_file(path, shown)
         if loaded.document is None:
             report_text(loaded.diagnostics, 1, err, err)
