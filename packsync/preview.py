@@ -280,17 +280,12 @@ def run_preview_command(
     from pathlib import Path
 
     from packsync.client import ApiError, ConfigError
-    from packsync.engine import load_workspace, make_plan, select_packs
+    from packsync.engine import make_plan, select_packs, valid_workspace_and_target
     from packsync.files import atomic_write
     from packsync.session import open_client
-    from packsync.target import resolve_target
 
     try:
-        workspace = load_workspace(project_dir)
-        if workspace.errors:
-            err.write("packsync: error: the pack files are invalid; run packsync validate\n")
-            return 1
-        target = resolve_target(workspace.project, target_name)
+        workspace, target = valid_workspace_and_target(project_dir, target_name)
         (pack,) = select_packs(workspace.packs, [slug])
 
         async def go() -> tuple[list[Shot], dict[int, str]] | int:

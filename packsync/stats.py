@@ -247,16 +247,11 @@ def run_stats(
     err: Any,
 ) -> int:
     from packsync.client import ApiError, ConfigError
-    from packsync.engine import PlanError, load_workspace, select_packs
+    from packsync.engine import PlanError, select_packs, valid_workspace_and_target
     from packsync.session import open_client
-    from packsync.target import resolve_target
 
     try:
-        workspace = load_workspace(project_dir)
-        if workspace.errors:
-            err.write("packsync: error: the pack files are invalid; run packsync validate\n")
-            return 1
-        target = resolve_target(workspace.project, target_name)
+        workspace, target = valid_workspace_and_target(project_dir, target_name)
         packs = select_packs(workspace.packs, slugs)
 
         async def go() -> list[PackStats]:
