@@ -11,11 +11,11 @@ read back to find out whether it happened.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from packsync.aio import gather_all
 from packsync.client import ApiError, AstriaClient, NotFound, OutcomeUnknown
 from packsync.diff import pack_fingerprint, template_fingerprint
 from packsync.identity import identity
@@ -74,7 +74,7 @@ class Applier:
         self.progress(result)
 
     async def run(self) -> ApplyReport:
-        await asyncio.gather(*(self._pack(p) for p in self.plan.packs if p.create_pack is not None or p.applicable))
+        await gather_all(*(self._pack(p) for p in self.plan.packs if p.create_pack is not None or p.applicable))
         return self.report
 
     async def _pack(self, pack: PackPlan) -> None:
@@ -91,7 +91,7 @@ class Applier:
                 return
         assert pack_id is not None
         adds = [c for c in pack.applicable if c.create is not None]
-        outcomes = await asyncio.gather(*(self._create(pack, pack_id, c) for c in adds))
+        outcomes = await gather_all(*(self._create(pack, pack_id, c) for c in adds))
         unknown = [c for c, outcome in zip(adds, outcomes, strict=True) if outcome == "unknown"]
         failed = [c for c, outcome in zip(adds, outcomes, strict=True) if outcome == "failed"]
         if unknown:
@@ -112,7 +112,7 @@ class Applier:
                         )
                     )
             return
-        await asyncio.gather(*(self._remove(pack, pack_id, c) for c in drops))
+        await gather_all(*(self._remove(pack, pack_id, c) for c in drops))
 
     async def _create_pack(self, pack: PackPlan) -> int | None:
         body = dict(pack.create_pack or {})
@@ -309,7 +309,7 @@ async def stale_objects(client: AstriaClient, plan: Plan) -> list[str]:
                 found.append(f"pack {pack.slug}: template #{tid} changed")
         return found or [f"pack {pack.slug}: changed since the plan was made"]
 
-    for found in await asyncio.gather(*(check(p) for p in touched)):
+    for found in await gather_all(*(check(p) for p in touched)):
         problems.extend(found)
     return problems
 
@@ -338,5 +338,5 @@ async def verify_saved(client: AstriaClient, plan: Plan) -> list[str]:
                 missing.append(f"{pack.slug}: #{change.remove.id} is still on the pack")
         return missing
 
-    results = await asyncio.gather(*(check(p) for p in plan.packs if p.create_pack is not None or p.applicable))
+    results = await gather_all(*(check(p) for p in plan.packs if p.create_pack is not None or p.applicable))
     return [line for lines in results for line in lines]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from packsync.aio import gather_all
 from packsync.check import PackChecker
 from packsync.client import AstriaClient, NotFound
 from packsync.desired import DesiredPack, desired_state
@@ -90,7 +91,7 @@ async def read_declared(
         pack_id = int(summary["id"])
         templates_read = client.pack_templates(pack_id)
         if pack.subtitle is not None or pack.model.preset is not None:
-            templates, detail = await asyncio.gather(templates_read, client.get_pack(pack_id))
+            templates, detail = await gather_all(templates_read, client.get_pack(pack_id))
         else:
             templates, detail = await templates_read, None
         return handle(pack, LiveState(summary, templates, detail))
@@ -114,7 +115,7 @@ async def read_declared(
                     "have; remove the id to create the pack anew"
                 ) from None
             tasks[pack.slug] = asyncio.ensure_future(read(summary, pack))
-        results = dict(zip(tasks, await asyncio.gather(*tasks.values()), strict=True))
+        results = dict(zip(tasks, await gather_all(*tasks.values()), strict=True))
     except BaseException:
         for task in tasks.values():
             task.cancel()

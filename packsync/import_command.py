@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from packsync.aio import gather_all
 from packsync.check import PackChecker
 from packsync.client import ApiError, ConfigError
 from packsync.engine import PlanError, make_plan
@@ -108,7 +109,7 @@ async def _import(
             err.write(f"packsync: error: the account has no pack {ref!r}\n")
         if missing:
             return 1
-        imported = await asyncio.gather(*(read_for_import(client, s) for s in chosen))
+        imported = await gather_all(*(read_for_import(client, s) for s in chosen))
     project.packs_dir.mkdir(parents=True, exist_ok=True)
     style = Style(color_enabled(out))
     failed = False

@@ -11,7 +11,6 @@ literally where possible, and always listed.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import unicodedata
 from collections import Counter
@@ -19,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from packsync.aio import gather_all
 from packsync.astria import TUNE_TAG_RE
 from packsync.client import AstriaClient, NotFound
 from packsync.expand import NAME_RE, PLACEHOLDER_RE, SUBJECT, expand_text, format_weight
@@ -268,7 +268,7 @@ _MISSING = object()
 async def read_for_import(client: AstriaClient, summary: Mapping[str, Any]) -> ImportedPack:
     """Read one pack's detail, templates and tune names, and reconstruct its file."""
     pack_id = int(summary["id"])
-    detail, templates = await asyncio.gather(client.get_pack(pack_id), client.pack_templates(pack_id))
+    detail, templates = await gather_all(client.get_pack(pack_id), client.pack_templates(pack_id))
 
     async def name_of(tune_id: int) -> tuple[int, str | None]:
         try:
@@ -278,7 +278,7 @@ async def read_for_import(client: AstriaClient, summary: Mapping[str, Any]) -> I
         return tune_id, str(tune.get("name") or "") or None
 
     tune_ids = sorted({int(t["tune_id"]) for t in templates})
-    names = dict(await asyncio.gather(*(name_of(t) for t in tune_ids)))
+    names = dict(await gather_all(*(name_of(t) for t in tune_ids)))
     return reconstruct(
         {**summary, **{k: detail[k] for k in ("title", "token") if k in detail}}, detail, templates, names
     )

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from packsync.aio import gather_all
 from packsync.client import AstriaClient
 
 
@@ -27,7 +28,7 @@ class LivePack:
 async def read_packs(client: AstriaClient, packs: Iterable[dict[str, Any]]) -> list[LivePack]:
     """Each pack with all of its templates; the client bounds how many requests run at once."""
     chosen = list(packs)
-    templates = await asyncio.gather(*(client.pack_templates(int(p["id"])) for p in chosen))
+    templates = await gather_all(*(client.pack_templates(int(p["id"])) for p in chosen))
     return [LivePack(summary, found) for summary, found in zip(chosen, templates, strict=True)]
 
 
@@ -43,7 +44,7 @@ async def read_account(client: AstriaClient) -> list[LivePack]:
         async for summary in client.iter_packs():
             summaries.append(summary)
             reads.append(asyncio.ensure_future(client.pack_templates(int(summary["id"]))))
-        templates = await asyncio.gather(*reads)
+        templates = await gather_all(*reads)
     except BaseException:
         for task in reads:
             task.cancel()

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from packsync.aio import gather_all
 from packsync.astria import format_mc
 from packsync.client import AstriaClient, NotFound
 from packsync.desired import DesiredTemplate, desired_state
@@ -186,7 +187,7 @@ async def run_preview(
                 if shot.prompt_id is None:
                     shot.error = "the run did not create a prompt for this template"
     deadline = time.monotonic() + timeout
-    await asyncio.gather(*(_wait(client, s, deadline) for s in shots))
+    await gather_all(*(_wait(client, s, deadline) for s in shots))
     return shots
 
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
+from packsync.aio import gather_all
 from packsync.client import AstriaClient
 from packsync.desired import desired_state
 from packsync.diff import LiveState
@@ -90,7 +91,7 @@ async def gather_stats(
         if live.summary is None:
             return PackStats(pack.slug, pack.path, None, 0, 0, [])
         pack_id = int(live.summary["id"])
-        generated, liked = await asyncio.gather(
+        generated, liked = await gather_all(
             client.list_prompts(base_pack_id=pack_id), client.list_prompts(base_pack_id=pack_id, liked="true")
         )
         runs: dict[int, int] = {}
@@ -123,7 +124,7 @@ async def gather_stats(
         return PackStats(pack.slug, pack.path, pack_id, sum(runs.values()), sum(likes.values()), rows)
 
     results, _ = await read_declared(client, packs, lambda pack, live: one(pack, live))
-    stats = list(await asyncio.gather(*results.values()))
+    stats = list(await gather_all(*results.values()))
     stats.sort(key=lambda p: (-p.rate, -p.likes, p.pack))
     return stats
 

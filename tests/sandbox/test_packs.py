@@ -152,6 +152,8 @@ def test_filters_apply_before_limit_and_offset(sandbox: ThreadSandbox, client: h
 
 
 def test_pack_is_read_by_id_and_by_slug_with_or_without_json_suffix(client: httpx.Client) -> None:
+    # images must not appear between the reads compared below
+    client.post("/_sandbox/settings", json={"render_delay": 60}).raise_for_status()
     pack = create_pack(client, "Readable Pack")
     create_template(client, pack["id"])
     by_id = get_json(client, f"/p/{pack['id']}")
