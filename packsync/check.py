@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packsync.astria import TUNE_TAG_RE
 from packsync.diagnostics import Diagnostic, Location, make
-from packsync.expand import NAME_RE, SUBJECT, TUNE_TAG_RE, Template, expand_pack, placeholders
+from packsync.expand import NAME_RE, SUBJECT, Template, expand_pack, placeholders
 from packsync.loader import Document, load_file
 from packsync.model import Pack, pack_from_document
 from packsync.schema import PACK_SCHEMA, SchemaValidator
@@ -244,7 +245,7 @@ def _check_duplicates(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
     clashes: dict[tuple[Location, Location], list[str]] = {}
     pairs: dict[tuple[Location, Location], tuple[Template, Template]] = {}
     for template in expand_pack(pack):
-        first = seen.setdefault(template.identity(), template)
+        first = seen.setdefault(template.duplicate_key(), template)
         if first is template or first.location == template.location:
             continue
         pair = (template.location, first.location)

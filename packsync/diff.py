@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from packsync.astria import TUNE_TAG_RE
-from packsync.desired import DesiredPack, DesiredTemplate
+from packsync.desired import DesiredPack
+from packsync.expand import Template
 from packsync.identity import Identity, canonical_params, fingerprint, identity, tagged_tune
 from packsync.plan import Change, LiveRef, PackPlan, Plan, Refusal, Source, TemplateSpec
 from packsync.project import Policy
@@ -70,7 +71,7 @@ def _pack_fingerprint(summary: Mapping[str, Any] | None, template_fingerprints: 
     return fingerprint({"id": summary.get("id"), "templates": sorted(template_fingerprints)})
 
 
-def _spec(template: DesiredTemplate) -> TemplateSpec:
+def _spec(template: Template) -> TemplateSpec:
     return TemplateSpec(
         class_name=template.class_name,
         tune_id=template.tune_id,
@@ -133,9 +134,7 @@ def _manual_changes(desired: DesiredPack, live: LiveState) -> list[Change]:
     ]
 
 
-def _pair(
-    creates: list[DesiredTemplate], removes: list[LiveRef]
-) -> tuple[list[Change], list[DesiredTemplate], list[LiveRef]]:
+def _pair(creates: list[Template], removes: list[LiveRef]) -> tuple[list[Change], list[Template], list[LiveRef]]:
     """Pair creates with removes of the same class into replaces."""
     pairs: list[Change] = []
     left_creates = list(creates)
@@ -155,7 +154,7 @@ def _pair(
             index.setdefault(key_of(ref), []).append(ref)
 
         def exact(
-            create: DesiredTemplate, index: dict[tuple[str, str], list[LiveRef]] = index, key_of: Any = key_of
+            create: Template, index: dict[tuple[str, str], list[LiveRef]] = index, key_of: Any = key_of
         ) -> LiveRef | None:
             found = index.get(key_of(create))
             return found.pop(0) if found else None
@@ -219,7 +218,7 @@ def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
         key = identity(str(live_template.get("text") or ""), live_template)
         by_identity.setdefault(key, []).append(live_template)
 
-    creates: list[DesiredTemplate] = []
+    creates: list[Template] = []
     kept: dict[Identity, int] = {}
     for template in desired.templates:
         wanted = template.identity  # a property that normalizes the parameters: computed once

@@ -9,41 +9,32 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from packsync.diagnostics import Location
+from packsync.identity import PromptContent
 from packsync.model import Pack, PackClass, Params, Prompt, freeze_params
 
 SUBJECT = "subject"
 # Any {{...}}: the inside is checked separately so that typos get a message.
 PLACEHOLDER_RE = re.compile(r"\{\{(.*?)\}\}")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# A literal fine-tune tag, as Astria requires in every template prompt.
-TUNE_TAG_RE = re.compile(r"<(?:lora|faceid|pti):\d+:[0-9.]+>")
 
 
 @dataclass(frozen=True)
-class Template:
-    """One template prompt as it would exist on the account."""
+class Template(PromptContent):
+    """One template prompt as it would exist on the account: the text as sent (tag expanded,
+    surrounding whitespace dropped) and the parameters after the pack's defaults."""
 
     pack: str
     class_name: str
-    tune_id: int
+    tune_id: int  # the reference tune it is created on
     key: str
     text: str
     params: Params
     location: Location
 
-    def body(self, pack_id: int | None = None) -> dict[str, Any]:
-        """The JSON body of ``POST /tunes/<tune_id>/prompts``."""
-        prompt: dict[str, Any] = {"text": self.text}
-        prompt.update(self.params)
-        if pack_id is not None:
-            prompt["pack_id"] = pack_id
-        return {"prompt": prompt}
-
-    def identity(self) -> tuple[str, str, Params]:
-        """What makes two templates the same: class, text and parameters."""
+    def duplicate_key(self) -> tuple[str, str, Params]:
+        """What the prompt-duplicate rule compares: class, text and parameters."""
         return (self.class_name, self.text, self.params)
 
 
@@ -108,7 +99,7 @@ def expand_pack(
                     class_name=name,
                     tune_id=tune_id,
                     key=prompt.key,
-                    text=expand_text(prompt.text, subject_tag(pack, cls, tune_id)),
+                    text=expand_text(prompt.text, subject_tag(pack, cls, tune_id)).strip(),
                     params=params,
                     location=prompt.location,
                 )

@@ -42,6 +42,32 @@ def identity(text: str, params: Mapping[str, Any]) -> Identity:
     return (canonical_text(text), canonical_params(params))
 
 
+class PromptContent:
+    """What a template's text and parameters give: its identity, its images, its request body.
+
+    Shared by the templates the files want (``expand.Template``) and those a plan saves
+    (``plan.TemplateSpec``).
+    """
+
+    text: str
+    params: Params
+
+    @property
+    def identity(self) -> Identity:
+        return identity(self.text, dict(self.params))
+
+    @property
+    def images(self) -> int:
+        return int(dict(self.params).get("num_images", 1))
+
+    def body(self, pack_id: int | None = None) -> dict[str, Any]:
+        """The ``prompt`` object of ``POST /tunes/<tune_id>/prompts``."""
+        prompt: dict[str, Any] = {"text": self.text, **dict(self.params)}
+        if pack_id is not None:
+            prompt["pack_id"] = pack_id
+        return prompt
+
+
 def tagged_tune(text: str) -> int | None:
     """The tune id in a text's first fine-tune tag."""
     match = TUNE_TAG_RE.search(text)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from packsync import __version__
+from packsync.identity import PromptContent
 from packsync.model import Params
 
 PLAN_VERSION = 1
@@ -34,7 +35,7 @@ class Source:
 
 
 @dataclass(frozen=True)
-class TemplateSpec:
+class TemplateSpec(PromptContent):
     """A template to create."""
 
     class_name: str
@@ -43,13 +44,6 @@ class TemplateSpec:
     text: str
     params: Params
     source: Source
-
-    @property
-    def images(self) -> int:
-        return int(dict(self.params).get("num_images", 1))
-
-    def body(self, pack_id: int) -> dict[str, Any]:
-        return {"text": self.text, **dict(self.params), "pack_id": pack_id}
 
 
 @dataclass(frozen=True)

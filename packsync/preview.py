@@ -22,9 +22,10 @@ import httpx
 from packsync.aio import gather_all
 from packsync.astria import format_mc
 from packsync.client import AstriaClient, NotFound
-from packsync.desired import DesiredTemplate, desired_state
+from packsync.desired import desired_state
 from packsync.diff import LiveState
 from packsync.engine import PlanError, read_declared
+from packsync.expand import Template
 from packsync.identity import identity
 from packsync.model import Pack
 from packsync.plan import PackPlan
@@ -138,7 +139,7 @@ async def run_preview(
 
     shots: list[Shot] = []
     live_runs: dict[int, list[tuple[Shot, int]]] = {}
-    file_runs: dict[int, list[tuple[Shot, DesiredTemplate]]] = {}
+    file_runs: dict[int, list[tuple[Shot, Template]]] = {}
     for key in keys:
         for tune_id, tune in tunes.items():
             match = [t for t in desired.templates if t.key == key and t.class_name == tune.get("name")]

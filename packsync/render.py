@@ -112,7 +112,7 @@ def _endpoint(template: Template) -> str:
 def _as_json(pack: Pack, templates: list[Template], values: dict[str, str]) -> dict[str, Any]:
     rows = []
     for t in templates:
-        body = t.body(pack.id)
+        body = {"prompt": t.body(pack.id)}
         if values:
             body["prompt"]["text"] = _fill(t.text, values)
         rows.append(
