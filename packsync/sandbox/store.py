@@ -223,6 +223,17 @@ class Store:
         )
         return int(cursor.lastrowid or 0)
 
+    def _page(
+        self, table: str, clauses: list[str], params: list[Any], before_id: int | None, limit: int, offset: int
+    ) -> list[sqlite3.Row]:
+        """A page of a list, newest first: ``before_id`` is the keyset cursor of A2."""
+        if before_id is not None:
+            clauses = [*clauses, "id < ?"]
+            params = [*params, before_id]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM {table} {where} ORDER BY id DESC LIMIT ? OFFSET ?"
+        return list(self.db.execute(sql, [*params, limit, offset]))
+
     def _by_id(self, table: str, row_id: int, scope: str | None) -> sqlite3.Row | None:
         if scope is None:
             return _one(self.db.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)))
@@ -249,16 +260,7 @@ class Store:
         if filters.get("names"):
             clauses.append(f"name IN ({','.join('?' * len(filters['names']))})")
             params.extend(filters["names"])
-        if before_id is not None:
-            clauses.append("id < ?")
-            params.append(before_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        return list(
-            self.db.execute(
-                f"SELECT * FROM tunes {where} ORDER BY id DESC LIMIT ? OFFSET ?",
-                [*params, limit, offset],
-            )
-        )
+        return self._page("tunes", clauses, params, before_id, limit, offset)
 
     def update_tune(self, tune_id: int, fields: dict[str, Any]) -> None:
         row = self.db.execute("SELECT data FROM tunes WHERE id = ?", (tune_id,)).fetchone()
@@ -331,16 +333,7 @@ class Store:
         if "text" in filters:
             clauses.append("instr(text, ?) > 0")
             params.append(filters["text"])
-        if before_id is not None:
-            clauses.append("id < ?")
-            params.append(before_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        return list(
-            self.db.execute(
-                f"SELECT * FROM prompts {where} ORDER BY id DESC LIMIT ? OFFSET ?",
-                [*params, limit, offset],
-            )
-        )
+        return self._page("prompts", clauses, params, before_id, limit, offset)
 
     def pack_costs(self, pack_ids: Sequence[int]) -> dict[int, dict[str, tuple[int, int]]]:
         """Per pack and class: (cost_mc, num_images) of its templates, in one query."""
