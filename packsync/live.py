@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +22,6 @@ class LivePack:
     @property
     def slug(self) -> str:
         return str(self.summary.get("slug", ""))
-
-
-async def read_packs(client: AstriaClient, packs: Iterable[dict[str, Any]]) -> list[LivePack]:
-    """Each pack with all of its templates; the client bounds how many requests run at once."""
-    chosen = list(packs)
-    templates = await gather_all(*(client.pack_templates(int(p["id"])) for p in chosen))
-    return [LivePack(summary, found) for summary, found in zip(chosen, templates, strict=True)]
 
 
 async def read_account(client: AstriaClient) -> list[LivePack]:
