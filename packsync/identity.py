@@ -7,7 +7,6 @@ the class (the name of the tagged tune) is part of the identity too.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -76,5 +75,7 @@ def tagged_tune(text: str) -> int | None:
 
 def fingerprint(data: Any) -> str:
     """A short, stable hash of JSON-like data."""
+    import hashlib  # here, not at the top: validate imports this module and never hashes
+
     encoded = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(encoded.encode()).hexdigest()[:16]
