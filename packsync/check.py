@@ -50,17 +50,19 @@ class PackChecker:
     def check_files(self, paths: Iterable[tuple[Path, str]]) -> CheckResult:
         """Check ``(path, display name)`` pairs, then the rules across them."""
         result = CheckResult()
+        claims: list[Claim] = []
         for path, display in paths:
             result.files += 1
             loaded = load_file(path, display)
             result.diagnostics.extend(loaded.diagnostics)
             if loaded.document is None or any(d.is_error for d in loaded.diagnostics):
                 continue
+            claims.extend(claim_of(loaded.document))
             pack, found = self.check_document(loaded.document)
             result.diagnostics.extend(found)
             if pack is not None:
                 result.packs.append(pack)
-        result.diagnostics.extend(check_across(result.packs))
+        result.diagnostics.extend(check_across(claims))
         result.diagnostics.sort(key=Diagnostic.sort_key)
         return result
 
@@ -262,23 +264,55 @@ def _check_duplicates(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
         )
 
 
-def check_across(packs: list[Pack]) -> Iterator[Diagnostic]:
+@dataclass(frozen=True)
+class Claim:
+    """The slug and pinned id a file declares, read even when the rest of the file is invalid."""
+
+    path: str
+    slug: str
+    location: Location
+    id: int | None = None
+    id_location: Location | None = None
+
+
+def claim_of(doc: Document) -> Iterator[Claim]:
+    """A file's claim on a slug and an id, when both values have the right type.
+
+    Read straight from the document, so that a clash between two files is
+    reported even while either file has other errors (fixing those first would
+    only hide the clash until the next run).
+    """
+    data = doc.data if isinstance(doc.data, dict) else {}
+    slug, pinned = data.get("slug"), data.get("id")
+    if not isinstance(slug, str) or not slug:
+        return
+    has_id = isinstance(pinned, int) and not isinstance(pinned, bool)
+    yield Claim(
+        doc.path,
+        slug,
+        doc.location(("slug",)),
+        pinned if has_id else None,
+        doc.location(("id",)) if has_id else None,
+    )
+
+
+def check_across(claims: Iterable[Claim]) -> Iterator[Diagnostic]:
     """Rules that span files: slugs and pinned ids are unique."""
-    by_slug: dict[str, Pack] = {}
-    by_id: dict[int, Pack] = {}
-    for pack in sorted(packs, key=lambda p: p.path):
-        first = by_slug.setdefault(pack.slug, pack)
-        if first is not pack:
+    by_slug: dict[str, Claim] = {}
+    by_id: dict[int, Claim] = {}
+    for claim in sorted(claims, key=lambda c: c.path):
+        first = by_slug.setdefault(claim.slug, claim)
+        if first is not claim:
             yield make(
                 "slug-duplicate",
-                pack.location,
-                f'slug "{pack.slug}" is already declared by {first.path}; each pack needs its own slug',
+                claim.location,
+                f'slug "{claim.slug}" is already declared by {first.path}; each pack needs its own slug',
             )
-        if pack.id is not None:
-            pinned = by_id.setdefault(pack.id, pack)
-            if pinned is not pack:
+        if claim.id is not None:
+            pinned = by_id.setdefault(claim.id, claim)
+            if pinned is not claim:
                 yield make(
                     "id-duplicate",
-                    pack.id_location or pack.location,
-                    f"pack id {pack.id} is already pinned by {pinned.path}",
+                    claim.id_location or claim.location,
+                    f"pack id {claim.id} is already pinned by {pinned.path}",
                 )

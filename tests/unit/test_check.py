@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from packsync.check import PackChecker
@@ -106,3 +108,17 @@ def test_explain_never_passes_a_document_the_fast_check_rejected() -> None:
     # Simulate the two checkers disagreeing: jsonschema finds nothing to explain.
     found = validator.explain(doc)
     assert [d.rule for d in found] == ["schema-invalid"]
+
+
+def test_a_duplicate_slug_or_id_is_reported_while_the_files_have_other_errors(tmp_path: Path) -> None:
+    semantic = HEAD.replace("slug: demo", "slug: demo\nid: 7") + 'prompts:\n  - key: a\n    text: "{{subject}} {{nope}}"\n'
+    schema = HEAD.replace("slug: demo", "slug: demo\nid: 7") + "prompts:\n  - key: b\n    text: 5\n"
+    (tmp_path / "a.yaml").write_text(semantic)
+    (tmp_path / "b.yaml").write_text(schema)
+    result = PackChecker().check_files((p, p.name) for p in sorted(tmp_path.iterdir()))
+    rules = sorted((d.location.path, d.rule) for d in result.diagnostics)
+    assert ("a.yaml", "placeholder-undeclared") in rules
+    assert ("b.yaml", "schema-type") in rules
+    assert ("b.yaml", "slug-duplicate") in rules
+    assert ("b.yaml", "id-duplicate") in rules
+    assert result.packs == []
