@@ -95,15 +95,16 @@ def render_text(plan: Plan, out: TextIO, style: Style, *, verbose: bool = True) 
         out.write(style(f"REFUSED: {refusal.message} (allow with {refusal.flag})", "red") + "\n")
 
 
-def common_params(pack: PackPlan) -> set[tuple[str, Any]]:
-    """Parameters every new template of a pack shares: shown once, not on every template."""
-    specs = [c.create for c in pack.changes if c.kind == "create" and c.create is not None]
+def common_params(pack: PackPlan) -> list[tuple[str, Any]]:
+    """Parameters shared by every template a pack's plan creates, replacements included: shown
+    once, in the order of the first, instead of on every template."""
+    specs = [c.create for c in pack.changes if c.create is not None]
     if len(specs) < 2:
-        return set()
+        return []
     shared = set(specs[0].params)
     for spec in specs[1:]:
         shared &= set(spec.params)
-    return shared
+    return [p for p in specs[0].params if p in shared]
 
 
 def _params_line(params: Any) -> str:
@@ -135,10 +136,7 @@ def _pack_text(pack: PackPlan, on_remove: str, out: TextIO, style: Style) -> Non
         out.write(style(f"~ pack {pack.slug}", "yellow", "bold") + f" #{pack.live_id} ({counts})  {pack.file}\n")
     shared = common_params(pack)
     if shared:
-        ordered = [
-            p for p in next(c.create for c in pack.changes if c.kind == "create" and c.create).params if p in shared
-        ]
-        out.write(style(f"      every new template: {_params_line(ordered)}\n", "dim"))
+        out.write(style(f"      every new template: {_params_line(shared)}\n", "dim"))
     for change in pack.changes:
         symbol = style(f"{SYMBOLS[change.kind]:>3}", COLOURS[change.kind])
         if change.kind == "manual":
@@ -200,8 +198,7 @@ def _pack_markdown(pack: PackPlan, on_remove: str) -> str:
     lines.append(f"File: `{_md_escape(pack.file)}`\n")
     shared = common_params(pack)
     if shared:
-        first = next(c.create for c in pack.changes if c.kind == "create" and c.create)
-        every = ", ".join(f"`{n}={_md_escape(_value(v))}`" for n, v in first.params if (n, v) in shared)
+        every = ", ".join(f"`{n}={_md_escape(_value(v))}`" for n, v in shared)
         lines.append(f"Every new template: {every}\n")
     for change in pack.changes:
         if change.kind == "manual":

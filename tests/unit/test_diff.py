@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from packsync.desired import desired_state
@@ -10,8 +11,9 @@ from packsync.identity import canonical_params, identity
 from packsync.loader import load_text
 from packsync.model import pack_from_document
 from packsync.plan import Change, LiveRef, PackPlan, Plan, Source, TemplateSpec
-from packsync.planformat import MARKDOWN_LIMIT, render_markdown
+from packsync.planformat import MARKDOWN_LIMIT, render_markdown, render_text
 from packsync.project import Policy
+from packsync.term import Style
 
 PACK = """\
 slug: demo
@@ -171,3 +173,28 @@ def test_small_markdown_plan_is_shown_whole() -> None:
     text = render_markdown(synthetic_plan(3, 2))
     assert text.count("<details>") == 3
     assert "not shown in detail" not in text
+
+
+def test_shared_parameters_line_covers_replacements_too() -> None:
+    both = PACK.replace("    classes: [woman]\n", "")  # b: a create for each class, both with seed 3
+    d = desired(both)
+    live = [t for t in live_from(d, seed=5) if "studio" in t["text"]]  # a: replaced (seed 5 -> default)
+    plan = plan_for(d, live)
+    assert plan.count("replace") == 2 and plan.count("create") == 2
+    out = io.StringIO()
+    render_text(plan, out, Style(False))
+    text = out.getvalue()
+    every = [line for line in text.splitlines() if "every new template:" in line]
+    assert every == ["      every new template: num_images=4"], text
+    assert text.count("seed=3") == 2  # on each create, not claimed for the replacements
+    markdown = render_markdown(plan)
+    assert "Every new template: `num_images=4`\n" in markdown
+    assert markdown.count("`seed=3`") == 2
+
+
+def test_shared_parameters_line_shows_what_every_template_has() -> None:
+    d = desired(PACK.replace("    classes: [woman]\n", "").replace("    seed: 3\n", ""))
+    plan = plan_for(d, [])
+    out = io.StringIO()
+    render_text(plan, out, Style(False))
+    assert "every new template: num_images=4" in out.getvalue()
