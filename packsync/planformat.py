@@ -168,9 +168,9 @@ def _pack_text(pack: PackPlan, on_remove: str, out: TextIO, style: Style) -> Non
         if old.text != spec.text:
 
             def mark(kind: str, words: str) -> str:
-                if style.enabled:
-                    return style(words, "red") if kind == "del" else style(words, "green")
-                return f"[-{words}-]" if kind == "del" else f"{{+{words}+}}"
+                # The markers stay on a terminal too: colour alone is lost on a colour-blind
+                # reader, a copied log and a pager that strips escapes.
+                return style(f"[-{words}-]", "red") if kind == "del" else style(f"{{+{words}+}}", "green")
 
             out.write(f"        {word_diff(old.text, spec.text, mark)}\n")
         for name, old, new in param_changes(change):

@@ -198,3 +198,16 @@ def test_shared_parameters_line_shows_what_every_template_has() -> None:
     out = io.StringIO()
     render_text(plan, out, Style(False))
     assert "every new template: num_images=4" in out.getvalue()
+
+
+def test_word_diff_keeps_its_markers_in_colour() -> None:
+    d = desired()
+    live = live_from(d)
+    for template in live:
+        template["text"] = template["text"].replace("soft light", "hard light")
+    plan = plan_for(d, live)
+    out = io.StringIO()
+    render_text(plan, out, Style(True))
+    text = out.getvalue()
+    assert "\x1b[" in text
+    assert "[-hard-]" in text and "{+soft+}" in text
