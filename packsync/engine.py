@@ -73,6 +73,13 @@ def select_packs(packs: Sequence[Pack], slugs: Sequence[str]) -> list[Pack]:
 T = TypeVar("T")
 
 
+def declares(pack: Pack, summary: dict[str, Any]) -> bool:
+    """Whether ``pack`` is the file of the live pack ``summary``: by pinned id, else by slug."""
+    if pack.id is not None:
+        return bool(summary.get("id") == pack.id)
+    return bool(summary.get("slug") == pack.slug)
+
+
 async def read_declared(
     client: AstriaClient, packs: Sequence[Pack], handle: Callable[[Pack, LiveState], T]
 ) -> tuple[dict[str, T], list[dict[str, Any]]]:
@@ -142,7 +149,10 @@ async def make_plan(client: AstriaClient, workspace: Workspace, target: Resolved
         (desired,) = desired_state([pack], target.tune_ids)
         return diff_pack(desired, live)
 
-    pack_plans, undeclared = await read_declared(client, packs, plan_pack)
+    pack_plans, unread = await read_declared(client, packs, plan_pack)
+    # Packs left out by --pack are declared all the same: only the rest is "not in the files".
+    others = [p for p in workspace.packs if p not in packs]
+    undeclared = [s for s in unread if not any(declares(p, s) for p in others)]
     plan = Plan(target=target.name, on_remove=policy.on_remove, undeclared=undeclared)
     plan.packs = list(pack_plans.values())
     plan.refusals = evaluate_safety(plan, policy)

@@ -210,6 +210,16 @@ def test_pack_filter(project: Project) -> None:
     assert project.plan("--pack", "nope").code == 1
 
 
+def test_packs_left_out_by_the_pack_filter_are_not_called_undeclared(project: Project) -> None:
+    applied(project)
+    with project.sandbox.http() as http:
+        http.post("/packs", json={"pack": {"title": "Hand Made", "base_tune_id": 1, "model_type": "lora"}})
+    done = project.plan("--pack", "pet-portraits")
+    assert "1 pack(s) on the account are not in the pack files and are not touched: hand-made" in done.out
+    assert "corporate-headshots" not in done.out
+    assert [p["slug"] for p in project.plan_json("--pack", "pet-portraits")["undeclared"]] == ["hand-made"]
+
+
 def test_invalid_files_send_nothing(project: Project) -> None:
     project.edit("pet-portraits.yaml", "    seed: 4242\n", "    seed: -1\n")
     for done in (project.plan(), project.apply()):
