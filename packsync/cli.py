@@ -411,13 +411,11 @@ def preview(
 
 def main() -> NoReturn:
     """Entry point: no traceback reaches the user unless PACKSYNC_DEBUG is set."""
-    level = os.environ.get("PACKSYNC_LOG", "").upper()
+    level = os.environ.get("PACKSYNC_LOG", "")
     if level:
-        import logging
+        from packsync import logs
 
-        logging.basicConfig(
-            level=getattr(logging, level, logging.INFO), format="packsync %(levelname)s %(name)s: %(message)s"
-        )
+        logs.configure(level)
     try:
         cli(prog_name="packsync")
     except KeyboardInterrupt:

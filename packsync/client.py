@@ -257,7 +257,7 @@ class AstriaClient:
                 continue
             elapsed = (time.monotonic() - started) * 1000
             status = response.status_code
-            log.debug("%s %s -> %s (%.0f ms)", method, shown, status, elapsed)
+            log.info("%s %s -> %s (%.0f ms)", method, shown, status, elapsed)
             if 200 <= status < 300:
                 return self._decode(method, shown, response)
             message = _error_message(response)
