@@ -111,8 +111,9 @@ def test_explain_never_passes_a_document_the_fast_check_rejected() -> None:
 
 
 def test_a_duplicate_slug_or_id_is_reported_while_the_files_have_other_errors(tmp_path: Path) -> None:
-    semantic = HEAD.replace("slug: demo", "slug: demo\nid: 7") + 'prompts:\n  - key: a\n    text: "{{subject}} {{nope}}"\n'
-    schema = HEAD.replace("slug: demo", "slug: demo\nid: 7") + "prompts:\n  - key: b\n    text: 5\n"
+    pinned = HEAD.replace("slug: demo", "slug: demo\nid: 7")
+    semantic = pinned + 'prompts:\n  - key: a\n    text: "{{subject}} {{nope}}"\n'
+    schema = pinned + "prompts:\n  - key: b\n    text: 5\n"
     (tmp_path / "a.yaml").write_text(semantic)
     (tmp_path / "b.yaml").write_text(schema)
     result = PackChecker().check_files((p, p.name) for p in sorted(tmp_path.iterdir()))
