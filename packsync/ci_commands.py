@@ -22,11 +22,8 @@ def run_comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | N
         plan = Plan.load(plan_file)
         bodies = build_comments(plan)
         if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            for index, body in enumerate(bodies, start=1):
-                path = out_dir / f"comment-{index}.md"
-                path.write_text(body, encoding="utf-8")
-                out.write(f"wrote {path} ({len(body):,} characters)\n")
+            names = {f"comment-{index}.md": body for index, body in enumerate(bodies, start=1)}
+            _write_dir(out_dir, names, "comment-*.md", out)
         if post:
             github = GitHub.from_environment()
             number = pull if pull is not None else pull_request_number()
@@ -34,10 +31,33 @@ def run_comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | N
                 out.write(line + "\n")
         if out_dir is None and not post:
             out.write("\n\n".join(bodies))
-    except (PlanFileError, GitHubError) as exc:
+    except (PlanFileError, GitHubError, OutDirError) as exc:
         err.write(f"packsync: error: {exc}\n")
         return 1
     return 0
+
+
+class OutDirError(Exception):
+    pass
+
+
+def _write_dir(out_dir: Path, files: dict[str, str], pattern: str, out: TextIO) -> None:
+    """Write ``files`` into ``out_dir`` atomically, and remove the files of an earlier run (those
+    matching ``pattern``) that this run does not write, so the directory holds exactly this run's."""
+    from packsync.files import atomic_write
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            path = out_dir / name
+            atomic_write(path, text)
+            out.write(f"wrote {path} ({len(text):,} characters)\n")
+        for stale in sorted(out_dir.glob(pattern)):
+            if stale.name not in files and stale.is_file() and not stale.is_symlink():
+                stale.unlink()
+                out.write(f"removed {stale}, left by an earlier run\n")
+    except OSError as exc:
+        raise OutDirError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
 
 
 def run_reviewed_plan(target: str, commit: str | None, out_file: Path, out: TextIO, err: TextIO) -> int:
@@ -56,19 +76,26 @@ def run_reviewed_plan(target: str, commit: str | None, out_file: Path, out: Text
     return 0
 
 
-def run_drift(plan_file: Path, post: bool, out: TextIO, err: TextIO) -> int:
-    """Exit 0 when the account matches, 2 when it drifted (after opening or updating the issue)."""
+def run_drift(plan_file: Path, out_dir: Path | None, post: bool, out: TextIO, err: TextIO) -> int:
+    """Exit 0 when the account matches, 2 when it drifted (after opening or updating the issue).
+
+    ``out_dir`` gets ``drift.md``, the issue's body, when the account drifted, and loses the
+    ``drift.md`` of an earlier run when it no longer does: the file is there exactly when
+    there is drift.
+    """
     try:
         plan = Plan.load(plan_file)
         drifted = plan.has_changes
         body = drift_issue_body(plan, render_markdown(plan, limit=50_000)) if drifted else None
+        if out_dir is not None:
+            _write_dir(out_dir, {} if body is None else {"drift.md": body}, "drift.md", out)
         if post:
             out.write(GitHub.from_environment().sync_drift_issue(plan.target, body) + "\n")
-        elif body is not None:
-            out.write(body)
-        else:
+        elif body is None:
             out.write("No drift: the account matches the pack files.\n")
-    except (PlanFileError, GitHubError) as exc:
+        elif out_dir is None:
+            out.write(body)
+    except (PlanFileError, GitHubError, OutDirError) as exc:
         err.write(f"packsync: error: {exc}\n")
         return 1
     return 2 if drifted else 0

@@ -303,7 +303,11 @@ def fmt(paths: tuple[Path, ...], check: bool, project_dir: Path) -> None:
 
 @cli.command()
 @click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), help="Write comment-N.md files here.")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write comment-N.md files here (removing those of an earlier run that this one does not write).",
+)
 @click.option(
     "--post", is_flag=True, help="Create or update the pull request's comments (GITHUB_TOKEN, GITHUB_REPOSITORY)."
 )
@@ -317,12 +321,17 @@ def comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | None)
 
 @cli.command()
 @click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the issue's body to drift.md here when there is drift (and remove an old one when not).",
+)
 @click.option("--post", is_flag=True, help="Open, update or close the drift issue (GITHUB_TOKEN, GITHUB_REPOSITORY).")
-def drift(plan_file: Path, post: bool) -> None:
+def drift(plan_file: Path, out_dir: Path | None, post: bool) -> None:
     """Report drift from a saved plan: exit 0 when the account matches, 2 when it does not."""
     from packsync.ci_commands import run_drift
 
-    sys.exit(run_drift(plan_file, post, sys.stdout, sys.stderr))
+    sys.exit(run_drift(plan_file, out_dir, post, sys.stdout, sys.stderr))
 
 
 @cli.command("reviewed-plan")

@@ -232,3 +232,32 @@ def test_no_reviewed_plan_is_a_clear_error(tmp_path: Path) -> None:
     fake.pulls["merge2"] = [{"number": 13, "head": {"sha": "head2"}}]
     with pytest.raises(GitHubError, match="nothing reviewed to apply"):
         download_reviewed_plan(fake.github(), "merge2", "production", tmp_path / "p.json")
+
+
+def test_comment_out_dir_holds_exactly_this_runs_comments(tmp_path: Path) -> None:
+    plan_file, out = tmp_path / "plan.json", tmp_path / "out"
+    big_plan(500, 6).save(plan_file)
+    assert run_packsync("comment", str(plan_file), "--out-dir", str(out)).code == 0
+    assert len(list(out.glob("comment-*.md"))) > 1
+    (out / "keep.txt").write_text("not ours")
+    big_plan(1, 1).save(plan_file)
+    done = run_packsync("comment", str(plan_file), "--out-dir", str(out))
+    assert done.code == 0, done.err
+    assert sorted(p.name for p in out.iterdir()) == ["comment-1.md", "keep.txt"]
+    assert "removed" in done.out
+
+
+def test_drift_out_dir_has_drift_md_exactly_when_there_is_drift(tmp_path: Path) -> None:
+    plan_file, out = tmp_path / "plan.json", tmp_path / "out"
+    big_plan(1, 1).save(plan_file)
+    done = run_packsync("drift", str(plan_file), "--out-dir", str(out))
+    assert done.code == 2, done.err
+    body = (out / "drift.md").read_text()
+    assert "pack-000" in body and f"wrote {out / 'drift.md'}" in done.out
+    Plan(target="production").save(plan_file)
+    done = run_packsync("drift", str(plan_file), "--out-dir", str(out))
+    assert done.code == 0 and "No drift" in done.out
+    assert not (out / "drift.md").exists()
+    (tmp_path / "file").write_text("")
+    done = run_packsync("drift", str(plan_file), "--out-dir", str(tmp_path / "file" / "sub"))
+    assert done.code == 1 and "cannot write to" in done.err and "Traceback" not in done.err
