@@ -153,7 +153,7 @@ async def make_plan(client: AstriaClient, workspace: Workspace, target: Resolved
     # Packs left out by --pack are declared all the same: only the rest is "not in the files".
     others = [p for p in workspace.packs if p not in packs]
     undeclared = [s for s in unread if not any(declares(p, s) for p in others)]
-    plan = Plan(target=target.name, on_remove=policy.on_remove, undeclared=undeclared)
+    plan = Plan(target=target.name, account=target.account, on_remove=policy.on_remove, undeclared=undeclared)
     plan.packs = list(pack_plans.values())
     plan.refusals = evaluate_safety(plan, policy)
     return plan

@@ -125,6 +125,9 @@ class Refusal:
 class Plan:
     target: str
     packs: list[PackPlan] = field(default_factory=list)
+    # Which account the plan was read from (URL and workspace, never a key); None in a plan file
+    # written before it was recorded.
+    account: dict[str, str | None] | None = None
     refusals: list[Refusal] = field(default_factory=list)
     undeclared: list[dict[str, Any]] = field(default_factory=list)  # live packs no file declares
     on_remove: str = "detach"
@@ -173,6 +176,7 @@ class Plan:
             "version": self.version,
             "generator": self.generator,
             "target": self.target,
+            "account": self.account,
             "on_remove": self.on_remove,
             "summary": {
                 "packs_to_create": self.packs_to_create,
@@ -203,6 +207,7 @@ class Plan:
                 on_remove=str(data.get("on_remove", "detach")),
                 undeclared=list(data.get("undeclared", [])),
                 generator=str(data.get("generator", "")),
+                account=_account_from(data.get("account")),
             )
             plan.refusals = [Refusal(**r) for r in data.get("refusals", [])]
             plan.packs = [_pack_from_json(p) for p in data["packs"]]
@@ -226,6 +231,17 @@ class Plan:
         except ValueError as exc:
             raise PlanFileError(f"{path} is not JSON: {exc}") from None
         return cls.from_json(data)
+
+
+def _account_from(data: Any) -> dict[str, str | None] | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict) or set(data) != {"url", "workspace_id"} or not isinstance(data["url"], str):
+        raise ValueError("account must be an object with url and workspace_id")
+    workspace = data["workspace_id"]
+    if workspace is not None and not isinstance(workspace, str):
+        raise ValueError("account.workspace_id must be a string or null")
+    return {"url": data["url"], "workspace_id": workspace}
 
 
 def _params_json(params: Params) -> dict[str, Any]:

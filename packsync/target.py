@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from packsync.astria import DEFAULT_URL
 from packsync.client import ConfigError, Secret
 from packsync.project import DEFAULT_KEY_ENV, Project
 
 SANDBOX_URL = "sandbox"
+IMPLICIT_TARGET = "default"  # the name of the target when packsync.yaml chooses none
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,15 @@ class ResolvedTarget:
     key_env: str = DEFAULT_KEY_ENV
     workspace_id: str | None = None
     tune_ids: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def account(self) -> dict[str, str | None]:
+        """Which account this is, as a saved plan records it: the URL without credentials,
+        query or fragment, and the workspace. Never the key."""
+        parts = urlsplit(self.url.strip())
+        host = parts.netloc.rsplit("@", 1)[-1].lower()  # user:password@ never leaves
+        url = urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), "", "")) if host else parts.path
+        return {"url": url, "workspace_id": self.workspace_id}
 
     @property
     def embedded(self) -> bool:
@@ -50,7 +61,7 @@ def resolve_target(project: Project, name: str | None, env: Mapping[str, str] | 
     if chosen is None and len(project.targets) == 1:
         chosen = next(iter(project.targets))
     if chosen is None:
-        base = ResolvedTarget(name="default", url=DEFAULT_URL)
+        base = ResolvedTarget(name=IMPLICIT_TARGET, url=DEFAULT_URL)
     elif chosen in project.targets:
         spec = project.targets[chosen]
         base = ResolvedTarget(

@@ -19,7 +19,7 @@ from packsync.plan import Plan, PlanFileError
 from packsync.planformat import render_json, render_markdown, render_text
 from packsync.report import report_text
 from packsync.session import open_client
-from packsync.target import ResolvedTarget, resolve_target
+from packsync.target import IMPLICIT_TARGET, ResolvedTarget, resolve_target
 from packsync.term import Style, color_enabled
 
 EXIT_OK = 0
@@ -156,17 +156,14 @@ def run_apply(options: ApplyOptions, out: TextIO, err: TextIO) -> int:
         saved: Plan | None = None
         if options.plan_file is not None:
             saved = Plan.load(options.plan_file)
-            name = options.target or saved.target
-            if options.target and saved.target != options.target:
-                return _fail(err, f"the plan was made for target {saved.target!r}, not {options.target!r}")
-            target = resolve_target(workspace.project, name)
+            target = _saved_plan_target(workspace, saved, options.target)
         else:
             target = resolve_target(workspace.project, options.target)
         packs = select_packs(workspace.packs, options.packs)
         if target.embedded:
             account = f"sandbox:{workspace.project.root.resolve()}:{target.workspace_id or ''}"
         else:
-            account = f"{target.url}:{target.workspace_id or ''}"
+            account = f"{target.account['url']}:{target.workspace_id or ''}"
         with account_lock(account, float(os.environ.get("PACKSYNC_LOCK_TIMEOUT", "600")), err):
             return asyncio.run(_apply(options, workspace, target, packs, saved, out, err))
     except LockTimeout as exc:
@@ -178,6 +175,38 @@ def run_apply(options: ApplyOptions, out: TextIO, err: TextIO) -> int:
     except KeyboardInterrupt:
         err.write("\npacksync: interrupted. Run apply again: it finds what was done and finishes the rest.\n")
         return 130
+
+
+def _saved_plan_target(workspace: Workspace, saved: Plan, name: str | None) -> ResolvedTarget:
+    """The target a saved plan is applied to: the one it was made for, found the way plan found it.
+
+    ``--target`` must agree with the plan. Without it, the plan's own target is used; a plan made
+    with no target chosen (the account given by ``ASTRIA_API_URL`` and the key alone) is resolved
+    from the environment again. Either way the account must be the one the plan was read from.
+    """
+    if name and name != saved.target:
+        raise ConfigError(f"the plan was made for target {saved.target!r}, not {name!r}")
+    chosen: str | None = name or saved.target
+    if chosen == IMPLICIT_TARGET and chosen not in workspace.project.targets:
+        chosen = None
+    target = resolve_target(workspace.project, chosen)
+    if target.name != saved.target:
+        raise ConfigError(
+            f"the plan was made for target {saved.target!r}, but this environment chooses {target.name!r}; "
+            f"give --target {saved.target} or make a new plan"
+        )
+    if saved.account is not None and saved.account != target.account:
+        raise ConfigError(
+            f"the plan was made for the account at {_account_text(saved.account)}, but target {target.name!r} "
+            f"is now {_account_text(target.account)} (ASTRIA_API_URL, ASTRIA_WORKSPACE_ID); apply it with the "
+            "environment that made it, or make a new plan"
+        )
+    return target
+
+
+def _account_text(account: dict[str, str | None]) -> str:
+    workspace = account.get("workspace_id")
+    return f"{account.get('url')}" + (f" (workspace {workspace})" if workspace else "")
 
 
 async def _apply(

@@ -13,6 +13,7 @@ from packsync.project import load_project
 from packsync.sandbox.embedded import EmbeddedSandbox
 from packsync.target import resolve_target
 from tests.conftest import PACKS, run_packsync
+from tests.sandbox_helpers import KEY, ThreadSandbox
 
 PROJECT = """\
 default_target: staging
@@ -129,3 +130,55 @@ def test_embedded_sandbox_is_seeded_with_the_reference_tunes_and_stopped_afterwa
         process = sandbox._process
         assert process is not None and process.poll() is None
     assert process.poll() == 0
+
+
+def test_a_saved_plan_applies_with_the_environment_that_made_it(tmp_path: Path, sandbox: ThreadSandbox) -> None:
+    """No packsync.yaml: the account is ASTRIA_API_URL and ASTRIA_API_KEY alone, for plan and apply."""
+    from tests.engine.conftest import REFERENCE_TUNES
+
+    (tmp_path / "packs").mkdir()
+    shutil.copy(PACKS / "pet-portraits.yaml", tmp_path / "packs")
+    sandbox.seed_tunes(*REFERENCE_TUNES)
+    env = {"ASTRIA_API_URL": sandbox.url, "ASTRIA_API_KEY": KEY, "PACKSYNC_TARGET": ""}
+    done = run_packsync("plan", "--out", "p.json", cwd=tmp_path, env=env)
+    assert done.code == 0, done.err
+    saved = json.loads((tmp_path / "p.json").read_text())
+    assert saved["target"] == "default"
+    assert saved["account"] == {"url": sandbox.url, "workspace_id": None}
+    assert KEY not in (tmp_path / "p.json").read_text()
+
+    elsewhere = run_packsync("apply", "p.json", "--auto-approve", cwd=tmp_path, env={**env, "ASTRIA_WORKSPACE_ID": "9"})
+    assert elsewhere.code == 1
+    assert "the plan was made for the account at" in elsewhere.err and "workspace 9" in elsewhere.err
+
+    done = run_packsync("apply", "p.json", "--auto-approve", cwd=tmp_path, env=env)
+    assert done.code == 0, done.out + done.err
+    assert "Verified" in done.out
+    assert run_packsync("plan", "--detailed-exitcode", cwd=tmp_path, env=env).code == 0
+
+    # Stale: made before a change on the account, applied after it.
+    pack_file = tmp_path / "packs" / "pet-portraits.yaml"
+    pack_file.write_text(pack_file.read_text().replace("seed: 4242", "seed: 4243", 1))
+    assert run_packsync("plan", "--out", "p2.json", cwd=tmp_path, env=env).code == 0
+    with sandbox.http() as http:
+        pack = http.get("/p/pet-portraits").json()
+        victim = http.get("/prompts", params={"pack_id": pack["id"]}).json()[0]
+        assert http.delete(f"/prompts/{victim['id']}").status_code in (200, 204)
+    stale = run_packsync("apply", "p2.json", "--auto-approve", cwd=tmp_path, env=env)
+    assert stale.code == 4, stale.out + stale.err
+
+
+def test_a_saved_plan_names_its_target_when_the_environment_chooses_another(project_dir: Path) -> None:
+    from packsync.plan import Plan
+
+    (project_dir / "packs").mkdir()
+    shutil.copy(PACKS / "pet-portraits.yaml", project_dir / "packs")
+    Plan(target="production", account={"url": "https://api.astria.ai", "workspace_id": None}).save(
+        project_dir / "p.json"
+    )
+    done = run_packsync("apply", "p.json", "--target", "staging", cwd=project_dir, env={"PROD_KEY": "sk"})
+    assert done.code == 1 and "the plan was made for target 'production', not 'staging'" in done.err
+    moved = run_packsync(
+        "apply", "p.json", cwd=project_dir, env={"PROD_KEY": "sk", "ASTRIA_API_URL": "https://other.example.test"}
+    )
+    assert moved.code == 1 and "https://other.example.test" in moved.err and "Traceback" not in moved.err
