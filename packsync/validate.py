@@ -25,15 +25,22 @@ def run_validate(
             )
             return 1
         paths = [project.packs_dir]
-    # packsync.yaml is checked as the project file, never as a pack.
-    files = [p for p in find_pack_files(paths) if p.name != PROJECT_FILE]
-    if not files and not project.diagnostics:
+    # packsync.yaml is checked as a project file, never as a pack: the project's own, and any
+    # other one named (a pre-commit hook passes just the changed files, maybe only this one).
+    found = list(find_pack_files(paths))
+    files = [p for p in found if p.name != PROJECT_FILE]
+    projects = {project.file.resolve(): project} if project.file is not None else {}
+    for named in (p for p in found if p.name == PROJECT_FILE and p.is_file()):
+        if named.resolve() not in projects:
+            projects[named.resolve()] = load_project(named.parent)
+    if not files and not projects:
         shown = ", ".join(display_path(p) for p in paths)
         err.write(f"packsync: error: no pack files (*.yaml, *.yml) found in {shown}\n")
         return 1
     result = PackChecker().check_files((f, display_path(f)) for f in files)
-    diagnostics: list[Diagnostic] = sorted([*project.diagnostics, *result.diagnostics], key=Diagnostic.sort_key)
-    checked = result.files + (1 if project.file is not None else 0)
+    project_diagnostics = [d for checked_project in projects.values() for d in checked_project.diagnostics]
+    diagnostics: list[Diagnostic] = sorted([*project_diagnostics, *result.diagnostics], key=Diagnostic.sort_key)
+    checked = result.files + len(projects)
     REPORTERS[output_format](diagnostics, checked, out, err)
     failed = any(d.is_error for d in diagnostics) or (strict and bool(diagnostics))
     return 1 if failed else 0

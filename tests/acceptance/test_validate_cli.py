@@ -172,6 +172,25 @@ def test_project_file_given_as_a_path_is_not_checked_as_a_pack(project: Path) ->
     assert done.code == 0, done.out
 
 
+def test_a_project_file_alone_is_checked_and_passes(project: Path) -> None:
+    (project / "packsync.yaml").write_text("default_target: local\ntargets:\n  local: {url: sandbox}\n")
+    done = run_packsync("validate", "packsync.yaml", cwd=project)
+    assert done.code == 0, done.out + done.err
+    assert "1 file checked" in done.err
+    (project / "packsync.yaml").write_text("default_target: nowhere\n")
+    done = run_packsync("validate", "packsync.yaml", cwd=project)
+    assert done.code == 1 and "packsync.yaml:1:17: target-unknown" in done.out
+
+
+def test_another_directorys_project_file_is_checked_as_that_project(project: Path) -> None:
+    other = project / "other"
+    (other / "packs").mkdir(parents=True)
+    (other / "packsync.yaml").write_text("default_target: nowhere\n")
+    done = run_packsync("validate", "other/packsync.yaml", cwd=project)
+    assert done.code == 1
+    assert done.out.startswith("other/packsync.yaml:1:17: target-unknown"), done.out
+
+
 def test_validate_imports_nothing_networked(project: Path) -> None:
     code = (
         "import sys, runpy\n"

@@ -35,10 +35,12 @@ def repo(tmp_path: Path) -> Path:
     return work
 
 
-def try_repo(repo: Path, hook: str) -> subprocess.CompletedProcess[str]:
+def try_repo(repo: Path, hook: str, *files: str) -> subprocess.CompletedProcess[str]:
+    """Run ``hook`` on ``files`` (as a commit of just those would), or on every file."""
     pre_commit = Path(sys.executable).parent / "pre-commit"
+    which = ["--files", *files] if files else ["--all-files"]
     return subprocess.run(
-        [str(pre_commit), "try-repo", str(ROOT), hook, "--all-files", "--color", "never"],
+        [str(pre_commit), "try-repo", str(ROOT), hook, *which, "--color", "never"],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -74,3 +76,16 @@ def test_fmt_hook_rewrites_and_fails_until_the_files_are_canonical(repo: Path) -
     git(repo, "add", ".")
     second = try_repo(repo, "packsync-fmt")
     assert second.returncode == 0, second.stdout + second.stderr
+
+
+def test_validate_hook_passes_a_commit_of_packsync_yaml_alone(repo: Path) -> None:
+    project = repo / "packsync.yaml"
+    project.write_text("default_target: local\ntargets:\n  local: {url: sandbox}\n")
+    git(repo, "add", ".")
+    done = try_repo(repo, "packsync-validate", "packsync.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    project.write_text("default_target: nowhere\ntargets:\n  local: {url: sandbox}\n")
+    git(repo, "add", ".")
+    done = try_repo(repo, "packsync-validate", "packsync.yaml")
+    assert done.returncode == 1
+    assert "packsync.yaml:1:17: target-unknown" in done.stdout
