@@ -67,12 +67,6 @@ def test_every_object_rejects_unknown_keys(name: str) -> None:
     assert loose == []
 
 
-def test_pack_files_point_editors_at_the_schema() -> None:
-    for pack in (ROOT / "packs").glob("*.yaml"):
-        first = pack.read_text().splitlines()[0]
-        assert first == "# yaml-language-server: $schema=../schemas/pack.schema.json", pack.name
-
-
 def test_pre_commit_hook_definition() -> None:
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     hook = next(h for h in hooks if h["id"] == "packsync-validate")

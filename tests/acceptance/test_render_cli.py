@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
-from tests.conftest import run_packsync
+import pytest
+
+from tests.conftest import PACKS, run_packsync
 
 
-def test_render_by_slug_expands_subject_and_defaults() -> None:
-    done = run_packsync("render", "corporate-headshots", "--format", "json")
+@pytest.fixture
+def here(tmp_path: Path) -> Path:
+    """A project holding the tests' copies of the example packs."""
+    shutil.copytree(PACKS, tmp_path / "packs")
+    return tmp_path
+
+
+def test_render_by_slug_expands_subject_and_defaults(here: Path) -> None:
+    done = run_packsync("render", "corporate-headshots", "--format", "json", cwd=here)
     assert done.code == 0, done.err
     document = json.loads(done.out)
     assert document["pack"] == "corporate-headshots"
@@ -24,8 +34,10 @@ def test_render_by_slug_expands_subject_and_defaults() -> None:
     assert "key" not in body  # a key is never sent
 
 
-def test_render_one_class_and_fill_a_characteristic() -> None:
-    done = run_packsync("render", "packs/corporate-headshots.yaml", "--class", "woman", "--set", "eye_color=green eyes")
+def test_render_one_class_and_fill_a_characteristic(here: Path) -> None:
+    done = run_packsync(
+        "render", "packs/corporate-headshots.yaml", "--class", "woman", "--set", "eye_color=green eyes", cwd=here
+    )
     assert done.code == 0, done.err
     assert "class woman" in done.out
     assert "class man" not in done.out
@@ -48,22 +60,22 @@ def test_prompt_overrides_beat_defaults(tmp_path: Path) -> None:
     assert body == {"text": "<faceid:7:0.8> sks dog in a park", "num_images": 2, "seed": 1}
 
 
-def test_render_chosen_prompts_only() -> None:
-    done = run_packsync("render", "pet-portraits", "--prompt", "autumn-park", "--format", "json")
+def test_render_chosen_prompts_only(here: Path) -> None:
+    done = run_packsync("render", "pet-portraits", "--prompt", "autumn-park", "--format", "json", cwd=here)
     assert done.code == 0, done.err
     rows = json.loads(done.out)["templates"]
     assert [(r["key"], r["class"]) for r in rows] == [("autumn-park", "dog"), ("autumn-park", "cat")]
-    done = run_packsync("render", "pet-portraits", "--prompt", "nope")
+    done = run_packsync("render", "pet-portraits", "--prompt", "nope", cwd=here)
     assert done.code == 1 and 'no prompt with key "nope"' in done.err
 
 
-def test_unknown_pack_class_and_characteristic_are_clear_errors() -> None:
-    assert "no pack with slug" in run_packsync("render", "nope").err
-    done = run_packsync("render", "pet-portraits", "--class", "horse")
+def test_unknown_pack_class_and_characteristic_are_clear_errors(here: Path) -> None:
+    assert "no pack with slug" in run_packsync("render", "nope", cwd=here).err
+    done = run_packsync("render", "pet-portraits", "--class", "horse", cwd=here)
     assert done.code == 1 and 'has no class "horse"' in done.err
-    done = run_packsync("render", "pet-portraits", "--set", "mood=happy")
+    done = run_packsync("render", "pet-portraits", "--set", "mood=happy", cwd=here)
     assert done.code == 1 and '"mood" is not a characteristic' in done.err
-    done = run_packsync("render", "pet-portraits", "--set", "oops")
+    done = run_packsync("render", "pet-portraits", "--set", "oops", cwd=here)
     assert done.code == 1 and "NAME=VALUE" in done.err
 
 

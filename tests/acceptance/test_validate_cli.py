@@ -38,8 +38,8 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_example_packs_are_valid() -> None:
-    done = run_packsync("validate")
+def test_valid_packs_print_nothing_and_say_so(project: Path) -> None:
+    done = run_packsync("validate", cwd=project)
     assert done.code == 0, done.out + done.err
     assert done.out == ""
     assert "all valid" in done.err
