@@ -3,7 +3,8 @@
 Two applies racing on one account could both create the same template, or
 undo each other's removals. In CI a concurrency group keeps them apart; on one
 machine (two terminals, two checkouts of different revisions) this lock does:
-it is keyed by the account (URL and workspace), held for the whole apply, and
+it is keyed by the account (URL and workspace, in one spelling: see
+target.account_url), held for the whole apply, and
 the plan is made only once it is held, so the second apply plans against
 what the first one left.
 """

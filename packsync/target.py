@@ -34,10 +34,13 @@ class ResolvedTarget:
     def account(self) -> dict[str, str | None]:
         """Which account this is, as a saved plan records it: the URL without credentials,
         query or fragment, and the workspace. Never the key."""
-        parts = urlsplit(self.url.strip())
-        host = parts.netloc.rsplit("@", 1)[-1].lower()  # user:password@ never leaves
-        url = urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), "", "")) if host else parts.path
-        return {"url": url, "workspace_id": self.workspace_id}
+        return {"url": account_url(self.url), "workspace_id": self.workspace_id}
+
+    def lock_key(self, project_root: str) -> str:
+        """One key per account however its URL is spelled (an embedded sandbox is per project)."""
+        if self.embedded:
+            return f"sandbox:{project_root}:{self.workspace_id or ''}"
+        return f"{account_url(self.url)}:{self.workspace_id or ''}"
 
     @property
     def embedded(self) -> bool:
@@ -53,6 +56,32 @@ class ResolvedTarget:
                 f"the API key is not set: export {self.key_env}=<your Astria API key> (target {self.name!r})"
             )
         return Secret(value)
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]", "localhost.localdomain"}
+
+
+def account_url(url: str) -> str:
+    """The account's URL in one spelling: lower-case scheme and host, loopback names as
+    127.0.0.1, no default port, no trailing ``/``; never credentials, a query or a fragment."""
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc.rsplit("@", 1)[-1].lower()  # user:password@ never leaves
+    if not netloc:
+        return parts.path.strip()
+    host, port = netloc, ""
+    if netloc.startswith("["):
+        host, _, rest = netloc.partition("]")
+        host += "]"
+        port = rest[1:] if rest.startswith(":") else ""
+    elif ":" in netloc:
+        host, _, port = netloc.rpartition(":")
+    scheme = parts.scheme.lower()
+    if port == _DEFAULT_PORTS.get(scheme):
+        port = ""
+    if host in _LOOPBACK_NAMES or host.startswith("127."):
+        host = "127.0.0.1"
+    return urlunsplit((scheme, host + (f":{port}" if port else ""), parts.path.rstrip("/"), "", ""))
 
 
 def resolve_target(project: Project, name: str | None, env: Mapping[str, str] | None = None) -> ResolvedTarget:

@@ -160,10 +160,7 @@ def run_apply(options: ApplyOptions, out: TextIO, err: TextIO) -> int:
         else:
             target = resolve_target(workspace.project, options.target)
         packs = select_packs(workspace.packs, options.packs)
-        if target.embedded:
-            account = f"sandbox:{workspace.project.root.resolve()}:{target.workspace_id or ''}"
-        else:
-            account = f"{target.account['url']}:{target.workspace_id or ''}"
+        account = target.lock_key(str(workspace.project.root.resolve()))
         with account_lock(account, float(os.environ.get("PACKSYNC_LOCK_TIMEOUT", "600")), err):
             return asyncio.run(_apply(options, workspace, target, packs, saved, out, err))
     except LockTimeout as exc:
