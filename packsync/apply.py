@@ -12,14 +12,16 @@ read back to find out whether it happened.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packsync.aio import gather_all
 from packsync.client import ApiError, AstriaClient, NotFound, OutcomeUnknown
-from packsync.diff import pack_fingerprint, template_fingerprint
+from packsync.desired import DesiredPack
+from packsync.diff import create_pack_body, pack_fingerprint, template_fingerprint
 from packsync.identity import identity
 from packsync.plan import Change, PackPlan, Plan, Source
+from packsync.project import Policy
 from packsync.slug import derive_slug
 
 
@@ -280,6 +282,122 @@ class Applier:
             )
 
 
+@dataclass
+class SavedPlanCheck:
+    """What re-reading the account says of a saved plan: what changed since it was made
+    (stale), and what it asks for that the files, the account or the policy do not allow."""
+
+    stale: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+async def recheck_saved(
+    client: AstriaClient, plan: Plan, declared: Sequence[DesiredPack], policy: Policy
+) -> SavedPlanCheck:
+    """Check a saved plan against the pack files, the account and the policy, and overwrite
+    what the plan file merely claims with what they say.
+
+    A plan file is data, not orders: every pack it touches must be declared by a file and be
+    that file's pack on the account; every template it creates must be on one of that pack's
+    class tunes; every template it removes must be on that pack now, among the ones the plan
+    fingerprinted; ``on_remove`` must be the policy's. The live count, ``protect``, the desired
+    count and which removes are duplicates are taken from the account and the files, not
+    the file, so that the safety limits evaluated afterwards are the real ones.
+    """
+    check = SavedPlanCheck()
+    if plan.on_remove != policy.on_remove:
+        check.refused.append(
+            f"the plan would {plan.on_remove} removed templates, but the policy says on_remove: {policy.on_remove}"
+        )
+    by_slug = {d.slug: d for d in declared}
+
+    async def one(pack: PackPlan) -> SavedPlanCheck:
+        found = SavedPlanCheck()
+        desired = by_slug.get(pack.slug)
+        if desired is None:
+            found.refused.append(f"pack {pack.slug}: no pack file declares it")
+            return found
+        tunes = {(t.class_name, t.tune_id) for t in desired.templates}
+        for change in pack.applicable:
+            spec = change.create
+            if spec is not None and (spec.class_name, spec.tune_id) not in tunes:
+                found.refused.append(
+                    f"pack {pack.slug}: the plan creates a template on tune {spec.tune_id} as class "
+                    f"{spec.class_name!r}, which {desired.pack.path} does not declare"
+                )
+        pack.protect = desired.pack.protect
+        pack.desired_count = len(desired.templates)
+        if pack.live_id is None:
+            if pack.create_pack is None or dict(pack.create_pack) != create_pack_body(desired):
+                found.refused.append(
+                    f"pack {pack.slug}: the pack to create is not the one {desired.pack.path} declares"
+                )
+            if any(c.remove is not None for c in pack.applicable):
+                found.refused.append(f"pack {pack.slug}: the plan removes templates from a pack it creates")
+            found.stale += await stale_objects(client, Plan(target=plan.target, packs=[pack]))
+            return found
+        if pack.create_pack is not None:
+            found.refused.append(f"pack {pack.slug}: the plan both creates the pack and names #{pack.live_id}")
+        pinned = desired.pack.id
+        if pinned is not None and pinned != pack.live_id:
+            found.refused.append(
+                f"pack {pack.slug}: the plan names #{pack.live_id}; {desired.pack.path} pins #{pinned}"
+            )
+            return found
+        try:
+            summary = await client.get_pack(pack.live_id)
+        except NotFound:
+            found.stale.append(f"pack {pack.slug} #{pack.live_id}: no longer on the account")
+            return found
+        if pinned is None and summary.get("slug") != pack.slug:
+            found.refused.append(
+                f"pack {pack.slug}: the plan names #{pack.live_id}, "
+                f"which is pack {summary.get('slug')!r} on the account"
+            )
+            return found
+        templates = await client.pack_templates(pack.live_id)
+        found.stale += _stale_pack(pack, templates)
+        live = {int(t["id"]): t for t in templates}
+        removed = {c.remove.id for c in pack.applicable if c.remove is not None}
+        for tid in sorted(removed - set(live)):
+            found.refused.append(f"pack {pack.slug}: the plan removes #{tid}, which is not a template of this pack")
+        for tid in sorted(removed - set(pack.live_fingerprints)):
+            found.refused.append(f"pack {pack.slug}: the plan removes #{tid}, which it never read")
+        pack.live_count = len(templates)
+        staying: dict[Any, int] = {}
+        for tid in sorted(set(live) - removed):
+            staying.setdefault(identity(str(live[tid].get("text") or ""), live[tid]), tid)
+        for index, change in enumerate(pack.changes):
+            if change.kind == "remove" and change.remove is not None and change.remove.id in live:
+                twin = staying.get(identity(str(live[change.remove.id].get("text") or ""), live[change.remove.id]))
+                reason = f"duplicate of #{twin}" if twin is not None else "not in the files"
+                pack.changes[index] = replace(change, reason=reason)
+        return found
+
+    for found in await gather_all(*(one(p) for p in plan.packs if p.has_changes)):
+        check.stale += found.stale
+        check.refused += found.refused
+    return check
+
+
+def _stale_pack(pack: PackPlan, templates: Sequence[dict[str, Any]]) -> list[str]:
+    """What changed in one existing pack since the plan read it, template by template."""
+    assert pack.live_id is not None
+    if pack_fingerprint({"id": pack.live_id, "slug": pack.slug}, templates) == pack.pack_fingerprint:
+        return []
+    now = {int(t["id"]): template_fingerprint(t) for t in templates}
+    found = []
+    before = pack.live_fingerprints
+    for tid in sorted(set(before) | set(now)):
+        if tid not in now:
+            found.append(f"pack {pack.slug}: template #{tid} is gone")
+        elif tid not in before:
+            found.append(f"pack {pack.slug}: template #{tid} is new")
+        elif before[tid] != now[tid]:
+            found.append(f"pack {pack.slug}: template #{tid} changed")
+    return found or [f"pack {pack.slug}: changed since the plan was made"]
+
+
 async def stale_objects(client: AstriaClient, plan: Plan) -> list[str]:
     """What changed on the account since a saved plan was made, object by object."""
     problems: list[str] = []
@@ -295,19 +413,7 @@ async def stale_objects(client: AstriaClient, plan: Plan) -> list[str]:
             templates = await client.pack_templates(pack.live_id)
         except NotFound:
             return [f"pack {pack.slug} #{pack.live_id}: no longer on the account"]
-        now = {int(t["id"]): template_fingerprint(t) for t in templates}
-        if pack_fingerprint({"id": pack.live_id, "slug": pack.slug}, templates) == pack.pack_fingerprint:
-            return []
-        found = []
-        before = pack.live_fingerprints
-        for tid in sorted(set(before) | set(now)):
-            if tid not in now:
-                found.append(f"pack {pack.slug}: template #{tid} is gone")
-            elif tid not in before:
-                found.append(f"pack {pack.slug}: template #{tid} is new")
-            elif before[tid] != now[tid]:
-                found.append(f"pack {pack.slug}: template #{tid} changed")
-        return found or [f"pack {pack.slug}: changed since the plan was made"]
+        return _stale_pack(pack, templates)
 
     for found in await gather_all(*(check(p) for p in touched)):
         problems.extend(found)

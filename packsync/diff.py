@@ -94,7 +94,7 @@ def _price(templates: Sequence[Mapping[str, Any]]) -> int | None:
     return round(cost / images)
 
 
-def _create_pack_body(desired: DesiredPack) -> dict[str, Any]:
+def create_pack_body(desired: DesiredPack) -> dict[str, Any]:
     pack = desired.pack
     body: dict[str, Any] = {
         "title": pack.title,
@@ -206,7 +206,7 @@ def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
         price_per_image_mc=_price(live.templates),
     )
     if live.summary is None:
-        plan.create_pack = _create_pack_body(desired)
+        plan.create_pack = create_pack_body(desired)
         plan.changes = [Change(kind="create", create=_spec(t)) for t in desired.templates]
         return plan
 

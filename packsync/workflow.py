@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from packsync.apply import Applier, ApplyReport, Result, stale_objects, verify_saved
+from packsync.apply import Applier, ApplyReport, Result, recheck_saved, verify_saved
 from packsync.client import ApiError, AstriaClient, ConfigError
+from packsync.desired import desired_state
+from packsync.diff import evaluate_safety
 from packsync.engine import PlanError, Workspace, load_workspace, make_plan, select_packs
 from packsync.lock import LockTimeout, account_lock
 from packsync.model import Pack
@@ -221,15 +223,26 @@ async def _apply(
             plan = saved
             if options.packs:
                 plan.packs = [p for p in plan.packs if p.slug in options.packs]
-            stale = await stale_objects(client, plan)
-            if stale:
-                for line in stale:
+            policy = workspace.project.policy
+            check = await recheck_saved(client, plan, desired_state(packs, target.tune_ids), policy)
+            if check.stale:
+                for line in check.stale:
                     err.write(f"  {line}\n")
                 return _fail(
                     err,
-                    f"the saved plan is stale: {len(stale)} object(s) changed since it was made; make a new plan",
+                    f"the saved plan is stale: {len(check.stale)} object(s) changed since it was made; make a new plan",
                     EXIT_STALE,
                 )
+            if check.refused:
+                for line in check.refused:
+                    err.write(f"  {line}\n")
+                return _fail(
+                    err,
+                    f"the saved plan asks for {len(check.refused)} change(s) that the pack files, the account "
+                    "or the policy do not allow; nothing was applied: make a new plan",
+                )
+            # The limits of the policy in force now, on the counts just read: never the file's own.
+            plan.refusals = evaluate_safety(plan, policy)
         else:
             plan = await make_plan(client, workspace, target, packs)
         render_text(plan, out, style)
@@ -246,9 +259,7 @@ async def _apply(
             return EXIT_ERROR
         total = sum(len(p.applicable) + (1 if p.create_pack else 0) for p in plan.packs)
         view = ProgressView(total, out)
-        report = await Applier(
-            client, plan, plan.on_remove if saved else workspace.project.policy.on_remove, view
-        ).run()
+        report = await Applier(client, plan, workspace.project.policy.on_remove, view).run()
         view.finish()
         return await _verify(client, workspace, target, packs, plan, saved, report, out, err, style)
 
