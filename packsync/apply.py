@@ -11,7 +11,7 @@ read back to find out whether it happened.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,8 +19,8 @@ from packsync.aio import gather_all
 from packsync.client import ApiError, AstriaClient, NotFound, OutcomeUnknown
 from packsync.desired import DesiredPack
 from packsync.diff import create_pack_body, pack_fingerprint, template_fingerprint
-from packsync.identity import identity
-from packsync.plan import Change, PackPlan, Plan, Source
+from packsync.identity import canonical_params, canonical_text, identity
+from packsync.plan import Change, PackPlan, Plan, Source, TemplateSpec
 from packsync.project import Policy
 from packsync.slug import derive_slug
 
@@ -70,6 +70,7 @@ class Applier:
         self.on_remove = on_remove
         self.progress = progress or (lambda result: None)
         self.report = ApplyReport()
+        self._answered: set[Any] = set()  # ids the creates of this apply were answered with
 
     def _record(self, result: Result) -> None:
         self.report.results.append(result)
@@ -184,6 +185,13 @@ class Applier:
         except ApiError as exc:
             self._record(Result(pack.slug, describe(change), False, str(exc), spec.source))
             return "failed"
+        answered = created.get("id")
+        wrong = not_as_asked(spec, created, pack.live_fingerprints.keys() | self._answered)
+        self._answered.add(answered)
+        if wrong is not None:
+            # Never counted as created: the old template it may be is then never removed.
+            self._record(Result(pack.slug, describe(change), False, wrong, spec.source))
+            return "failed"
         owner = created.get("pack_id")
         if owner != pack_id:
             # With the account's idempotency on, an identical prompt comes back whatever its pack.
@@ -280,6 +288,38 @@ class Applier:
             self._record(
                 Result(pack.slug, f"{label} ({'deleted' if self.on_remove == 'delete' else 'detached'})", True)
             )
+
+
+def not_as_asked(spec: TemplateSpec, answer: Mapping[str, Any], known: Container[int]) -> str | None:
+    """Why the answer to a create is not the new template asked for; None when it is.
+
+    With the account's idempotency on, Astria answers a create with an existing template whose
+    attributes on its idempotency list match, whatever the others (``style``,
+    ``aspect_ratio``, ...) say. Such an answer is an id the plan already read, or a text or a
+    parameter other than the one sent. A parameter the answer leaves out proves nothing (the
+    API echoes few of them), and neither does one the request left to its default (the
+    account's settings may fill it).
+    """
+    tid = answer.get("id")
+    if tid in known:
+        return (
+            f"the account answered with its existing template #{tid} instead of creating a new one: with the "
+            "account's idempotency on, Astria takes templates that differ only in parameters outside its "
+            "idempotency list (style, aspect_ratio, color_grading, film_grain, resolution, ...) for the same "
+            "template, so this change cannot be made on this account; change the text or seed as well, or "
+            "turn idempotency off"
+        )
+    if canonical_text(str(answer.get("text") or "")) != canonical_text(spec.text):
+        return f"the account answered with template #{tid}, whose text is not the one sent; it was not counted"
+    sent = dict(canonical_params(dict(spec.params)))
+    echoed = dict(canonical_params(answer))
+    differ = [name for name in sent if answer.get(name) is not None and echoed.get(name) != sent[name]]
+    if differ:
+        return (
+            f"the account answered with template #{tid}, whose {', '.join(differ)} is not what was sent "
+            "(an idempotent replay of another template?); it was not counted"
+        )
+    return None
 
 
 @dataclass

@@ -77,6 +77,30 @@ def test_idempotent_replays_of_detached_templates_are_attached_again(project: Pr
     assert project.plan("--detailed-exitcode").code == 0
 
 
+@pytest.mark.parametrize("on_remove", ["detach", "delete"])
+@pytest.mark.parametrize("edit", ["    style: Cinematic\n", "    film_grain: true\n", '    aspect_ratio: "1:1"\n'])
+def test_an_idempotent_replay_of_the_old_template_is_never_counted_or_removed(
+    project: Project, edit: str, on_remove: str
+) -> None:
+    """With idempotency on, a change to a parameter outside Astria's idempotency list makes the
+    create answer with the old template: it must not count as created, and the old one stays."""
+    if on_remove == "delete":
+        (project.root / "packsync.yaml").write_text(
+            (project.root / "packsync.yaml").read_text() + "policy:\n  on_remove: delete\n"
+        )
+    project.sandbox.admin("POST", "settings", {"idempotency": "on"})
+    assert project.apply().code == 0
+    before = {t["id"]: t["text"] for t in project.templates("pet-portraits")}
+    project.edit("pet-portraits.yaml", "    seed: 4242\n", "    seed: 4242\n" + edit)
+    for _ in range(3):  # never converges, never loses the prompt
+        done = project.apply()
+        assert done.code == 5, done.out + done.err
+        assert "instead of creating a new one" in done.err and "cannot be made on this account" in done.err
+        assert "packs/pet-portraits.yaml:" in done.err
+        assert {t["id"]: t["text"] for t in project.templates("pet-portraits")} == before
+    assert_no_duplicates(project, "pet-portraits")
+
+
 def test_two_packs_with_an_identical_template_under_idempotency_fail_clearly(project: Project) -> None:
     project.sandbox.admin("POST", "settings", {"idempotency": "on"})
     twin = project.pack_file("pet-portraits.yaml").read_text()
