@@ -185,6 +185,21 @@ class Applier:
         except ApiError as exc:
             self._record(Result(pack.slug, describe(change), False, str(exc), spec.source))
             return "failed"
+        owner = created.get("pack_id")
+        if owner is not None and owner != pack_id:
+            # With the account's idempotency on, an identical prompt comes back whatever its pack.
+            self._record(
+                Result(
+                    pack.slug,
+                    describe(change),
+                    False,
+                    f"the account's idempotency returned template #{created['id']} of pack #{owner} instead of a "
+                    "new one: two packs cannot hold identical templates while idempotency is on (change the seed "
+                    "of one of them)",
+                    spec.source,
+                )
+            )
+            return "failed"
         answered = created.get("id")
         wrong = not_as_asked(spec, created, pack.live_fingerprints.keys() | self._answered)
         self._answered.add(answered)
@@ -192,30 +207,13 @@ class Applier:
             # Never counted as created: the old template it may be is then never removed.
             self._record(Result(pack.slug, describe(change), False, wrong, spec.source))
             return "failed"
-        owner = created.get("pack_id")
-        if owner != pack_id:
-            # With the account's idempotency on, an identical prompt comes back whatever its pack.
-            if owner is None:
-                try:
-                    await self.client.set_prompt_pack(
-                        int(created["id"]), pack_id, base_pack_id=None, orig_prompt_id=None
-                    )
-                except ApiError as exc:
-                    self._record(
-                        Result(pack.slug, describe(change), False, f"attaching #{created['id']}: {exc}", spec.source)
-                    )
-                    return "failed"
-            else:
+        if owner is None:
+            # A detached identical prompt, returned by idempotency: attach it again.
+            try:
+                await self.client.set_prompt_pack(int(created["id"]), pack_id, base_pack_id=None, orig_prompt_id=None)
+            except ApiError as exc:
                 self._record(
-                    Result(
-                        pack.slug,
-                        describe(change),
-                        False,
-                        f"the account's idempotency returned template #{created['id']} of pack #{owner} instead of a "
-                        "new one: two packs cannot hold identical templates while idempotency is on (change the seed "
-                        "of one of them)",
-                        spec.source,
-                    )
+                    Result(pack.slug, describe(change), False, f"attaching #{created['id']}: {exc}", spec.source)
                 )
                 return "failed"
         self._record(Result(pack.slug, f"{describe(change)} #{created['id']}", True, source=spec.source))

@@ -262,6 +262,13 @@ def diff(
     return plan
 
 
+def _removal_words(pack: PackPlan, plain: Sequence[Change]) -> str:
+    replaced = sum(1 for c in plain if c.kind == "replace")
+    if not replaced:
+        return "removing"
+    return "replacing" if replaced == len(plain) else "removing or replacing"
+
+
 def evaluate_safety(plan: Plan, policy: Policy) -> list[Refusal]:
     """The safety limits this plan exceeds."""
     refusals = []
@@ -287,15 +294,19 @@ def evaluate_safety(plan: Plan, policy: Policy) -> list[Refusal]:
                     "--allow-empty",
                 )
             )
-        plain = [c for c in pack.of_kind("remove") if not c.reason.startswith("duplicate")]
+        # A replace takes a live template off the pack too: a churn that replaces every
+        # template on every apply (a value the server stores differently, say) is refused
+        # like a mass removal, never paid for silently. Extra copies do not count.
+        plain = [c for c in pack.removals if not c.reason.startswith("duplicate")]
         if pack.live_count and plain:
             share = len(plain) / pack.live_count
+            what = _removal_words(pack, plain)
             if share > policy.max_remove_share:
                 refusals.append(
                     Refusal(
                         "removal-share",
                         pack.slug,
-                        f"pack {pack.slug}: removing {len(plain)} of {pack.live_count} live templates ({share:.0%}) "
+                        f"pack {pack.slug}: {what} {len(plain)} of {pack.live_count} live templates ({share:.0%}) "
                         f"exceeds the policy's {policy.max_remove_share:.0%}",
                         "--allow-mass-removal",
                     )
@@ -305,7 +316,7 @@ def evaluate_safety(plan: Plan, policy: Policy) -> list[Refusal]:
                     Refusal(
                         "removal-count",
                         pack.slug,
-                        f"pack {pack.slug}: removing {len(plain)} live templates exceeds the policy's "
+                        f"pack {pack.slug}: {what} {len(plain)} live templates exceeds the policy's "
                         f"{policy.max_remove_count}",
                         "--allow-mass-removal",
                     )

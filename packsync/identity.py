@@ -8,6 +8,7 @@ the class (the name of the tagged tune) is part of the identity too.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,15 +18,30 @@ from packsync.model import GENERATION_PARAMS, Params
 Identity = tuple[str, Params]
 
 
+NUMERIC_PARAMS = frozenset({"num_images", "seed", "cfg_scale", "steps", "w", "h", "denoising_strength"})
+_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
+def canonical_value(name: str, value: Any) -> Any:
+    """One parameter's value by meaning: an empty string is no value (the server stores it as
+    null), a numeric string is its number (as Rails serializes decimals), 7.0 is 7."""
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        if name in NUMERIC_PARAMS and _NUMBER.fullmatch(value.strip()):
+            value = float(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        value = int(value)
+    return value
+
+
 def canonical_params(values: Mapping[str, Any]) -> Params:
     """The parameters that differ from the server's defaults, in the format's order."""
     out = []
     for name in GENERATION_PARAMS:
-        value = values.get(name)
+        value = canonical_value(name, values.get(name))
         if value is None:
             continue
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
         default = PROMPT_PARAM_DEFAULTS.get(name)
         if value == default and type(value) is type(default):
             continue

@@ -100,7 +100,10 @@ def test_a_new_reference_tune_replaces_every_template_of_its_class(project: Proj
     assert plan["summary"]["templates_to_replace"] == 27
     assert plan["summary"]["templates_to_create"] == 0
     assert plan["summary"]["templates_to_remove"] == 0
-    applied(project)
+    refused = project.apply()  # half the pack's templates taken off: a mass change
+    assert refused.code == 3
+    assert "replacing 27 of 54 live templates (50%) exceeds the policy's 30%" in refused.err
+    assert project.apply("--allow-mass-removal").code == 0
     texts = [t["text"] for t in project.templates("corporate-headshots")]
     assert sum("<lora:700001:1> ohwx man" in t for t in texts) == 27
     assert not any("690204" in t for t in texts)

@@ -110,3 +110,34 @@ def test_removing_duplicates_is_not_a_mass_removal(project: Project) -> None:
     done = project.apply()
     assert done.code == 0, done.err
     assert len(project.templates("pet-portraits")) == 30
+
+
+def test_replacing_every_template_counts_toward_the_removal_limits(project: Project) -> None:
+    """A churn that replaces every template (a value the account stores differently, or an edit
+    of a shared default) is refused like a mass removal, never paid for silently."""
+    setup_applied(project)
+    project.edit("pet-portraits.yaml", "  num_images: 4\n", "  num_images: 3\n")
+    plan = project.plan_json()
+    assert plan["summary"]["templates_to_replace"] == 28  # one prompt sets its own num_images
+    assert plan["summary"]["templates_to_remove"] == 0
+    done = project.apply()
+    assert done.code == 3
+    assert "pack pet-portraits: replacing 28 of 30 live templates (93%) exceeds the policy's 30%" in done.err
+    assert writes(project) == 0
+    assert project.apply("--allow-mass-removal").code == 0
+    assert project.plan("--detailed-exitcode").code == 0
+
+
+def test_replaces_and_removes_add_up_toward_the_count(project: Project) -> None:
+    setup_applied(project)
+    (project.root / "packsync.yaml").write_text(
+        (project.root / "packsync.yaml").read_text() + "policy:\n  max_remove_count: 2\n"
+    )
+    keys = keys_of(project, "pet-portraits.yaml")
+    project.edit("pet-portraits.yaml", "    seed: 4242\n", "    seed: 4243\n")  # a replace per class: 2
+    assert project.apply("--allow-mass-removal").code == 0
+    drop_prompts(project, "pet-portraits.yaml", keys[-1:])  # and now a removal on top of a replace
+    project.edit("pet-portraits.yaml", "    seed: 4243\n", "    seed: 4244\n")
+    done = project.apply()
+    assert done.code == 3
+    assert "removing or replacing" in done.err and "exceeds the policy's 2" in done.err

@@ -211,3 +211,21 @@ def test_word_diff_keeps_its_markers_in_colour() -> None:
     text = out.getvalue()
     assert "\x1b[" in text
     assert "[-hard-]" in text and "{+soft+}" in text
+
+
+def test_values_compare_by_meaning() -> None:
+    assert identity("x", {"negative_prompt": ""}) == identity("x", {}) == identity("x", {"negative_prompt": None})
+    assert identity("x", {"style": "  "}) == identity("x", {})
+    assert identity("x", {"num_images": "1"}) == identity("x", {})
+    assert identity("x", {"cfg_scale": "3.5", "steps": "30"}) == identity("x", {"cfg_scale": 3.5, "steps": 30})
+    assert identity("x", {"seed": "42"}) == identity("x", {"seed": 42.0})
+    assert identity("x", {"cfg_scale": "high"}) != identity("x", {})  # not a number: shown as a change
+    assert identity("x", {"style": "1"}) != identity("x", {"style": 1})  # only numeric parameters
+
+
+def test_an_empty_negative_prompt_stored_as_null_and_numbers_as_strings_give_an_empty_plan() -> None:
+    d = desired(
+        PACK.replace("defaults: {num_images: 4}", 'defaults: {num_images: 4, negative_prompt: "", cfg_scale: 3.5}')
+    )
+    live = live_from(d, negative_prompt=None, num_images="4", cfg_scale="3.5")
+    assert not plan_for(d, live).has_changes
