@@ -348,6 +348,11 @@ def reviewed_plan(target_name: str, commit: str | None, out_file: Path) -> None:
     help="html: one self-contained page with bar charts.",
 )
 @click.option("--min-runs", type=click.IntRange(1), default=10, show_default=True, help="Runs without a like to flag.")
+@click.option(
+    "--exclude-tune-ids",
+    metavar="ID,...",
+    help="More test tunes whose runs are not customers' (besides the target's test_tune_ids).",
+)
 @target_option
 @project_option
 def stats(
@@ -355,14 +360,23 @@ def stats(
     since: Any,
     output_format: str,
     min_runs: int,
+    exclude_tune_ids: str | None,
     target_name: str | None,
     project_dir: Path,
 ) -> None:
-    """Likes per template prompt and per pack, best first, mapped back to the pack files."""
+    """Likes per template prompt and per pack, best first, mapped back to the pack files.
+
+    Runs on test tunes are left out: the target's test_tune_ids, --exclude-tune-ids, and
+    every tune a preview pack (PACK-preview) has run on.
+    """
     from packsync.stats import run_stats
 
     day = since.date() if since is not None else None
-    sys.exit(run_stats(project_dir, target_name, list(packs), day, output_format, min_runs, sys.stdout, sys.stderr))
+    exclude = _tune_ids(exclude_tune_ids, "--exclude-tune-ids")
+    code = run_stats(
+        project_dir, target_name, list(packs), day, output_format, min_runs, sys.stdout, sys.stderr, exclude
+    )
+    sys.exit(code)
 
 
 @cli.command()

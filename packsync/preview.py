@@ -365,6 +365,23 @@ def report_problems(result: PreviewResult, err: TextIO) -> bool:
     return bool(failed or missing)
 
 
+def undeclared_warnings(result: PreviewResult, declared: Sequence[int], target: str) -> list[str]:
+    """Test tunes whose preview runs ``packsync stats`` would count as customers' (see :mod:`packsync.stats`).
+
+    A run of a version in the files goes through the preview pack, which
+    leaves the tune on record as a test tune; a run of the live pack on a tune
+    that is neither declared nor on that record would count.
+    """
+    live = {s.tune_id for s in result.shots if s.version == "live" and s.prompt_id is not None}
+    recorded = {s.tune_id for s in result.shots if s.version == "files" and s.prompt_id is not None}
+    return [
+        f"packsync: warning: test tune #{tune_id} is not listed under targets.{target}.test_tune_ids in "
+        f"packsync.yaml, so packsync stats counts this preview's runs on it as customer runs; list it there "
+        f"(or pass stats --exclude-tune-ids {tune_id})\n"
+        for tune_id in sorted(live - recorded - set(declared))
+    ]
+
+
 def run_preview_command(
     project_dir: Path,
     target_name: str | None,
@@ -452,4 +469,6 @@ def run_preview_command(
     total = sum(len(s.images) for s in result.shots)
     shown = sum(1 for s in result.shots for u in s.images if (result.embedded.get(u) or Embedded(u)).ok)
     out.write(f"Wrote {display_path(path)}: {len(result.shots)} run(s), {total} image(s), {shown} embedded\n")
+    for line in undeclared_warnings(result, target.test_tune_ids, target.name):
+        err.write(line)
     return 1 if report_problems(result, err) else 0

@@ -25,7 +25,7 @@ class Target:
     key_env: str = DEFAULT_KEY_ENV
     workspace_id: str | None = None
     tune_ids: tuple[tuple[int, int], ...] = ()
-    test_tune_ids: tuple[int, ...] = ()  # tunes for previews
+    test_tune_ids: tuple[int, ...] = ()  # tunes for previews: stats never counts their runs
 
 
 @dataclass(frozen=True)
