@@ -357,6 +357,11 @@ def reviewed_plan(target_name: str, commit: str | None, out_file: Path) -> None:
     help="html: one self-contained page with bar charts.",
 )
 @click.option("--min-runs", type=click.IntRange(1), default=10, show_default=True, help="Runs without a like to flag.")
+@click.option(
+    "--exclude-tune-ids",
+    metavar="ID,...",
+    help="More test tunes whose runs are not customers' (besides the target's test_tune_ids).",
+)
 @target_option
 @project_option
 def stats(
@@ -364,29 +369,47 @@ def stats(
     since: Any,
     output_format: str,
     min_runs: int,
+    exclude_tune_ids: str | None,
     target_name: str | None,
     project_dir: Path,
 ) -> None:
-    """Likes per template prompt and per pack, best first, mapped back to the pack files."""
+    """Likes per template prompt and per pack, best first, mapped back to the pack files.
+
+    Runs on test tunes are left out: the target's test_tune_ids, --exclude-tune-ids, and
+    every tune a preview pack (PACK-preview) has run on.
+    """
     from packsync.stats import run_stats
 
     day = since.date() if since is not None else None
-    sys.exit(run_stats(project_dir, target_name, list(packs), day, output_format, min_runs, sys.stdout, sys.stderr))
+    exclude = _tune_ids(exclude_tune_ids, "--exclude-tune-ids")
+    code = run_stats(
+        project_dir, target_name, list(packs), day, output_format, min_runs, sys.stdout, sys.stderr, exclude
+    )
+    sys.exit(code)
 
 
 @cli.command()
 @click.argument("pack")
-@click.option("--tune-ids", required=True, metavar="ID,...", help="Existing test tunes to run the prompts on.")
+@click.option(
+    "--tune-ids",
+    metavar="ID,...",
+    help="Existing test tunes to run the prompts on (default: the target's test_tune_ids of the pack's classes).",
+)
 @click.option("--prompt", "keys", metavar="KEY", multiple=True, help="A prompt to preview (repeatable).")
 @click.option("--changed", is_flag=True, help="The prompts the current plan would create or replace.")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="The contact sheet (HTML).")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the contact sheet (default: .packsync/preview/PACK.html in the project).",
+)
 @click.option("--timeout", type=click.FloatRange(1), default=600, show_default=True, help="Seconds to wait for images.")
 @click.option("--allow-over-budget", is_flag=True, help="Allow more images than the policy's budget.")
 @target_option
 @project_option
 def preview(
     pack: str,
-    tune_ids: str,
+    tune_ids: str | None,
     keys: tuple[str, ...],
     changed: bool,
     out_file: Path | None,
@@ -395,13 +418,13 @@ def preview(
     target_name: str | None,
     project_dir: Path,
 ) -> None:
-    """Run prompts of PACK on test tunes and write an HTML contact sheet of the images."""
+    """Run prompts of PACK on test tunes and write an HTML contact sheet of the images.
+
+    Exit 1 when a run failed or an image could not be embedded (the sheet is written all the same).
+    """
     from packsync.preview import run_preview_command
 
-    try:
-        ids = [int(part) for part in tune_ids.split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter("a comma-separated list of tune ids", param_hint="--tune-ids") from None
+    ids = _tune_ids(tune_ids, "--tune-ids")
     code = run_preview_command(
         project_dir,
         target_name,
@@ -416,6 +439,17 @@ def preview(
         sys.stderr,
     )
     sys.exit(code)
+
+
+def _tune_ids(value: str | None, flag: str) -> list[int]:
+    """A comma-separated list of tune ids (none when the option is not given)."""
+    try:
+        ids = [int(part) for part in (value or "").split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of tune ids", param_hint=flag) from None
+    if value is not None and (not ids or any(i < 1 for i in ids)):
+        raise click.BadParameter("a comma-separated list of tune ids", param_hint=flag)
+    return ids
 
 
 def main() -> NoReturn:

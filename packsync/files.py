@@ -11,6 +11,7 @@ _UNSAFE = re.compile(r"[^a-z0-9-]+")
 # Names Windows reserves whatever the extension; refusing them keeps a repository portable.
 _RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
 MAX_STEM = 100
+STATE_DIR = ".packsync"  # a project's local state; never committed
 
 
 class UnsafePath(ValueError):
@@ -38,6 +39,16 @@ def inside(directory: Path, name: str) -> Path:
     if target.resolve().parent != base:
         raise UnsafePath(f"{name!r} would be written outside {directory}")
     return target
+
+
+def state_dir(project_root: Path) -> Path:
+    """The project's local state directory, created with a ``.gitignore`` that ignores all of it."""
+    directory = project_root / STATE_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# packsync's local state (the embedded sandbox's database, preview contact sheets)\n*\n")
+    return directory
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -25,6 +25,7 @@ class Target:
     key_env: str = DEFAULT_KEY_ENV
     workspace_id: str | None = None
     tune_ids: tuple[tuple[int, int], ...] = ()
+    test_tune_ids: tuple[int, ...] = ()  # tunes for previews: stats never counts their runs
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def load_project(root: Path) -> Project:
             key_env=spec.get("key_env", DEFAULT_KEY_ENV),
             workspace_id=None if workspace is None else str(workspace),
             tune_ids=tuple(sorted((int(k), v) for k, v in (spec.get("tune_ids") or {}).items())),
+            test_tune_ids=tuple(dict.fromkeys(int(t) for t in spec.get("test_tune_ids") or ())),
         )
     project.default_target = data.get("default_target")
     if project.default_target is not None and project.default_target not in project.targets:

@@ -29,6 +29,7 @@ class ResolvedTarget:
     key_env: str = DEFAULT_KEY_ENV
     workspace_id: str | None = None
     tune_ids: dict[int, int] = field(default_factory=dict)
+    test_tune_ids: tuple[int, ...] = ()
 
     @property
     def account(self) -> dict[str, str | None]:
@@ -99,10 +100,11 @@ def resolve_target(project: Project, name: str | None, env: Mapping[str, str] | 
             key_env=spec.key_env,
             workspace_id=spec.workspace_id,
             tune_ids=dict(spec.tune_ids),
+            test_tune_ids=spec.test_tune_ids,
         )
     else:
         known = ", ".join(sorted(project.targets)) or "none (no packsync.yaml targets)"
         raise ConfigError(f"unknown target {chosen!r}; defined targets: {known}")
     url = environ.get("ASTRIA_API_URL") or base.url
     workspace = environ.get("ASTRIA_WORKSPACE_ID") or base.workspace_id
-    return ResolvedTarget(base.name, url, base.key_env, workspace, base.tune_ids)
+    return ResolvedTarget(base.name, url, base.key_env, workspace, base.tune_ids, base.test_tune_ids)

@@ -44,6 +44,7 @@ PRICE_PER_TUNE_MC = 150_000
 IDEMPOTENCY_MODES = ("off", "on", "text-seed")
 _PLACEHOLDER = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}")
 _FAIL_MARK = "[sandbox:fail]"
+_BROKEN_IMAGES_MARK = "[sandbox:broken-images]"  # its images answer an HTML error page, as a CDN might
 _FREE_BRANCHES = frozenset({"fast", "gemini", "gemini-2"})  # free mock tunes, trained at once
 
 
@@ -445,6 +446,9 @@ class SandboxApp:
         index = int(match.group(2))
         if row is None or index >= len(json.loads(row["images"])):
             return Response.error(404, "no such image")
+        if _BROKEN_IMAGES_MARK in row["text"]:
+            page = b"<!doctype html><title>Service unavailable</title><h1>Please try again later</h1>\n"
+            return Response(200, page, content_type="text/html; charset=utf-8")
         return Response(200, placeholder_png(row["id"], index), content_type="image/png")
 
     # -- time passes --------------------------------------------------------

@@ -21,8 +21,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from packsync.files import STATE_DIR, state_dir
+
 STARTUP_TIMEOUT = 20.0
-DB_NAME = ".packsync/sandbox.db"
+DB_NAME = f"{STATE_DIR}/sandbox.db"
 
 
 class EmbeddedSandboxError(RuntimeError):
@@ -35,6 +37,7 @@ class EmbeddedSandbox:
     def __init__(
         self, project_root: Path, tunes: list[dict[str, Any]] | None = None, extra_args: list[str] | None = None
     ) -> None:
+        self.root = project_root
         self.db = project_root / DB_NAME
         self.tunes = tunes or []
         self.extra_args = extra_args or []
@@ -44,10 +47,7 @@ class EmbeddedSandbox:
         self._seed_file: Path | None = None
 
     def __enter__(self) -> EmbeddedSandbox:
-        self.db.parent.mkdir(parents=True, exist_ok=True)
-        ignore = self.db.parent / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# packsync's local state (the embedded sandbox's database)\n*\n")
+        state_dir(self.root)
         args = [sys.executable, "-m", "packsync", "sandbox", "--port", "0", "--db", str(self.db), *self.extra_args]
         if self.tunes:
             handle, name = tempfile.mkstemp(prefix="packsync-seed-", suffix=".json")

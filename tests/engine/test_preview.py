@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
+import httpx
+import pytest
+
+from packsync.sandbox.embedded import EmbeddedSandbox
+from tests.conftest import PACKS, run_packsync
 from tests.engine.conftest import Project
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def make_test_tunes(project: Project) -> dict[str, int]:
@@ -97,3 +107,127 @@ def test_preview_on_a_tune_that_does_not_exist(project: Project) -> None:
     done = project.run("preview", "pet-portraits", "--tune-ids", "999999", "--prompt", "royal-throne")
     assert done.code == 1
     assert "Traceback" not in done.err
+
+
+def test_preview_on_the_embedded_sandbox_embeds_every_image(tmp_path: Path) -> None:
+    """The embedded sandbox stops with packsync: the images are fetched before it does."""
+    root = tmp_path / "project"
+    (root / "packs").mkdir(parents=True)
+    shutil.copy(PACKS / "pet-portraits.yaml", root / "packs")
+    (root / "packsync.yaml").write_text("targets: {local: {url: sandbox}}\n")
+    applied = run_packsync("apply", "--auto-approve", cwd=root)
+    assert applied.code == 0, applied.out + applied.err
+    with EmbeddedSandbox(root) as sandbox, httpx.Client(base_url=sandbox.url, headers=auth(sandbox.key)) as http:
+        tunes = [
+            http.post(
+                "/tunes",
+                json={"tune": {"title": f"test {n}", "name": n, "branch": "fast", "image_urls": ["https://x/1.jpg"]}},
+            ).json()["id"]
+            for n in ("dog", "cat")
+        ]
+    sheet = tmp_path / "sheet.html"
+    done = run_packsync(
+        "preview",
+        "pet-portraits",
+        "--tune-ids",
+        ",".join(map(str, tunes)),
+        "--prompt",
+        "royal-throne",
+        "--prompt",
+        "autumn-park",
+        "--out",
+        str(sheet),
+        "--timeout",
+        "30",
+        cwd=root,
+    )
+    page = sheet.read_text()
+    assert page.count("<img alt='' src='data:image/png;base64,") == 16  # 2 prompts x 2 tunes x 4 images
+    assert "127.0.0.1" not in page  # no link to the sandbox, gone once packsync exited
+    assert done.code == 0, done.out + done.err
+    assert f"Wrote {sheet}: 4 run(s), 16 image(s), 16 embedded" in done.out
+
+
+def test_the_sheet_goes_to_the_ignored_state_directory_of_the_project_by_default(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert project.apply("--pack", "pet-portraits").code == 0
+    tunes = make_test_tunes(project)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    before = sorted(p.name for p in project.root.iterdir())
+    done = project.run("preview", "pet-portraits", "--tune-ids", str(tunes["dog"]), "--prompt", "royal-throne")
+    assert done.code == 0, done.out + done.err
+    sheet = project.root / ".packsync" / "preview" / "pet-portraits.html"
+    assert f"Wrote {sheet}: 1 run(s), 4 image(s), 4 embedded" in done.out
+    assert sheet.read_text().count("data:image/png;base64,") == 4
+    assert sorted(p.name for p in project.root.iterdir()) == sorted({*before, ".packsync"})
+    assert list(elsewhere.iterdir()) == []  # not the current directory either
+    assert (project.root / ".packsync" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_an_image_that_cannot_be_embedded_is_named_counted_and_shown_as_missing(
+    project: Project, tmp_path: Path
+) -> None:
+    project.edit("pet-portraits.yaml", "painterly fine-art photography", "painterly fine-art [sandbox:broken-images]")
+    assert project.apply("--pack", "pet-portraits").code == 0
+    tunes = make_test_tunes(project)
+    sheet = tmp_path / "sheet.html"
+    done = project.run(
+        "preview",
+        "pet-portraits",
+        "--tune-ids",
+        str(tunes["dog"]),
+        "--prompt",
+        "royal-throne",
+        "--prompt",
+        "autumn-park",
+        "--out",
+        str(sheet),
+        "--timeout",
+        "20",
+    )
+    assert done.code == 1, done.out + done.err
+    assert "2 run(s), 8 image(s), 4 embedded" in done.out
+    assert "packsync: error: 4 of 8 image(s) could not be embedded" in done.err
+    missing = [line for line in done.err.splitlines() if line.startswith("  royal-throne [dog]")]
+    assert len(missing) == 4
+    assert all(f'on test tune #{tunes["dog"]} "test dog" (on the account): ' in line for line in missing)
+    assert all(
+        re.search(r"http://127\.0\.0\.1:\d+/images/\d+/\d\.png: answered text/html, not an image$", m) for m in missing
+    )
+    page = sheet.read_text()  # written all the same, with a visible placeholder for each missing image
+    assert page.count("data:image/png;base64,") == 4
+    assert page.count("<div class='missing'>image not embedded: answered text/html, not an image") == 4
+    assert "Traceback" not in done.err
+
+
+def test_a_test_tune_of_a_class_the_pack_lacks_is_refused_by_name(project: Project) -> None:
+    assert project.apply("--pack", "pet-portraits").code == 0
+    with project.sandbox.http() as http:
+        man = http.post(
+            "/tunes",
+            json={"tune": {"title": "test man", "name": "man", "branch": "fast", "image_urls": ["https://x/1.jpg"]}},
+        ).json()["id"]
+    done = project.run("preview", "pet-portraits", "--tune-ids", str(man), "--prompt", "royal-throne")
+    assert done.code == 1, done.out + done.err
+    assert (
+        f'packsync: error: test tune #{man} "test man" (class man) is not of a class of pack pet-portraits '
+        "(its classes: cat, dog)"
+    ) in done.err
+    assert "0 run(s)" not in done.out
+    with project.sandbox.http() as http:
+        assert http.get("/prompts", params={"tune_id": man}).json() == []  # nothing was run
+
+    tunes = make_test_tunes(project)  # a dog-only prompt on a cat tune: nothing to run either
+    done = project.run("preview", "pet-portraits", "--tune-ids", str(tunes["cat"]), "--prompt", "dog-catching-frisbee")
+    assert done.code == 1
+    assert "nothing to run: no chosen prompt of pack pet-portraits (dog-catching-frisbee) is for the class" in done.err
+
+
+def test_without_tune_ids_the_targets_test_tunes_are_needed(project: Project) -> None:
+    done = project.run("preview", "pet-portraits", "--prompt", "royal-throne")
+    assert done.code == 1
+    assert "no test tunes to run on: give --tune-ids ID,..., or list the account's test tunes under " in done.err
+    assert "targets.test.test_tune_ids in packsync.yaml" in done.err

@@ -85,3 +85,64 @@ def test_since_filters_runs_by_day(project: Project) -> None:
     cats = sum(1 for t in project.templates("pet-portraits") if "ohwx cat" in t["text"])
     assert runs(today) == cats
     assert runs(today + datetime.timedelta(days=1)) == 0
+
+
+def test_runs_on_test_tunes_and_of_the_preview_pack_are_not_customer_runs(project: Project) -> None:
+    assert project.apply("--pack", "pet-portraits").code == 0
+    with project.sandbox.http() as http:
+
+        def tune(title: str, name: str) -> int:
+            spec = {"title": title, "name": name, "branch": "fast", "image_urls": ["https://x/1.jpg"]}
+            return int(http.post("/tunes", json={"tune": spec}).json()["id"])
+
+        pack = http.get("/p/pet-portraits").json()
+        customers = [tune(f"customer {n}", "dog") for n in range(2)]
+        declared = tune("test dog", "dog")  # listed under the target's test_tune_ids
+        cat = tune("test cat", "cat")  # not listed; a preview of a changed prompt puts it on record
+        qa = tune("qa dog", "dog")  # not listed; given with --exclude-tune-ids
+        man = tune("test man", "man")  # listed, for another pack: preview leaves it out for this one
+        run = http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": customers}}).json()
+        customer_prompts = [http.get(f"/prompts/{i}").json() for i in run["prompt_ids"]]
+        http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": [qa]}}).raise_for_status()
+        qa_runs = len(http.get("/prompts", params={"tune_id": qa, "limit": 120}).json())
+    config = project.root / "packsync.yaml"
+    config.write_text(config.read_text() + f"    test_tune_ids: [{man}, {declared}]\n")
+
+    live = project.run("preview", "pet-portraits", "--prompt", "royal-throne")  # on the declared tunes
+    assert live.code == 0 and "warning" not in live.err, live.out + live.err
+    assert ": 1 run(s), 4 image(s), 4 embedded" in live.out  # the dog only: the pack has no class man
+    project.edit("pet-portraits.yaml", "sitting in a carpet of fallen", "lying in a carpet of fallen")
+    changed = project.run("preview", "pet-portraits", "--tune-ids", str(cat), "--changed")
+    assert changed.code == 0 and "warning" not in changed.err, changed.out + changed.err
+    unlisted = project.run("preview", "pet-portraits", "--tune-ids", str(qa), "--prompt", "royal-throne")
+    assert unlisted.code == 0
+    assert f"packsync: warning: test tune #{qa} is not listed under targets.test.test_tune_ids" in unlisted.err
+    qa_runs += 1
+
+    with project.sandbox.http() as http:
+        previews = [
+            p for t in (declared, cat, qa) for p in http.get("/prompts", params={"tune_id": t, "limit": 120}).json()
+        ]
+        preview_pack = http.get("/p/pet-portraits-preview").json()
+        assert any(p["base_pack_id"] == preview_pack["id"] for p in previews)  # the files' version ran there
+        for prompt in previews:  # the team likes its previews: none of these is a customer's like
+            http.post(f"/prompts/{prompt['id']}/likes").raise_for_status()
+        for prompt in customer_prompts[:3]:
+            http.post(f"/prompts/{prompt['id']}/likes").raise_for_status()
+    on_live_pack = [p for p in previews if p["base_pack_id"] == pack["id"]]
+
+    done = project.run("stats", "--pack", "pet-portraits", "--format", "json", "--exclude-tune-ids", str(qa))
+    assert done.code == 0, done.err
+    report = json.loads(done.out)
+    (pet,) = report["packs"]
+    assert (pet["runs"], pet["likes"]) == (len(customer_prompts), 3)
+    assert sum(t["runs"] for t in pet["templates"]) == len(customer_prompts)
+    assert sum(t["likes"] for t in pet["templates"]) == 3
+    assert pet["excluded"] == {"runs": len(on_live_pack), "likes": len(on_live_pack)}
+    assert len(on_live_pack) == 1 + 1 + qa_runs  # royal-throne on the dog, autumn-park's live version on the cat
+    assert report["test_tune_ids"] == sorted([declared, man, cat, qa])
+
+    table = project.run("stats", "--pack", "pet-portraits").out
+    assert f"left out: {len(on_live_pack) - qa_runs} run(s) and {len(on_live_pack) - qa_runs} like(s)" in table
+    without_flag = json.loads(project.run("stats", "--pack", "pet-portraits", "--format", "json").out)
+    assert without_flag["packs"][0]["runs"] == len(customer_prompts) + qa_runs  # qa is a customer for all it knows
