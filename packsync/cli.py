@@ -278,15 +278,24 @@ def apply(
 @click.option(
     "--diff", "show_diff", is_flag=True, help="Show what the account has that the files do not; write nothing."
 )
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="With --diff: exit 0 when nothing differs, 2 when something does."
+)
 @target_option
 @project_option
 def import_(
-    packs: tuple[str, ...], import_all: bool, force: bool, show_diff: bool, target_name: str | None, project_dir: Path
+    packs: tuple[str, ...],
+    import_all: bool,
+    force: bool,
+    show_diff: bool,
+    detailed_exitcode: bool,
+    target_name: str | None,
+    project_dir: Path,
 ) -> None:
     """Write pack files from the packs on the account (plan is empty right after)."""
     from packsync.import_command import ImportOptions, run_import
 
-    options = ImportOptions(project_dir, target_name, packs, import_all, force, show_diff)
+    options = ImportOptions(project_dir, target_name, packs, import_all, force, show_diff, detailed_exitcode)
     sys.exit(run_import(options, sys.stdout, sys.stderr))
 
 

@@ -17,6 +17,7 @@ from packsync.files import UnsafePath, atomic_write, inside, safe_file_name
 from packsync.importer import ImportedPack, read_for_import
 from packsync.loader import load_file, load_text
 from packsync.packwriter import Comments, write_pack
+from packsync.plan import Plan
 from packsync.project import Project, display_path, find_pack_files, load_project
 from packsync.schema import PACK_SCHEMA, schema_dir
 from packsync.session import open_client
@@ -32,6 +33,7 @@ class ImportOptions:
     all: bool = False
     force: bool = False
     diff: bool = False
+    detailed_exitcode: bool = False  # with diff: exit 2 when the account differs
 
 
 @dataclass
@@ -71,6 +73,9 @@ def render_file(project: Project, imported: ImportedPack) -> str:
 
 def run_import(options: ImportOptions, out: TextIO, err: TextIO) -> int:
     project = load_project(options.project_dir)
+    if options.detailed_exitcode and not options.diff:
+        err.write("packsync: error: --detailed-exitcode goes with --diff (import --diff --detailed-exitcode)\n")
+        return 1
     if not options.all and not options.packs and not options.diff:
         err.write("packsync: error: name the packs to import with --pack SLUG_OR_ID, or import every one with --all\n")
         return 1
@@ -180,15 +185,14 @@ async def _drift(project: Project, target: Any, options: ImportOptions, out: Tex
     async with open_client(project, target, workspace.packs) as client:
         plan = await make_plan(client, workspace, target, packs)
     _print_drift(plan, out, Style(color_enabled(out)))
-    return 0
+    # the contract of plan --detailed-exitcode: 2 when something differs (manual changes included)
+    return 2 if options.detailed_exitcode and plan.has_changes else 0
 
 
-def _print_drift(plan: Any, out: TextIO, style: Style) -> None:
-    any_drift = False
+def _print_drift(plan: Plan, out: TextIO, style: Style) -> None:
     for pack in plan.packs:
         if pack.create_pack is not None:
             out.write(f"{pack.slug}: not on the account\n")
-            any_drift = True
             continue
         lines = []
         for change in pack.changes:
@@ -203,7 +207,6 @@ def _print_drift(plan: Any, out: TextIO, style: Style) -> None:
             if change.kind == "create" and change.create is not None:
                 lines.append(style(f"  - [{change.create.class_name}] {change.create.key}: not on the account", "red"))
         if lines:
-            any_drift = True
             out.write(f"{pack.slug} (#{pack.live_id}, {pack.file}): the account differs\n" + "\n".join(lines) + "\n")
-    if not any_drift:
+    if not plan.has_changes:
         out.write("No drift: the account holds exactly what the files declare.\n")

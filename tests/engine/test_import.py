@@ -564,3 +564,30 @@ def test_import_never_overwrites_the_file_of_another_pack(hand: Project) -> None
     assert done.code == 0, done.err
     assert other.read_text() == "slug: something-else\ntitle: Something Else\n"
     assert pack_data(hand, "kept-2.yaml")["id"] == pack["id"]
+
+
+def test_import_diff_detailed_exitcode_follows_plan(project: Project) -> None:
+    """Like ``plan --detailed-exitcode``: 0 when nothing differs, 2 when something does, 1 on error."""
+    assert project.apply().code == 0
+    clean = project.run("import", "--diff", "--detailed-exitcode")
+    assert clean.code == 0, clean.out + clean.err
+    assert "No drift" in clean.out
+    assert project.run("import", "--diff").code == 0
+
+    with project.sandbox.http() as http:
+        headshots = http.get("/p/corporate-headshots").json()
+        create_template(http, 690204, headshots["id"], "<lora:690204:1> ohwx man added in the web UI")
+    drift = project.run("import", "--diff", "--detailed-exitcode")
+    assert drift.code == 2, drift.out + drift.err
+    assert "added in the web UI" in drift.out and "Usage:" not in drift.err
+    assert project.run("import", "--diff").code == 0  # without the flag, drift is not an error
+    assert project.run("import", "--diff", "--detailed-exitcode", "--pack", "pet-portraits").code == 0
+
+    missing = project.run("import", "--diff", "--detailed-exitcode", "--pack", "no-such-pack")
+    assert missing.code == 1 and "no-such-pack" in missing.err
+    project.edit("pet-portraits.yaml", "slug: pet-portraits", "slug: Not A Slug")
+    invalid = project.run("import", "--diff", "--detailed-exitcode")
+    assert invalid.code == 1 and "invalid" in invalid.err
+
+    alone = project.run("import", "--all", "--detailed-exitcode")
+    assert alone.code == 1 and "--diff" in alone.err and "Usage:" not in alone.err
