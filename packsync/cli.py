@@ -300,6 +300,33 @@ def import_(
 
 
 @cli.command()
+@click.option(
+    "--kind",
+    type=click.Choice(["pack", "project"]),
+    help="pack: a pack file's schema (printed by default); project: packsync.yaml's.",
+)
+@click.option(
+    "--write",
+    "write_dir",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[DIR]",
+    help="Write pack.schema.json and packsync.schema.json into DIR (default: the project's schemas/).",
+)
+@project_option
+def schema(kind: str | None, write_dir: str | None, project_dir: Path) -> None:
+    """Print the JSON Schema of pack files, or write the schemas into the repository.
+
+    Pack files point editors at the project's schemas/ directory; `packsync schema --write`
+    puts this packsync's schemas there (run it again after upgrading packsync).
+    """
+    from packsync.schemafiles import run_schema
+
+    sys.exit(run_schema(kind, write_dir, project_dir, sys.stdout, sys.stderr))
+
+
+@cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 and list the files that would change.")
 @project_option

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from packsync.loader import load_file, load_text
 from packsync.packwriter import Comments, write_pack
 from packsync.plan import Plan
 from packsync.project import Project, display_path, find_pack_files, load_project
-from packsync.schema import PACK_SCHEMA, schema_dir
+from packsync.schemafiles import SCHEMA_FILES, project_schema_dir, schema_header, write_schemas
 from packsync.session import open_client
 from packsync.target import resolve_target
 from packsync.term import Style, color_enabled
@@ -57,18 +56,32 @@ def _existing_files(project: Project) -> list[_Existing]:
     return found
 
 
-def _header(project: Project) -> str:
-    schema = schema_dir() / PACK_SCHEMA
-    relative = os.path.relpath(schema, project.packs_dir.resolve())
-    return (
-        f"# yaml-language-server: $schema={relative}\n"
-        "# Imported from the account by packsync import; edit freely, then packsync plan.\n"
-    )
+def render_file(project: Project, imported: ImportedPack, path: Path) -> str:
+    """The text of the pack file at ``path``: the editor line (the project's schema), a note, the pack."""
+    header = [
+        schema_header(path, project),
+        "# Imported from the account by packsync import; edit freely, then packsync plan.",
+    ]
+    return write_pack(imported.data, Comments(header=header))
 
 
-def render_file(project: Project, imported: ImportedPack) -> str:
-    comments = Comments(header=_header(project).rstrip("\n").split("\n"))
-    return write_pack(imported.data, comments)
+def _add_schemas(project: Project, out: TextIO, err: TextIO) -> bool:
+    """Write the schemas the files point at where the project lacks them; False when that fails."""
+    try:
+        files = write_schemas(project_schema_dir(project), list(SCHEMA_FILES.values()), replace=False)
+    except OSError as exc:
+        err.write(
+            f"packsync: error: cannot write the schemas into {display_path(project_schema_dir(project))}: "
+            f"{exc.strerror or exc}; the files' first line points there (packsync schema --write)\n"
+        )
+        return False
+    for file in files:
+        shown = display_path(file.path)
+        if file.status == "written":
+            out.write(f"wrote {shown}: the schema editors read (the first line of each pack file points at it)\n")
+        elif file.status == "differs":
+            out.write(f"note: {shown} is not this packsync's schema; packsync schema --write updates it\n")
+    return True
 
 
 def run_import(options: ImportOptions, out: TextIO, err: TextIO) -> int:
@@ -152,7 +165,7 @@ async def _import(
             )
             failed = True
             continue
-        text = render_file(project, pack)
+        text = render_file(project, pack, path)
         atomic_write(path, text)
         written.add(path)
         shown = display_path(path)
@@ -168,6 +181,8 @@ async def _import(
             _, problems = checker.check_document(doc)
             for problem in problems:
                 out.write(f"    {problem.location}: {problem.rule} {problem.message}\n")
+    if written and not _add_schemas(project, out, err):
+        failed = True
     if not failed and imported:
         out.write("Next: packsync plan — it should show no changes.\n")
     return 1 if failed else 0

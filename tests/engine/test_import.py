@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from packsync.files import UnsafePath, atomic_write, inside, safe_file_name
 from packsync.loader import load_file
+from tests.conftest import ROOT
 from tests.engine.conftest import Done, Project
 
 BASE_TUNE = 1504944
@@ -591,3 +593,58 @@ def test_import_diff_detailed_exitcode_follows_plan(project: Project) -> None:
 
     alone = project.run("import", "--all", "--detailed-exitcode")
     assert alone.code == 1 and "--diff" in alone.err and "Usage:" not in alone.err
+
+
+# -- 5. the schema the files point editors at -------------------------------------
+
+
+SCHEMA_LINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
+
+
+def schema_of(pack_file: Path) -> Path:
+    """The file the editor line of a pack file points at, resolved from the pack file's directory."""
+    match = SCHEMA_LINE.match(pack_file.read_text().splitlines()[0])
+    assert match is not None, pack_file.read_text()[:200]
+    return pack_file.parent / match.group(1)
+
+
+def test_imported_files_point_at_the_schema_inside_the_project(hand: Project, tmp_path: Path) -> None:
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Editors")
+        create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man in an editor")
+    done = run_import(hand)
+    written = hand.root / "packs" / "editors.yaml"
+    schema = schema_of(written)
+    assert schema.resolve().is_relative_to(hand.root.resolve()), schema  # not packsync's install location
+    assert schema.read_bytes() == (ROOT / "schemas" / "pack.schema.json").read_bytes()
+    assert (hand.root / "schemas" / "packsync.schema.json").read_bytes() == (
+        ROOT / "schemas" / "packsync.schema.json"
+    ).read_bytes()
+    assert "schemas/pack.schema.json" in done.out
+    # a teammate's clone, anywhere else: the line still leads to the schema
+    clone = tmp_path / "elsewhere" / "deeper" / "clone"
+    shutil.copytree(hand.root, clone)
+    assert schema_of(clone / "packs" / "editors.yaml").read_bytes() == schema.read_bytes()
+
+    # a schema file the project already has is never replaced by import; it says how to update it
+    (hand.root / "schemas" / "pack.schema.json").write_text('{"title": "an older schema"}\n')
+    with hand.sandbox.http() as http:
+        other = create_pack(http, "Second")
+        create_template(http, 690204, other["id"], "<lora:690204:1> ohwx man second")
+    again = run_import(hand, "--pack", "second")
+    assert (hand.root / "schemas" / "pack.schema.json").read_text() == '{"title": "an older schema"}\n'
+    assert "packsync schema --write" in again.out
+
+
+def test_the_schema_line_follows_the_packs_directory(hand: Project) -> None:
+    config = hand.root / "packsync.yaml"
+    config.write_text(config.read_text() + "packs_dir: config/packs\n")
+    (hand.root / "config" / "packs").mkdir(parents=True)
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Nested")
+        create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man nested")
+    run_import(hand)
+    written = hand.root / "config" / "packs" / "nested.yaml"
+    assert written.read_text().startswith("# yaml-language-server: $schema=../../schemas/pack.schema.json\n")
+    assert schema_of(written).read_bytes() == (ROOT / "schemas" / "pack.schema.json").read_bytes()
+    assert hand.plan("--detailed-exitcode").code == 0
