@@ -278,16 +278,52 @@ def apply(
 @click.option(
     "--diff", "show_diff", is_flag=True, help="Show what the account has that the files do not; write nothing."
 )
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="With --diff: exit 0 when nothing differs, 2 when something does."
+)
 @target_option
 @project_option
 def import_(
-    packs: tuple[str, ...], import_all: bool, force: bool, show_diff: bool, target_name: str | None, project_dir: Path
+    packs: tuple[str, ...],
+    import_all: bool,
+    force: bool,
+    show_diff: bool,
+    detailed_exitcode: bool,
+    target_name: str | None,
+    project_dir: Path,
 ) -> None:
     """Write pack files from the packs on the account (plan is empty right after)."""
     from packsync.import_command import ImportOptions, run_import
 
-    options = ImportOptions(project_dir, target_name, packs, import_all, force, show_diff)
+    options = ImportOptions(project_dir, target_name, packs, import_all, force, show_diff, detailed_exitcode)
     sys.exit(run_import(options, sys.stdout, sys.stderr))
+
+
+@cli.command()
+@click.option(
+    "--kind",
+    type=click.Choice(["pack", "project"]),
+    help="pack: a pack file's schema (printed by default); project: packsync.yaml's.",
+)
+@click.option(
+    "--write",
+    "write_dir",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[DIR]",
+    help="Write pack.schema.json and packsync.schema.json into DIR (default: the project's schemas/).",
+)
+@project_option
+def schema(kind: str | None, write_dir: str | None, project_dir: Path) -> None:
+    """Print the JSON Schema of pack files, or write the schemas into the repository.
+
+    Pack files point editors at the project's schemas/ directory; `packsync schema --write`
+    puts this packsync's schemas there (run it again after upgrading packsync).
+    """
+    from packsync.schemafiles import run_schema
+
+    sys.exit(run_schema(kind, write_dir, project_dir, sys.stdout, sys.stderr))
 
 
 @cli.command()

@@ -1,9 +1,16 @@
-"""``packsync import``: choose packs, reconstruct their files, write them safely, or show drift."""
+"""``packsync import``: choose packs, reconstruct their files, write them safely, or show drift.
+
+Contract: every file written validates (it is checked as ``validate`` checks it,
+and read back, before it is written) and describes its pack exactly, so ``plan``
+right after is empty; slugs are unique across the project's files. A pack no file
+can describe (``ImportedPack.blockers``) is skipped with one message naming it,
+and the exit code is 1; a pack without templates is listed, not written, exit 0.
+``--diff`` writes nothing; with ``--detailed-exitcode`` it exits 2 when the account differs.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +21,12 @@ from packsync.check import PackChecker
 from packsync.client import ApiError, ConfigError
 from packsync.engine import PlanError, make_plan
 from packsync.files import UnsafePath, atomic_write, inside, safe_file_name
-from packsync.importer import ImportedPack, read_for_import
+from packsync.importer import WEB_UI, ImportedPack, file_slug, holdable_slug, read_for_import
 from packsync.loader import load_file, load_text
 from packsync.packwriter import Comments, write_pack
+from packsync.plan import Plan
 from packsync.project import Project, display_path, find_pack_files, load_project
-from packsync.schema import PACK_SCHEMA, schema_dir
+from packsync.schemafiles import SCHEMA_FILES, project_schema_dir, schema_header, write_schemas
 from packsync.session import open_client
 from packsync.target import resolve_target
 from packsync.term import Style, color_enabled
@@ -32,6 +40,7 @@ class ImportOptions:
     all: bool = False
     force: bool = False
     diff: bool = False
+    detailed_exitcode: bool = False  # with diff: exit 2 when the account differs
 
 
 @dataclass
@@ -55,22 +64,39 @@ def _existing_files(project: Project) -> list[_Existing]:
     return found
 
 
-def _header(project: Project) -> str:
-    schema = schema_dir() / PACK_SCHEMA
-    relative = os.path.relpath(schema, project.packs_dir.resolve())
-    return (
-        f"# yaml-language-server: $schema={relative}\n"
-        "# Imported from the account by packsync import; edit freely, then packsync plan.\n"
-    )
+def render_file(project: Project, imported: ImportedPack, path: Path) -> str:
+    """The text of the pack file at ``path``: the editor line (the project's schema), a note, the pack."""
+    header = [
+        schema_header(path, project),
+        "# Imported from the account by packsync import; edit freely, then packsync plan.",
+    ]
+    return write_pack(imported.data, Comments(header=header))
 
 
-def render_file(project: Project, imported: ImportedPack) -> str:
-    comments = Comments(header=_header(project).rstrip("\n").split("\n"))
-    return write_pack(imported.data, comments)
+def _add_schemas(project: Project, out: TextIO, err: TextIO) -> bool:
+    """Write the schemas the files point at where the project lacks them; False when that fails."""
+    try:
+        files = write_schemas(project_schema_dir(project), list(SCHEMA_FILES.values()), replace=False)
+    except OSError as exc:
+        err.write(
+            f"packsync: error: cannot write the schemas into {display_path(project_schema_dir(project))}: "
+            f"{exc.strerror or exc}; the files' first line points there (packsync schema --write)\n"
+        )
+        return False
+    for file in files:
+        shown = display_path(file.path)
+        if file.status == "written":
+            out.write(f"wrote {shown}: the schema editors read (the first line of each pack file points at it)\n")
+        elif file.status == "differs":
+            out.write(f"note: {shown} is not this packsync's schema; packsync schema --write updates it\n")
+    return True
 
 
 def run_import(options: ImportOptions, out: TextIO, err: TextIO) -> int:
     project = load_project(options.project_dir)
+    if options.detailed_exitcode and not options.diff:
+        err.write("packsync: error: --detailed-exitcode goes with --diff (import --diff --detailed-exitcode)\n")
+        return 1
     if not options.all and not options.packs and not options.diff:
         err.write("packsync: error: name the packs to import with --pack SLUG_OR_ID, or import every one with --all\n")
         return 1
@@ -110,19 +136,94 @@ async def _import(
         if missing:
             return 1
         imported = await gather_all(*(read_for_import(client, s) for s in chosen))
+    return _write_packs(project, existing, imported, options, out, err)
+
+
+def _owner(existing: list[_Existing], pack: ImportedPack) -> _Existing | None:
+    """The existing file that declares the pack: the one pinning its id, else an unpinned one with its slug."""
+    pinned = next((e for e in existing if e.id == pack.id), None)
+    return pinned or next((e for e in existing if e.id is None and e.slug == pack.account_slug), None)
+
+
+def _give_slugs(packs: list[ImportedPack], existing: list[_Existing]) -> list[ImportedPack]:
+    """Each pack with the slug its file declares, unique across the project's files.
+
+    A pack whose own slug is free keeps it, even when another pack's slug would
+    have been made into the same one; the others get one from ``file_slug``.
+    """
+
+    def others(pack: ImportedPack) -> set[str]:
+        owner = _owner(existing, pack)
+        return {e.slug for e in existing if e.slug is not None and e is not owner}
+
+    claimed: dict[int, str] = {}
+    for pack in packs:
+        if holdable_slug(pack.account_slug) and pack.account_slug not in others(pack) | set(claimed.values()):
+            claimed[pack.id] = pack.account_slug
+    for pack in packs:
+        if pack.id not in claimed:
+            claimed[pack.id] = file_slug(pack, others(pack) | set(claimed.values()))
+    return [pack.with_slug(claimed[pack.id]) for pack in packs]
+
+
+def _verify(text: str, name: str, data: dict[str, Any], checker: PackChecker) -> tuple[list[str], list[str]]:
+    """What validate would say of a file before it is written: (errors, warnings); also that it reads back."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return [f"it holds U+{ord(text[exc.start]):04X}, which no file can hold"], []
+    loaded = load_text(text, name)
+    found = list(loaded.diagnostics)
+    doc = loaded.document
+    if doc is not None and not any(d.is_error for d in found):
+        if doc.data != data:
+            return ["the file would not read back as what the account holds"], []
+        found += checker.check_document(doc)[1]
+    errors = [f"{d.location}: {d.rule} {d.message}" for d in found if d.is_error]
+    warnings = [f"{d.location}: {d.rule} {d.message}" for d in found if not d.is_error]
+    if doc is None and not errors:
+        errors.append("the file would not load")
+    return errors, warnings
+
+
+def _skip(pack: ImportedPack, reasons: Sequence[str], err: TextIO) -> None:
+    err.write(
+        f"packsync: error: skipped pack {pack.label}: a pack file cannot describe it as the account has it "
+        f"({WEB_UI}):\n"
+    )
+    for reason in reasons:
+        err.write(f"    {reason}\n")
+
+
+def _write_packs(
+    project: Project,
+    existing: list[_Existing],
+    imported: Sequence[ImportedPack],
+    options: ImportOptions,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Write a file for each pack a file can describe; skip, naming them, the others (exit 1)."""
     project.packs_dir.mkdir(parents=True, exist_ok=True)
     style = Style(color_enabled(out))
     failed = False
     checker = PackChecker()
     written: set[Path] = set()
-    for pack in sorted(imported, key=lambda p: p.slug):
-        if not pack.data["classes"]:
-            # No class can be recovered, and a file without one is invalid and would stop every plan.
-            out.write(f"{style('skipped', 'yellow')} {pack.slug}: no file written\n")
-            for note in pack.notes:
+    writable: list[ImportedPack] = []
+    for pack in sorted(imported, key=lambda p: (p.account_slug, p.id)):
+        if pack.empty:
+            # No class can be recovered, and a file without one is invalid and would stop every plan;
+            # there is nothing to lose either, so this is not an error.
+            out.write(f"{style('skipped', 'yellow')} {pack.label}: no file written\n")
+            for note in (*pack.notes, *pack.blockers):
                 out.write(f"    note: {note}\n")
-            continue
-        owner = next((e for e in existing if e.id == pack.data["id"] or e.slug == pack.slug), None)
+        elif pack.blockers:
+            _skip(pack, pack.blockers, err)
+            failed = True
+        else:
+            writable.append(pack)
+    for pack in _give_slugs(writable, existing):
+        owner = _owner(existing, pack)
         try:
             if owner is not None:
                 path = owner.path
@@ -136,7 +237,7 @@ async def _import(
                     name = safe_file_name(f"{pack.slug[:90]}-{n}")
                 path = inside(project.packs_dir, name)
         except UnsafePath as exc:
-            err.write(f"packsync: error: {pack.slug}: {exc}\n")
+            err.write(f"packsync: error: {pack.label}: {exc}\n")
             failed = True
             continue
         if path.exists() and not options.force:
@@ -147,22 +248,24 @@ async def _import(
             )
             failed = True
             continue
-        text = render_file(project, pack)
+        text = render_file(project, pack, path)
+        shown = display_path(path)
+        problems, warnings = _verify(text, shown, pack.data, checker)
+        if problems:
+            # never a file that validate rejects: it would stop every validate and plan of the project
+            _skip(pack, problems, err)
+            failed = True
+            continue
         atomic_write(path, text)
         written.add(path)
-        shown = display_path(path)
         prompts = len(pack.data["prompts"])
         out.write(f"{style('wrote', 'green')} {shown}: {pack.templates} template(s) as {prompts} prompt(s)\n")
         for note in pack.notes:
             out.write(f"    note: {note}\n")
-        loaded = load_text(text, shown)
-        doc = loaded.document
-        for problem in loaded.diagnostics:
-            out.write(f"    {problem.location}: {problem.rule} {problem.message}\n")
-        if doc is not None:
-            _, problems = checker.check_document(doc)
-            for problem in problems:
-                out.write(f"    {problem.location}: {problem.rule} {problem.message}\n")
+        for warning in warnings:
+            out.write(f"    {warning}\n")
+    if written and not _add_schemas(project, out, err):
+        failed = True
     if not failed and imported:
         out.write("Next: packsync plan — it should show no changes.\n")
     return 1 if failed else 0
@@ -180,15 +283,14 @@ async def _drift(project: Project, target: Any, options: ImportOptions, out: Tex
     async with open_client(project, target, workspace.packs) as client:
         plan = await make_plan(client, workspace, target, packs)
     _print_drift(plan, out, Style(color_enabled(out)))
-    return 0
+    # the contract of plan --detailed-exitcode: 2 when something differs (manual changes included)
+    return 2 if options.detailed_exitcode and plan.has_changes else 0
 
 
-def _print_drift(plan: Any, out: TextIO, style: Style) -> None:
-    any_drift = False
+def _print_drift(plan: Plan, out: TextIO, style: Style) -> None:
     for pack in plan.packs:
         if pack.create_pack is not None:
             out.write(f"{pack.slug}: not on the account\n")
-            any_drift = True
             continue
         lines = []
         for change in pack.changes:
@@ -203,7 +305,6 @@ def _print_drift(plan: Any, out: TextIO, style: Style) -> None:
             if change.kind == "create" and change.create is not None:
                 lines.append(style(f"  - [{change.create.class_name}] {change.create.key}: not on the account", "red"))
         if lines:
-            any_drift = True
             out.write(f"{pack.slug} (#{pack.live_id}, {pack.file}): the account differs\n" + "\n".join(lines) + "\n")
-    if not any_drift:
+    if not plan.has_changes:
         out.write("No drift: the account holds exactly what the files declare.\n")

@@ -23,7 +23,9 @@ ALWAYS_QUOTED = frozenset({"text", "negative_prompt", "description", "example"})
 
 # A plain scalar is safe when YAML 1.2 reads it back as the same string.
 _PLAIN_SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_./+-]*(?: [A-Za-z0-9_./+-]+)*$")
-_C1 = re.compile("[\x7f-\x9f]")
+# Written as \u escapes: DEL, the C1 controls and U+FFFE/U+FFFF, which a YAML stream cannot hold raw,
+# and U+2028/U+2029, which YAML reads as line breaks (folding the spaces around them away).
+_ESCAPED = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 _RESERVED_WORDS = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
 
 
@@ -49,8 +51,7 @@ def scalar(value: Any, *, quote: bool = False) -> str:
     text = str(value)
     if not quote and _PLAIN_SAFE.match(text) and text.lower() not in _RESERVED_WORDS:
         return text
-    # DEL and the C1 controls are not allowed raw in a YAML stream: escape them too.
-    return _C1.sub(lambda m: f"\\u{ord(m.group(0)):04x}", json.dumps(text, ensure_ascii=False))
+    return _ESCAPED.sub(lambda m: f"\\u{ord(m.group(0)):04x}", json.dumps(text, ensure_ascii=False))
 
 
 def _ordered(mapping: Mapping[str, Any], order: Sequence[str]) -> list[tuple[str, Any]]:

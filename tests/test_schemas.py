@@ -115,3 +115,13 @@ def test_wheel_ships_the_schemas_and_uses_them(tmp_path: Path) -> None:
         check=True,
     ).stdout.strip()
     assert Path(where) == tmp_path / "site" / "packsync" / "schemas"
+    # what the installed wheel writes into a user's repository is exactly the shipped schemas
+    subprocess.run(
+        [sys.executable, "-m", "packsync", "schema", "--write", str(tmp_path / "repo" / "schemas")],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path / "site")},
+        capture_output=True,
+        check=True,
+    )
+    for name in SCHEMAS:
+        assert (tmp_path / "repo" / "schemas" / name).read_bytes() == (ROOT / "schemas" / name).read_bytes()

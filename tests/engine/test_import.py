@@ -1,15 +1,17 @@
 """``packsync import``: what it writes describes the account exactly (plan empty, valid, formatted), or says why not.
 
-The law: on any account the sandbox can hold, ``import`` followed by ``plan
---detailed-exitcode`` exits 0, ``fmt --check`` passes on what import wrote and
-``validate`` passes; where the account holds something the format cannot
-express, the import output lists it on a ``note:`` line.
+The law: on any account, ``import`` followed by ``plan --detailed-exitcode``
+exits 0, ``fmt --check`` passes on what import wrote and ``validate`` passes.
+Where the account holds something the format cannot express, the import output
+lists it on a ``note:`` line when the file can do without it (plan does not
+compare it), and otherwise skips the pack, naming it, with exit 1.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,9 @@ import pytest
 
 from packsync.files import UnsafePath, atomic_write, inside, safe_file_name
 from packsync.loader import load_file
+from tests.conftest import ROOT
 from tests.engine.conftest import Done, Project
+from tests.sandbox.support import in_sandbox
 
 BASE_TUNE = 1504944
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -348,8 +352,8 @@ def test_duplicate_identical_templates_are_folded_and_noted(hand: Project) -> No
     assert len(changes) == 2 and all(c["kind"] == "remove" for c in changes), changes
 
 
-def test_what_the_format_cannot_hold_is_always_noted(hand: Project) -> None:
-    """Each of these is either round-tripped literally or listed on a note: line (never dropped silently)."""
+def test_what_the_format_cannot_hold_is_noted_or_skips_the_pack(hand: Project) -> None:
+    """Kept literally and noted where a file can still describe the account; else the pack is skipped by name."""
     with hand.sandbox.http() as http:
         braces = create_pack(http, "Braces")
         # {{subject}} next to a brace would not read back: the tag stays literal, and the pack round-trips
@@ -367,27 +371,162 @@ def test_what_the_format_cannot_hold_is_always_noted(hand: Project) -> None:
         create_template(http, 690204, odd["id"], "<lora:690204:1> my token man odd")
 
     done = hand.run("import", "--all")
-    assert done.code == 0, done.err
-    found = notes(done)
+    assert done.code == 1, done.out + done.err
+    assert "Traceback" not in done.err
+    assert any(f"#{tight['id']}" in n and "literally" in n for n in notes(done)), done.out
+    assert sorted(p.name for p in (hand.root / "packs").glob("*.yaml")) == ["braces.yaml"]
 
-    def noted(template: dict[str, Any], *words: str) -> bool:
-        return any(f"#{template['id']}" in n and all(w in n for w in words) for n in found)
+    def skipped(pack: dict[str, Any]) -> str:
+        """The lines of stderr about one skipped pack."""
+        head = f"packsync: error: skipped pack '{pack['slug']}' (#{pack['id']})"
+        assert head in done.err, done.err
+        return done.err.split(head, 1)[1].split("packsync: error:", 1)[0]
 
-    assert noted(tight, "literally")
-    assert noted(literal, "{{subject}}")
-    assert noted(spaced, "{{ eye_color }}") and noted(spaced, "{{}}")
-    assert noted(control, "U+0001")
-    assert noted(delete, "U+007F")
-    assert noted(negative, "negative_prompt", "U+0002")
-    assert any("model_type" in n and "None" in n for n in found)
-    assert any("model.token" in n for n in found) and any("model.preset" in n for n in found)
+    cannot = skipped(bad)
+    for template, words in (
+        (literal, ("{{subject}}",)),
+        (spaced, ("{{ eye_color }}",)),
+        (spaced, ("{{}}",)),
+        (control, ("U+0001",)),
+        (delete, ("U+007F",)),
+        (negative, ("negative_prompt", "U+0002")),
+    ):
+        assert any(f"#{template['id']}" in line and all(w in line for w in words) for line in cannot.splitlines())
+    assert "model_type None" in skipped(untyped)
+    assert "token 'my token'" in skipped(odd)
+    assert "web UI" in done.err
 
-    # The literal case, alone, round-trips
-    for name in ("cannot-hold.yaml", "untyped.yaml", "odd-model.yaml"):
-        (hand.root / "packs" / name).unlink()
+    # what was written validates, and describes the account: plan is empty
+    assert hand.run("validate").code == 0
     plan = hand.plan("--detailed-exitcode")
     assert plan.code == 0, plan.out + plan.err
     assert prompt_with(pack_data(hand, "braces.yaml"), "in braces")["text"] == "in braces {<lora:690205:1> ohwx woman}"
+
+
+def sql(project: Project, statement: str, *args: Any) -> None:
+    """Change the sandbox's state where its API cannot: an account edited in the web UI, or another server."""
+    in_sandbox(project.sandbox, lambda store: store.db.execute(statement, args))
+
+
+def test_a_slug_the_format_cannot_hold_is_replaced_and_the_id_pinned(hand: Project) -> None:
+    made: dict[str, dict[str, Any]] = {}
+    with hand.sandbox.http() as http:
+        for title in ("Evil", "Real Etc Evil", "Upper", "Long", "Blank"):
+            made[title] = create_pack(http, title)
+            create_template(http, 690204, made[title]["id"], f"<lora:690204:1> ohwx man {title.lower()}")
+    for title, slug in (
+        ("Evil", "../../etc/evil"),
+        ("Real Etc Evil", "etc-evil"),  # a valid slug keeps its name, whatever the others become
+        ("Upper", "UPPER_Case"),
+        ("Long", "x" * 250),
+        ("Blank", ""),
+    ):
+        sql(hand, "UPDATE packs SET slug = ? WHERE id = ?", slug, made[title]["id"])
+        made[title]["slug"] = slug
+    done = import_round_trip(hand)
+    by_id = {pack_data(hand, p.name)["id"]: (p.name, pack_data(hand, p.name)) for p in (hand.root / "packs").iterdir()}
+    slugs = {title: by_id[pack["id"]][1]["slug"] for title, pack in made.items()}
+    assert slugs["Real Etc Evil"] == "etc-evil" and by_id[made["Real Etc Evil"]["id"]][0] == "etc-evil.yaml"
+    assert slugs["Evil"] == f"etc-evil-{made['Evil']['id']}"
+    assert slugs["Upper"] == "upper-case"
+    assert slugs["Long"] == "x" * 200
+    assert slugs["Blank"] == "blank"  # from the title
+    for title in ("Evil", "Upper", "Long", "Blank"):
+        assert any(repr(made[title]["slug"])[:40] in n and "pinned" in n for n in notes(done)), (title, done.out)
+    # the packs are found again by their ids: import --diff sees no drift
+    assert hand.run("import", "--diff", "--detailed-exitcode").code == 0
+
+    # a slug another file declares (a pinned pack may take any slug) is not taken again
+    hand.edit("upper-case.yaml", "slug: upper-case", "slug: mine")
+    with hand.sandbox.http() as http:
+        taken = create_pack(http, "Mine")
+        create_template(http, 690204, taken["id"], "<lora:690204:1> ohwx man mine")
+    assert taken["slug"] == "mine"
+    again = import_round_trip(hand, "--pack", "mine")
+    assert pack_data(hand, f"mine-{taken['id']}.yaml")["slug"] == f"mine-{taken['id']}"
+    assert any("'mine' is another file's slug" in n for n in notes(again)), again.out
+
+
+def test_a_value_the_format_cannot_hold_skips_that_pack_by_name(hand: Project) -> None:
+    """Plan compares these with the account, so no file can say anything else: the pack is skipped, exit 1."""
+    tag = "<lora:690204:1> ohwx man"
+    cases: dict[str, tuple[str, tuple[Any, ...], str]] = {
+        # name: (SQL on the pack (?1) or its template (?2), arguments, what the message says)
+        "long-title": ("UPDATE packs SET title = ? WHERE id = ?1", ("T" * 201,), "201 characters"),
+        "empty-title": ("UPDATE packs SET title = ? WHERE id = ?1", ("",), "title ''"),
+        "bell-title": ("UPDATE packs SET title = ? WHERE id = ?1", ("ding\x07",), "U+0007"),
+        "no-base": ("UPDATE packs SET base_tune_id = NULL WHERE id = ?1", (), "base_tune_id None"),
+        "empty-token": ("UPDATE packs SET token = '' WHERE id = ?1", (), "token ''"),
+        "odd-type": ("UPDATE packs SET model_type = 'sdxl' WHERE id = ?1", (), "model_type 'sdxl'"),
+        "wide": ("UPDATE prompts SET params = json_set(params, '$.w', 16384) WHERE id = ?2", (), "w 16384"),
+        "seed": ("UPDATE prompts SET params = json_set(params, '$.seed', 8589934592) WHERE id = ?2", (), "seed"),
+        "style": ("UPDATE prompts SET params = json_set(params, '$.style', 'Watercolor') WHERE id = ?2", (), "style"),
+        "none": ("UPDATE prompts SET num_images = 0 WHERE id = ?2", (), "num_images 0"),
+        "inpaint": (
+            "UPDATE prompts SET params = json_set(params, '$.inpaint_faces', json('true')) WHERE id = ?2",
+            (),
+            "super_resolution",
+        ),
+        "untagged": ("UPDATE prompts SET text = 'no tag at all' WHERE id = ?2", (), "tag"),
+        "huge": ("UPDATE prompts SET text = ? WHERE id = ?2", (f"{tag} " + "x" * 10_000,), "characters"),
+        "long-name": ("UPDATE prompts SET text = ? WHERE id = ?2", (f"{tag} {{{{{'n' * 51}}}}}",), "placeholder"),
+        "empty-text": ("UPDATE prompts SET text = '  ' WHERE id = ?2", (), "empty"),
+    }
+    made: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    with hand.sandbox.http() as http:
+        good = create_pack(http, "Good")
+        create_template(http, 690204, good["id"], f"{tag} good")
+        for name in cases:
+            pack = create_pack(http, name)
+            made[name] = (pack, create_template(http, 690204, pack["id"], f"{tag} {name}"))
+    for name, (statement, args, _) in cases.items():
+        pack, template = made[name]
+        numbered = statement.replace("?1", str(pack["id"])).replace("?2", str(template["id"]))
+        sql(hand, numbered, *args)
+
+    done = hand.run("import", "--all")
+    assert done.code == 1, done.out + done.err
+    assert "Traceback" not in done.err and "internal error" not in done.err
+    assert [p.name for p in (hand.root / "packs").glob("*.yaml")] == ["good.yaml"]
+    for name, (_, _, words) in cases.items():
+        head = f"packsync: error: skipped pack '{name}' (#{made[name][0]['id']})"
+        assert head in done.err, (name, done.err)
+        section = done.err.split(head, 1)[1].split("packsync: error:", 1)[0]
+        assert words in section, (name, section)
+    assert hand.run("validate").code == 0
+    assert hand.plan("--detailed-exitcode").code == 0  # the skipped packs are undeclared: never a change
+
+
+def test_a_subtitle_or_preset_that_does_not_fit_is_left_out(hand: Project) -> None:
+    with hand.sandbox.http() as http:
+        long_sub = create_pack(http, "Long Sub", subtitle="s" * 501, preset="flux-lora-fast")
+        create_template(http, 690204, long_sub["id"], "<lora:690204:1> ohwx man long")
+        odd = create_pack(http, "Odd Preset", subtitle="fine subtitle", preset="not-a-preset")
+        create_template(http, 690204, odd["id"], "<lora:690204:1> ohwx man odd")
+        bell = create_pack(http, "Bell Sub", subtitle="ding\x07")
+        create_template(http, 690204, bell["id"], "<lora:690204:1> ohwx man bell")
+    done = import_round_trip(hand)
+    long_data, odd_data = pack_data(hand, "long-sub.yaml"), pack_data(hand, "odd-preset.yaml")
+    assert "subtitle" not in long_data and long_data["model"]["preset"] == "flux-lora-fast"
+    assert odd_data["subtitle"] == "fine subtitle" and "preset" not in odd_data["model"]
+    assert "subtitle" not in pack_data(hand, "bell-sub.yaml")
+    found = notes(done)
+    assert any("subtitle" in n and "501 characters" in n and "left out" in n for n in found), done.out
+    assert any("preset 'not-a-preset'" in n and "left out" in n for n in found), done.out
+    assert any("subtitle" in n and "U+0007" in n for n in found), done.out
+
+
+def test_characters_a_yaml_stream_cannot_hold_raw_round_trip(hand: Project) -> None:
+    texts = ["<lora:690204:1> ohwx man \ufffe nonchar", "<lora:690204:1> ohwx man \u2028 separator\u2029"]
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Odd Chars")
+        for text in texts:
+            create_template(http, 690204, pack["id"], text, negative_prompt="\uffff")
+    import_round_trip(hand)
+    data = pack_data(hand, "odd-chars.yaml")
+    expected = [t.replace("<lora:690204:1> ohwx man", "{{subject}}").strip() for t in texts]  # U+2029 is a space
+    assert sorted(p["text"] for p in data["prompts"]) == sorted(expected)
+    assert data["defaults"] == {"negative_prompt": "\uffff"}
 
 
 def test_a_derived_slug_cannot_leave_the_packs_directory(hand: Project) -> None:
@@ -564,3 +703,85 @@ def test_import_never_overwrites_the_file_of_another_pack(hand: Project) -> None
     assert done.code == 0, done.err
     assert other.read_text() == "slug: something-else\ntitle: Something Else\n"
     assert pack_data(hand, "kept-2.yaml")["id"] == pack["id"]
+
+
+def test_import_diff_detailed_exitcode_follows_plan(project: Project) -> None:
+    """Like ``plan --detailed-exitcode``: 0 when nothing differs, 2 when something does, 1 on error."""
+    assert project.apply().code == 0
+    clean = project.run("import", "--diff", "--detailed-exitcode")
+    assert clean.code == 0, clean.out + clean.err
+    assert "No drift" in clean.out
+    assert project.run("import", "--diff").code == 0
+
+    with project.sandbox.http() as http:
+        headshots = http.get("/p/corporate-headshots").json()
+        create_template(http, 690204, headshots["id"], "<lora:690204:1> ohwx man added in the web UI")
+    drift = project.run("import", "--diff", "--detailed-exitcode")
+    assert drift.code == 2, drift.out + drift.err
+    assert "added in the web UI" in drift.out and "Usage:" not in drift.err
+    assert project.run("import", "--diff").code == 0  # without the flag, drift is not an error
+    assert project.run("import", "--diff", "--detailed-exitcode", "--pack", "pet-portraits").code == 0
+
+    missing = project.run("import", "--diff", "--detailed-exitcode", "--pack", "no-such-pack")
+    assert missing.code == 1 and "no-such-pack" in missing.err
+    project.edit("pet-portraits.yaml", "slug: pet-portraits", "slug: Not A Slug")
+    invalid = project.run("import", "--diff", "--detailed-exitcode")
+    assert invalid.code == 1 and "invalid" in invalid.err
+
+    alone = project.run("import", "--all", "--detailed-exitcode")
+    assert alone.code == 1 and "--diff" in alone.err and "Usage:" not in alone.err
+
+
+# -- 5. the schema the files point editors at -------------------------------------
+
+
+SCHEMA_LINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
+
+
+def schema_of(pack_file: Path) -> Path:
+    """The file the editor line of a pack file points at, resolved from the pack file's directory."""
+    match = SCHEMA_LINE.match(pack_file.read_text().splitlines()[0])
+    assert match is not None, pack_file.read_text()[:200]
+    return pack_file.parent / match.group(1)
+
+
+def test_imported_files_point_at_the_schema_inside_the_project(hand: Project, tmp_path: Path) -> None:
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Editors")
+        create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man in an editor")
+    done = run_import(hand)
+    written = hand.root / "packs" / "editors.yaml"
+    schema = schema_of(written)
+    assert schema.resolve().is_relative_to(hand.root.resolve()), schema  # not packsync's install location
+    assert schema.read_bytes() == (ROOT / "schemas" / "pack.schema.json").read_bytes()
+    assert (hand.root / "schemas" / "packsync.schema.json").read_bytes() == (
+        ROOT / "schemas" / "packsync.schema.json"
+    ).read_bytes()
+    assert "schemas/pack.schema.json" in done.out
+    # a teammate's clone, anywhere else: the line still leads to the schema
+    clone = tmp_path / "elsewhere" / "deeper" / "clone"
+    shutil.copytree(hand.root, clone)
+    assert schema_of(clone / "packs" / "editors.yaml").read_bytes() == schema.read_bytes()
+
+    # a schema file the project already has is never replaced by import; it says how to update it
+    (hand.root / "schemas" / "pack.schema.json").write_text('{"title": "an older schema"}\n')
+    with hand.sandbox.http() as http:
+        other = create_pack(http, "Second")
+        create_template(http, 690204, other["id"], "<lora:690204:1> ohwx man second")
+    again = run_import(hand, "--pack", "second")
+    assert (hand.root / "schemas" / "pack.schema.json").read_text() == '{"title": "an older schema"}\n'
+    assert "packsync schema --write" in again.out
+
+
+def test_the_schema_line_follows_the_packs_directory(hand: Project) -> None:
+    config = hand.root / "packsync.yaml"
+    config.write_text(config.read_text() + "packs_dir: config/packs\n")
+    (hand.root / "config" / "packs").mkdir(parents=True)
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Nested")
+        create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man nested")
+    run_import(hand)
+    written = hand.root / "config" / "packs" / "nested.yaml"
+    assert written.read_text().startswith("# yaml-language-server: $schema=../../schemas/pack.schema.json\n")
+    assert schema_of(written).read_bytes() == (ROOT / "schemas" / "pack.schema.json").read_bytes()
+    assert hand.plan("--detailed-exitcode").code == 0

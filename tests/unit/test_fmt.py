@@ -186,3 +186,13 @@ def test_model_identical_before_and_after_on_the_examples(name: str) -> None:
         return [(t.class_name, t.tune_id, t.key, t.text, t.params) for t in pack.templates]
 
     assert templates(after) == templates(before)
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\ufffe", "\uffff", "\x85", "\x7f"])
+def test_characters_yaml_cannot_hold_raw_are_written_escaped(char: str) -> None:
+    from packsync.packwriter import write_pack
+
+    document = {"slug": "s", "title": f"a {char} b", "prompts": [{"key": "k", "text": f"x {char} y {char}"}]}
+    written = write_pack(document)
+    assert char not in written  # escaped: U+2028/U+2029 are line breaks to YAML (spaces around them fold away)
+    assert data(written) == document
