@@ -252,9 +252,14 @@ def lock() -> None:
     uv = BIN / "uv"
     if not uv.exists():
         run([str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv"])
+    before = {p: p.read_bytes() if p.exists() else b"" for p in (DEV_LOCK, DEMO_LOCK)}
     for command in lock_commands(uv, PY, ARGS):
         run(command)
-    print(f"wrote {DEV_LOCK.relative_to(ROOT)} and {DEMO_LOCK.relative_to(ROOT)}; the next task reinstalls .venv")
+    changed = [str(p.relative_to(ROOT)) for p, old in before.items() if p.read_bytes() != old]
+    if changed:
+        print(f"changed: {', '.join(changed)}; the next task rebuilds its virtual environment from them")
+    else:
+        print("the lock files are unchanged")
 
 
 TASKS = {"setup": setup, "demo": demo, "test": test, "lint": lint, "bench": bench, "lock": lock}
