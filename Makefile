@@ -1,4 +1,4 @@
 # Thin wrappers; every target also works as `python3 tasks.py <target>`.
-.PHONY: demo test lint bench setup
-demo test lint bench setup:
+.PHONY: demo test lint bench setup lock
+demo test lint bench setup lock:
 	python3 tasks.py $@

@@ -1,50 +1,174 @@
-"""Project tasks that need nothing but Python 3.10+: python3 tasks.py demo|test|bench|lint.
+"""Project tasks that need nothing but Python 3.10+: python3 tasks.py demo|test|bench|lint|setup|lock.
 
-Each task creates (or refreshes) a virtual environment in .venv with packsync
-and its development tools installed, then runs.
+Each task creates (or refreshes) a virtual environment in .venv with packsync and
+its development tools installed at the versions pinned in requirements/dev.lock
+(the demo: requirements/demo.lock, without the development tools), then runs.
+
+--latest (python3 tasks.py test --latest): the same task in .venv-latest, with the
+newest releases that pyproject.toml allows instead of the pinned ones.
+
+python3 tasks.py lock [--upgrade | --upgrade-package NAME ...] regenerates the lock
+files with uv (installed into .venv when missing): without --upgrade, pins that
+still satisfy pyproject.toml are kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import venv
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = Path(os.environ.get("PACKSYNC_VENV", ROOT / ".venv"))
+REQUIREMENTS = ROOT / "requirements"
+DEV_LOCK = REQUIREMENTS / "dev.lock"  # pyproject.toml with its dev extra, and BUILD_IN
+DEMO_LOCK = REQUIREMENTS / "demo.lock"  # pyproject.toml's run-time dependencies, and BUILD_IN
+BUILD_IN = REQUIREMENTS / "build.in"  # what building packsync (editable) needs
+LOCK_PYTHON = "3.10"  # the oldest supported Python; the locks are universal, so they hold for every newer one
+
+# --latest may come anywhere after the task's name; every other argument goes to the task.
+LATEST = "--latest" in sys.argv[2:]
+ARGS = [arg for arg in sys.argv[2:] if arg != "--latest"]
+
+
+def venv_dir(latest: bool = LATEST, environ: Mapping[str, str] = os.environ) -> Path:
+    """The virtual environment of this run: $PACKSYNC_VENV, else .venv (.venv-latest with --latest)."""
+    chosen = environ.get("PACKSYNC_VENV")
+    if chosen:
+        return Path(chosen)
+    return ROOT / (".venv-latest" if latest else ".venv")
+
+
+VENV = venv_dir()
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+STAMP = VENV / ".packsync-stamp"
 
 
-def _stamp(extras: str) -> str:
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + sys.version.encode()).hexdigest()
-    return f"{extras} {digest}"
+def _digest(*parts: bytes) -> str:
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+
+
+def stamp(mode: str) -> str:
+    """What an environment in ``mode`` (dev, base or latest) was installed from.
+
+    Three fields: the mode; the environment (the Python and, unless latest, the content of
+    both lock files), which when it changes makes a new virtual environment; and the project
+    (pyproject.toml), which when it changes reinstalls packsync in place.
+    """
+    python = sys.version.encode()
+    env = (
+        _digest(python, b"latest")
+        if mode == "latest"
+        else _digest(python, DEV_LOCK.read_bytes(), DEMO_LOCK.read_bytes())
+    )
+    return f"{mode} {env} {_digest((ROOT / 'pyproject.toml').read_bytes())}"
+
+
+def is_current(installed: str, wanted: str) -> bool:
+    """Whether an environment stamped ``installed`` serves a task that wants ``wanted``.
+
+    A dev environment serves the demo too (same pins, plus the development tools). A latest
+    environment is never current: each run takes the newest releases again.
+    """
+    have, want = installed.split(), wanted.split()
+    if len(have) != 3 or have[1:] != want[1:] or want[0] == "latest":
+        return False
+    return have[0] == want[0] or (have[0], want[0]) == ("dev", "base")
+
+
+def install_commands(mode: str, python: Path | str) -> list[list[str]]:
+    """The pip commands that install packsync in ``mode`` into the environment of ``python``."""
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if mode == "latest":
+        return [[*pip, "--upgrade", "--upgrade-strategy", "eager", "-e", f"{ROOT}[dev]"]]
+    lock = DEV_LOCK if mode == "dev" else DEMO_LOCK
+    return [
+        # Exactly the pinned files: every distribution must match a hash of the lock.
+        [*pip, "--require-hashes", "-r", str(lock)],
+        # packsync itself, built by the locked hatchling; its dependencies are all in place.
+        [*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)],
+    ]
+
+
+def _create_venv(clear: bool) -> None:
+    print(f"{'recreating' if clear else 'creating'} the virtual environment {VENV}", flush=True)
+    try:
+        venv.EnvBuilder(with_pip=True, clear=clear).create(VENV)
+    except Exception as exc:  # e.g. Debian without python3-venv
+        sys.exit(f"cannot create a virtual environment ({exc}); on Debian/Ubuntu: apt-get install python3-venv")
 
 
 def setup(dev: bool = True) -> None:
     """Create the virtual environment and install packsync (with its dev tools when ``dev``).
 
-    Skipped when the environment is already current for this pyproject.toml.
+    Skipped when the environment is already current for the lock files and pyproject.toml.
     """
     if sys.version_info < (3, 10):  # noqa: UP036 - tasks.py may be run by an older python3
         sys.exit(f"packsync needs Python 3.10 or newer; this is {sys.version.split()[0]}")
-    stamp_file = VENV / ".packsync-stamp"
-    current = stamp_file.read_text() if stamp_file.exists() and PY.exists() else ""
-    if current == _stamp("dev") or (not dev and current == _stamp("base")):
+    # With --latest, the demo too gets the development tools: one environment of newest releases.
+    mode = "latest" if LATEST else "dev" if dev else "base"
+    wanted = stamp(mode)
+    installed = STAMP.read_text() if STAMP.exists() and PY.exists() else ""
+    if is_current(installed, wanted):
         return
     if not PY.exists():
-        print(f"creating a virtual environment in {VENV}", flush=True)
-        try:
-            venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
-        except Exception as exc:  # e.g. Debian without python3-venv
-            sys.exit(f"cannot create a virtual environment ({exc}); on Debian/Ubuntu: apt-get install python3-venv")
-    target = f"{ROOT}[dev]" if dev else str(ROOT)
-    print(f"installing packsync{' and its development tools' if dev else ''}", flush=True)
-    run([str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", target])
-    stamp_file.write_text(_stamp("dev" if dev else "base"))
+        _create_venv(clear=VENV.exists())
+    elif installed and installed.split()[1:2] != wanted.split()[1:2]:
+        # Other pins or another Python: start from an empty environment, so that nothing a
+        # previous lock installed stays behind.
+        _create_venv(clear=True)
+    what = {"dev": "and its development tools", "base": "", "latest": "and the newest releases of its dependencies"}
+    print(f"installing packsync {what[mode]}".rstrip(), flush=True)
+    for command in install_commands(mode, PY):
+        run(command)
+    if mode == "latest":
+        report_unlocked_versions()
+    # A lock older than a dependency added to pyproject.toml installs without complaint; pip check does not.
+    if mode != "latest" and run([str(PY), "-m", "pip", "check", "--disable-pip-version-check"], check=False):
+        lock = (DEV_LOCK if mode == "dev" else DEMO_LOCK).relative_to(ROOT)
+        sys.exit(f"{lock} lacks what pyproject.toml asks for (above); refresh the lock files: python3 tasks.py lock")
+    STAMP.write_text(wanted)
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_versions(lock: Path = DEV_LOCK) -> dict[str, set[str]]:
+    """Every version a lock file pins, by normalized name (several when they differ by Python)."""
+    pins: dict[str, set[str]] = {}
+    for match in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", lock.read_text(), re.MULTILINE):
+        pins.setdefault(_normal(match[1]), set()).add(match[2])
+    return pins
+
+
+def unlocked_versions(freeze: str, pins: dict[str, set[str]]) -> list[str]:
+    """The lines of ``pip freeze`` output whose version is not one the lock pins."""
+    found = []
+    for line in freeze.splitlines():
+        name, sep, version = line.partition("==")
+        if sep and version not in pins.get(_normal(name), set()):
+            locked = ", ".join(sorted(pins.get(_normal(name), set()))) or "not in the lock"
+            found.append(f"{name} {version} (locked: {locked})")
+    return found
+
+
+def report_unlocked_versions() -> None:
+    """Show what --latest tests that the lock does not pin: the releases that are new since."""
+    freeze = subprocess.run(
+        [str(PY), "-m", "pip", "freeze", "--exclude-editable", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = unlocked_versions(freeze, locked_versions())
+    lock = DEV_LOCK.relative_to(ROOT)
+    print(f"versions other than {lock}'s: " + ("; ".join(found) if found else "none"), flush=True)
 
 
 def run(cmd: list[str], check: bool = True) -> int:
@@ -82,7 +206,7 @@ def test() -> None:
     """Lint, type-check and run the whole test suite."""
     lint()
     # pytest exits 5 when it collected no tests: that is a failure here too.
-    run([str(PY), "-m", "pytest", *sys.argv[2:]])
+    run([str(PY), "-m", "pytest", *ARGS])
 
 
 BENCHES = ("bench_validate.py", "bench_sandbox.py", "bench_client.py", "bench_plan.py")
@@ -91,15 +215,56 @@ BENCHES = ("bench_validate.py", "bench_sandbox.py", "bench_client.py", "bench_pl
 def bench() -> None:
     """Every benchmark (or the ones named: python3 tasks.py bench bench_client.py)."""
     setup()
-    chosen = sys.argv[2:] or list(BENCHES)
+    chosen = ARGS or list(BENCHES)
     failed = [name for name in chosen if run([str(PY), f"bench/{name}"], check=False) != 0]
     if failed:
         sys.exit(f"missed targets: {', '.join(failed)}")
 
 
-TASKS = {"setup": setup, "demo": demo, "test": test, "lint": lint, "bench": bench}
+def lock_commands(uv: Path | str, python: Path | str, extra: list[str]) -> list[list[str]]:
+    """uv commands that regenerate both lock files; ``extra`` (e.g. --upgrade) goes to each."""
+    common = [
+        "--universal",
+        "--generate-hashes",
+        "--python-version",
+        LOCK_PYTHON,
+        "--python",
+        str(python),
+        "--custom-compile-command",
+        "python3 tasks.py lock",
+        "--quiet",
+        *extra,
+    ]
+    dev, demo, build = (str(p.relative_to(ROOT)) for p in (DEV_LOCK, DEMO_LOCK, BUILD_IN))
+    return [
+        [str(uv), "pip", "compile", "pyproject.toml", build, "--extra", "dev", *common, "-o", dev],
+        # The demo's pins are the dev lock's: the same versions with or without the dev tools.
+        [str(uv), "pip", "compile", "pyproject.toml", build, "--constraints", dev, *common, "-o", demo],
+    ]
+
+
+def lock() -> None:
+    """Regenerate requirements/*.lock from pyproject.toml with uv (which reads PyPI, not pip's configuration)."""
+    if LATEST:
+        sys.exit("lock writes the pins the other tasks install; it has no --latest")
+    if not PY.exists():
+        _create_venv(clear=VENV.exists())
+    uv = BIN / "uv"
+    if not uv.exists():
+        run([str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv"])
+    before = {p: p.read_bytes() if p.exists() else b"" for p in (DEV_LOCK, DEMO_LOCK)}
+    for command in lock_commands(uv, PY, ARGS):
+        run(command)
+    changed = [str(p.relative_to(ROOT)) for p, old in before.items() if p.read_bytes() != old]
+    if changed:
+        print(f"changed: {', '.join(changed)}; the next task rebuilds its virtual environment from them")
+    else:
+        print("the lock files are unchanged")
+
+
+TASKS = {"setup": setup, "demo": demo, "test": test, "lint": lint, "bench": bench, "lock": lock}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:
-        sys.exit(f"usage: python3 tasks.py {{{'|'.join(TASKS)}}} [args]")
+        sys.exit(f"usage: python3 tasks.py {{{'|'.join(TASKS)}}} [--latest] [args]")
     TASKS[sys.argv[1]]()

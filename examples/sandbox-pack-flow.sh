@@ -1,15 +1,33 @@
 #!/usr/bin/env bash
 # The Astria pack flow, end to end, against a local sandbox: free and offline.
 # Usage: examples/sandbox-pack-flow.sh [SANDBOX_URL]   (default: starts one on a free port)
+# Runs from any directory. The sandbox is started with $PYTHON (default: the repository's
+# .venv, made by `python3 tasks.py setup`, else python3), which finds the packsync next to
+# this script.
 set -euo pipefail
 
 if [ $# -ge 1 ]; then
     API=$1
 else
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    python=${PYTHON:-}
+    if [ -z "$python" ]; then
+        if [ -x "$root/.venv/bin/python" ]; then python=$root/.venv/bin/python; else python=python3; fi
+    fi
     db=$(mktemp -d)/astria.db
-    coproc SANDBOX { exec python3 -m packsync sandbox --port 0 --db "$db" --render-delay 0.2; }
-    read -r _ API <&"${SANDBOX[0]}"        # first line: "listening http://127.0.0.1:PORT"
-    trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT
+    coproc SANDBOX {
+        PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" exec "$python" -m packsync sandbox --port 0 --db "$db" --render-delay 0.2
+    }
+    # Copies: bash drops SANDBOX and SANDBOX_PID as soon as it sees the server exit.
+    sandbox_pid=$SANDBOX_PID
+    exec {sandbox_out}<&"${SANDBOX[0]}"
+    trap 'kill "$sandbox_pid" 2>/dev/null || true' EXIT
+    API=""
+    read -r _ API <&"$sandbox_out" || true    # first line: "listening http://127.0.0.1:PORT"
+    if [ -z "$API" ]; then
+        echo "the sandbox did not start ($python -m packsync sandbox)" >&2
+        exit 1
+    fi
 fi
 KEY=${ASTRIA_API_KEY:-sandbox-key}
 auth=(-H "Authorization: Bearer $KEY")

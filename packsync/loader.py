@@ -10,7 +10,10 @@ available) instead of its constructor, for four reasons:
   constructed;
 * safety: nesting depth and alias expansion are bounded while the events are
   read, so neither a deep document (which crashes libyaml's recursive
-  composer) nor an alias bomb can exhaust the stack or memory;
+  composer) nor an alias bomb can exhaust the stack or memory. libyaml 0.2.6
+  and later have a nesting limit of their own (1,000 levels) that its scanner
+  can reach before the events do: a long run of ``[`` or ``{`` on one line is
+  read ahead as a possible key. That error is reported as ``yaml-depth`` too;
 * YAML 1.2 core schema for plain scalars, as the YAML language server and most
   modern tools use: ``yes``/``no``/``on``/``off`` stay strings and ``4:5`` is a
   string, not the sexagesimal number 245 that YAML 1.1 would make of it.
@@ -177,8 +180,18 @@ def _kind(value: Any) -> str:
     return "a scalar"
 
 
+# libyaml's own nesting limit: "exceeded maximum nesting depth" (0.2.6, from its scanner) or
+# "Maximum nesting level reached, set with yaml_set_max_nest_level())" (its parser's wording).
+_LIBYAML_DEPTH_RE = re.compile(r"maximum nesting (?:depth|level)", re.IGNORECASE)
+
+
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, name: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
+    if exc.problem and _LIBYAML_DEPTH_RE.search(exc.problem):
+        # Nesting far deeper than MAX_DEPTH that libyaml refused before its events reached the
+        # builder (which stops at MAX_DEPTH): the same problem, so the same rule.
+        line, col = _pos(mark) if mark else (1, 1)
+        return make("yaml-depth", Location(name, line, col), f"nesting deeper than {MAX_DEPTH} levels")
     if exc.context_mark is not None and (exc.context or "").startswith("while parsing a flow"):
         # An unclosed [ or {: the parser notices it lines later; the fault is where it opened.
         mark = exc.context_mark

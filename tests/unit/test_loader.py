@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from packsync import loader
 from packsync.loader import MAX_DEPTH, MAX_FILE_BYTES, load_bytes, load_file, load_text
 
 
@@ -80,12 +85,99 @@ def test_small_aliases_and_merge_keys_work() -> None:
     assert doc.data["again"] == {"x": 1, "y": 2}
 
 
-def test_deep_nesting_is_refused_without_crashing() -> None:
-    # libyaml's own composer would overflow the C stack on this
+PARSERS = {"libyaml": getattr(yaml, "CSafeLoader", None), "pure-python": yaml.SafeLoader}
+
+
+@pytest.fixture(params=list(PARSERS))
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with libyaml's parser and with PyYAML's pure-Python one (its fallback)."""
+    chosen = PARSERS[request.param]
+    if chosen is None:
+        pytest.skip("PyYAML is built without libyaml here")
+    monkeypatch.setattr(loader, "_Parser", chosen)
+    return str(request.param)
+
+
+def test_the_loader_uses_libyaml_when_pyyaml_has_it() -> None:
+    assert loader._Parser is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def test_deep_nesting_is_refused_without_crashing(parser: str) -> None:
+    # libyaml's own composer would overflow the C stack on this; libyaml 0.2.6 and later
+    # refuse it themselves, from the scanner, before any event of the inner lists exists.
     text = "a: " + "[" * 200_000 + "]" * 200_000 + "\n"
     assert [r[0] for r in rules(text)] == ["yaml-depth"]
-    ok = "a: " + "[" * (MAX_DEPTH - 2) + "]" * (MAX_DEPTH - 2) + "\n"
+    ok = "a: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "\n"  # the top mapping is a level too
     assert rules(ok) == []
+    assert rules("a: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "\n") == [("yaml-depth", 1, 3 + MAX_DEPTH)]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        # past libyaml's own limit (1,000 levels since 0.2.6) in every shape it can be written
+        pytest.param("a: " + "[" * 1_100 + "]" * 1_100 + "\n", None, id="flow-one-line"),
+        pytest.param("a: " + "{a: " * 1_100 + "}" * 1_100 + "\n", None, id="flow-mappings"),
+        pytest.param("a: " + "[\n" * 1_100 + "]" * 1_100 + "\n", (MAX_DEPTH, 1), id="flow-many-lines"),
+        pytest.param("".join("  " * i + "k:\n" for i in range(1_100)) + "  " * 1_100 + "v\n", (65, 129), id="block"),
+        pytest.param("".join("- " * 1_100) + "x\n", (1, 2 * MAX_DEPTH + 1), id="block-sequences"),
+        pytest.param(
+            "".join("  " * i + "k:\n" for i in range(40)) + "  " * 40 + "[" * 1_100 + "]" * 1_100 + "\n",
+            None,
+            id="block-then-flow",
+        ),
+    ],
+)
+def test_nesting_past_any_limit_is_yaml_depth(parser: str, text: str, where: tuple[int, int] | None) -> None:
+    found = rules(text)
+    assert [r[0] for r in found] == ["yaml-depth"], found
+    result = load_text(text, "f.yaml")
+    assert result.diagnostics[0].message == f"nesting deeper than {MAX_DEPTH} levels"
+    if where is not None:  # packsync's own limit: the same place with either parser
+        assert found[0][1:] == where
+
+
+def test_libyaml_parser_nesting_error_is_yaml_depth_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    # libyaml after 0.2.6 may raise its limit from the parser, with another message.
+    class RefusingParser:
+        def __init__(self, text: str) -> None:
+            pass
+
+        def get_event(self) -> None:
+            mark = yaml.Mark("<unicode string>", 0, 6, 1002, None, None)
+            raise yaml.parser.ParserError(
+                "while parsing", mark, "Maximum nesting level reached, set with yaml_set_max_nest_level())", mark
+            )
+
+        def dispose(self) -> None:
+            pass
+
+    monkeypatch.setattr(loader, "_Parser", RefusingParser)
+    assert rules("a: 1\n") == [("yaml-depth", 7, 1003)]
+
+
+def test_without_libyaml_the_pure_python_parser_is_used_and_deep_nesting_is_yaml_depth(tmp_path: Path) -> None:
+    # PyYAML built without libyaml (no yaml._yaml): the loader falls back, validate still says yaml-depth.
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 5_000 + "]" * 5_000 + "\n", encoding="utf-8")
+    script = (
+        "import sys; sys.modules['yaml._yaml'] = None\n"
+        "import yaml, packsync.loader\n"
+        "assert not yaml.__with_libyaml__ and packsync.loader._Parser is yaml.SafeLoader\n"
+        "from packsync.cli import main\n"
+        "sys.argv = ['packsync', 'validate', sys.argv[1]]\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(deep)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"{deep}:1:{3 + MAX_DEPTH}: yaml-depth nesting deeper than {MAX_DEPTH} levels" in done.stdout
 
 
 def test_tab_indentation_gets_its_own_message() -> None:
