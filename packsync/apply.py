@@ -125,7 +125,7 @@ class Applier:
                 str(body.pop("title")), int(body.pop("base_tune_id")), str(body.pop("model_type")), **body
             )
         except OutcomeUnknown:
-            found = await self._find_pack(pack.slug)
+            found = await self._find_pack(pack)
             if found is None:
                 self._record(
                     Result(
@@ -154,26 +154,24 @@ class Applier:
             return None
         slug = str(created.get("slug", ""))
         if slug != pack.slug:
+            # A slug is a lookup key, not a promise (global slugs: taken ones get a suffix; the
+            # server's transliteration may differ). The pack exists now and cannot be deleted
+            # through the API: adopt it by id and go on, never create another.
             self._record(
                 Result(
                     pack.slug,
-                    f"create pack {pack.slug}",
-                    False,
-                    f"the server named the new pack {slug!r} (pack #{created.get('id')}), not {pack.slug!r}: "
-                    f"the slug {derive_slug(pack.title)!r} was taken meanwhile; "
-                    f"delete #{created.get('id')} in the web UI",
-                    source,
+                    f"create pack {pack.slug} #{created['id']} (the server named it {slug!r}: pin it with "
+                    f"`id: {created['id']}` in {pack.file}; until then it is found by its title)",
+                    True,
+                    source=source,
                 )
             )
-            return None
+            return int(created["id"])
         self._record(Result(pack.slug, f"create pack {pack.slug} #{created['id']}", True, source=source))
         return int(created["id"])
 
-    async def _find_pack(self, slug: str) -> dict[str, Any] | None:
-        async for summary in self.client.iter_packs():
-            if summary.get("slug") == slug:
-                return summary
-        return None
+    async def _find_pack(self, pack: PackPlan) -> dict[str, Any] | None:
+        return await find_owned_pack(self.client, pack.slug, pack.title)
 
     async def _create(self, pack: PackPlan, pack_id: int, change: Change) -> str:
         spec = change.create
@@ -387,7 +385,7 @@ async def recheck_saved(
         except NotFound:
             found.stale.append(f"pack {pack.slug} #{pack.live_id}: no longer on the account")
             return found
-        if pinned is None and summary.get("slug") != pack.slug:
+        if pinned is None and summary.get("slug") != pack.slug and summary.get("title") != desired.pack.title:
             found.refused.append(
                 f"pack {pack.slug}: the plan names #{pack.live_id}, "
                 f"which is pack {summary.get('slug')!r} on the account"
@@ -436,6 +434,21 @@ def _stale_pack(pack: PackPlan, templates: Sequence[dict[str, Any]]) -> list[str
     return found or [f"pack {pack.slug}: changed since the plan was made"]
 
 
+async def find_owned_pack(client: AstriaClient, slug: str, title: str) -> dict[str, Any] | None:
+    """The account's own pack with this slug, else the newest with this exact title.
+
+    The title is the fallback because the server, not the files, names a pack: a slug that was
+    taken (slugs are global) or transliterated otherwise gives the new pack another one.
+    """
+    by_title = None
+    async for summary in client.iter_packs():
+        if summary.get("slug") == slug:
+            return summary
+        if summary.get("title") == title and (by_title is None or int(summary["id"]) > int(by_title["id"])):
+            by_title = summary
+    return by_title
+
+
 async def stale_objects(client: AstriaClient, plan: Plan) -> list[str]:
     """What changed on the account since a saved plan was made, object by object."""
     problems: list[str] = []
@@ -443,9 +456,9 @@ async def stale_objects(client: AstriaClient, plan: Plan) -> list[str]:
 
     async def check(pack: PackPlan) -> list[str]:
         if pack.live_id is None:
-            async for summary in client.iter_packs():
-                if summary.get("slug") == pack.slug:
-                    return [f"pack {pack.slug}: created on the account (#{summary.get('id')}) since the plan was made"]
+            summary = await find_owned_pack(client, pack.slug, pack.title)
+            if summary is not None:
+                return [f"pack {pack.slug}: created on the account (#{summary.get('id')}) since the plan was made"]
             return []
         try:
             templates = await client.pack_templates(pack.live_id)
@@ -464,13 +477,10 @@ async def verify_saved(client: AstriaClient, plan: Plan) -> list[str]:
     async def check(pack: PackPlan) -> list[str]:
         pack_id = pack.live_id
         if pack_id is None:
-            found = None
-            async for summary in client.iter_packs():
-                if summary.get("slug") == pack.slug:
-                    found = int(summary["id"])
+            found = await find_owned_pack(client, pack.slug, pack.title)
             if found is None:
                 return [f"pack {pack.slug} does not exist"]
-            pack_id = found
+            pack_id = int(found["id"])
         templates = await client.pack_templates(pack_id)
         present = {identity(str(t.get("text") or ""), t) for t in templates}
         ids = {int(t["id"]) for t in templates}

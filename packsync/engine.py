@@ -110,6 +110,22 @@ async def read_declared(
                 undeclared.append(summary)
                 continue
             tasks[pack.slug] = asyncio.ensure_future(read(summary, pack))
+        # An unpinned pack whose slug the account does not have is its own pack with that exact
+        # title, if there is one: the server, not the file, names a new pack (taken or
+        # transliterated slugs), and apply adopts what it created.
+        for pack in by_slug.values():
+            if pack.slug in tasks:
+                continue
+            titled = [s for s in undeclared if s.get("title") == pack.title]
+            if len(titled) > 1:
+                ids = ", ".join(f"#{s['id']} ({s.get('slug')})" for s in titled)
+                raise PlanError(
+                    f"{pack.path}: no pack on the account has the slug {pack.slug}, and {len(titled)} have its "
+                    f"title {pack.title!r}: {ids}; pin the right one with `id:`"
+                )
+            if titled:
+                undeclared.remove(titled[0])
+                tasks[pack.slug] = asyncio.ensure_future(read(titled[0], pack))
         for pack in packs:
             if pack.slug in tasks or pack.id is None:
                 continue

@@ -724,7 +724,7 @@ def create_pack(app: SandboxApp, ctx: Context) -> Response:
         raise ApiError(422, "model_type must be one of lora, faceid, pti")
     base = derive_slug(title) or "pack"
     slug, n = base, 1
-    while app.store.slug_taken(ctx.workspace, slug):
+    while app.store.slug_taken(slug):
         n += 1
         slug = f"{base}-{n}"
     pack_id = app.store.insert_pack(

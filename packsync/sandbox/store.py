@@ -166,8 +166,9 @@ class Store:
         )
         return int(cursor.lastrowid or 0)
 
-    def slug_taken(self, workspace: str, slug: str) -> bool:
-        row = self.db.execute("SELECT 1 FROM packs WHERE workspace = ? AND slug = ?", (workspace, slug)).fetchone()
+    def slug_taken(self, slug: str) -> bool:
+        """Slugs are global, as Astria's seem to be (``/p/<slug>`` resolves other users' packs)."""
+        row = self.db.execute("SELECT 1 FROM packs WHERE slug = ?", (slug,)).fetchone()
         return row is not None
 
     def pack(self, scope: str | None, ref: str) -> sqlite3.Row | None:

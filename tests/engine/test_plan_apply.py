@@ -329,3 +329,37 @@ def test_a_target_maps_reference_tunes_to_its_own(project: Project) -> None:
         tunes = {t["tune_id"] for t in http.get("/prompts", params={"tune_id": 700001, "limit": 120}).json()}
     assert tunes == {700001}
     assert project.plan("--detailed-exitcode").code == 0
+
+
+def test_a_pack_the_server_names_otherwise_is_adopted_and_never_created_twice(project: Project) -> None:
+    """Slugs are global: another account's pack holds pet-portraits, so the new pack gets
+    another slug. Apply goes on with that pack; later plans find it by its title."""
+    with project.sandbox.http() as http:
+        foreign = http.post(
+            "/packs",
+            json={"pack": {"title": "Pet Portraits", "base_tune_id": 1, "model_type": "lora"}},
+            headers={"X-Workspace-Id": "someone-else"},
+        )
+        assert foreign.status_code == 201, foreign.text
+    done = project.apply()
+    assert done.code == 0, done.out + done.err
+    assert "the server named it 'pet-portraits-2': pin it with `id:" in done.out
+    for _ in range(2):
+        assert project.plan("--detailed-exitcode").code == 0
+        assert project.apply().code == 0
+    with project.sandbox.http() as http:
+        own = [p for p in http.get("/packs").json() if p["title"] == "Pet Portraits"]
+    assert [p["slug"] for p in own] == ["pet-portraits-2"]
+    assert len(project.templates("pet-portraits-2")) == 30
+
+
+def test_two_packs_with_the_title_of_a_missing_slug_ask_for_a_pinned_id(project: Project) -> None:
+    body = {"pack": {"title": "Pet Portraits", "base_tune_id": 1, "model_type": "lora"}}
+    with project.sandbox.http() as http:
+        http.post("/packs", json=body, headers={"X-Workspace-Id": "someone-else"})  # takes the slug
+        ids = [http.post("/packs", json=body).json()["id"] for _ in range(2)]
+    done = project.plan()
+    assert done.code == 1
+    assert "no pack on the account has the slug pet-portraits, and 2 have its title 'Pet Portraits'" in done.err
+    assert all(f"#{i}" in done.err for i in ids) and "pin the right one with `id:`" in done.err
+    assert "Traceback" not in done.err

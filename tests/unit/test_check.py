@@ -36,7 +36,9 @@ def check(text: str) -> list[tuple[str, int]]:
         ("Corporate Headshots", "corporate-headshots"),
         ("test rv5.1 pack", "test-rv5-1-pack"),
         ("  --Hello,   World!!  ", "hello-world"),
-        ("Café Portraits", "caf-portraits"),
+        ("Café Portraits", "cafe-portraits"),
+        ("Straße im Ærø", "strasse-im-aero"),
+        ("Łódź 日本 Señor", "lodz-senor"),
         ("100% Real", "100-real"),
     ],
 )
