@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import TextIO
 
@@ -14,7 +13,7 @@ from packsync.model import Pack
 from packsync.project import Project, display_path, find_pack_files, load_project
 from packsync.session import open_client
 from packsync.target import ResolvedTarget, resolve_target
-from packsync.term import Style, color_enabled
+from packsync.term import Style, color_enabled, json_text, printable
 
 
 def run_packs(project_dir: Path, target_name: str | None, output_format: str, out: TextIO, err: TextIO) -> int:
@@ -47,16 +46,16 @@ def run_packs(project_dir: Path, target_name: str | None, output_format: str, ou
             }
         )
     if output_format == "json":
-        out.write(json.dumps({"target": target.name, "packs": rows}, indent=2, ensure_ascii=False) + "\n")
+        out.write(json_text({"target": target.name, "packs": rows}) + "\n")
         return 0
     style = Style(color_enabled(out))
     out.write(f"target {style(target.name, 'bold')}: {len(rows)} pack(s)\n")
     if rows:
-        width = max(len(str(r["slug"])) for r in rows)
+        width = max(len(printable(str(r["slug"]))) for r in rows)
         out.write(f"{'ID':>8}  {'SLUG':<{width}}  {'TEMPLATES':>9}  FILE\n")
         for r in rows:
             where = r["file"] or style("(not in the pack files: never touched)", "dim")
-            out.write(f"{r['id']:>8}  {r['slug']:<{width}}  {r['templates']:>9}  {where}\n")
+            out.write(f"{r['id']:>8}  {printable(str(r['slug'])):<{width}}  {r['templates']:>9}  {where}\n")
     return 0
 
 

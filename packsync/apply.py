@@ -22,7 +22,6 @@ from packsync.diff import create_pack_body, pack_fingerprint, template_fingerpri
 from packsync.identity import canonical_params, canonical_text, identity
 from packsync.plan import Change, PackPlan, Plan, Source, TemplateSpec
 from packsync.project import Policy
-from packsync.slug import derive_slug
 
 
 @dataclass

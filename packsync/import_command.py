@@ -29,7 +29,7 @@ from packsync.project import Project, display_path, find_pack_files, load_projec
 from packsync.schemafiles import SCHEMA_FILES, project_schema_dir, schema_header, write_schemas
 from packsync.session import open_client
 from packsync.target import resolve_target
-from packsync.term import Style, color_enabled
+from packsync.term import Style, color_enabled, printable
 
 
 @dataclass
@@ -301,7 +301,7 @@ def _print_drift(plan: Plan, out: TextIO, style: Style) -> None:
             if change.remove is not None:
                 ref = change.remove
                 what = "an older version of " + change.key if change.kind == "replace" else "a template the file lacks"
-                lines.append(style(f"  + #{ref.id} [{ref.class_name}] ({what}): {ref.text}", "green"))
+                lines.append(style(f"  + #{ref.id} [{ref.class_name}] ({what}): {printable(ref.text)}", "green"))
             if change.kind == "create" and change.create is not None:
                 lines.append(style(f"  - [{change.create.class_name}] {change.create.key}: not on the account", "red"))
         if lines:

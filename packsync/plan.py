@@ -217,7 +217,9 @@ class Plan:
 
     def save(self, path: Path) -> None:
         """Write atomically: a reader never sees half a plan."""
-        text = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+        from packsync.term import json_text
+
+        text = json_text(self.to_json()) + "\n"
         temporary = path.with_name(f".{path.name}.tmp")
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(path)

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 from packsync.astria import format_mc
 from packsync.identity import canonical_params
 from packsync.plan import Change, PackPlan, Plan
-from packsync.term import Style
+from packsync.term import Style, json_text, printable
 
 MARKDOWN_LIMIT = 65_000
 SYMBOLS = {"create": "+", "replace": "-/+", "remove": "-", "manual": "!"}
@@ -44,7 +44,7 @@ def param_changes(change: Change) -> list[tuple[str, Any, Any]]:
 
 
 def _value(value: Any) -> str:
-    return "(default)" if value is None else json.dumps(value, ensure_ascii=False)
+    return "(default)" if value is None else printable(json.dumps(value, ensure_ascii=False))
 
 
 def summary_line(plan: Plan) -> str:
@@ -83,7 +83,7 @@ def render_text(plan: Plan, out: TextIO, style: Style, *, verbose: bool = True) 
     if plan.undeclared:
         out.write(
             f"\n{len(plan.undeclared)} pack(s) on the account are not in the pack files and are not touched: "
-            + ", ".join(str(p.get("slug")) for p in plan.undeclared[:10])
+            + ", ".join(printable(str(p.get("slug"))) for p in plan.undeclared[:10])
             + (" ..." if len(plan.undeclared) > 10 else "")
             + "\n"
         )
@@ -150,14 +150,14 @@ def _pack_text(pack: PackPlan, on_remove: str, out: TextIO, style: Style) -> Non
             ref = change.remove
             how = "delete" if on_remove == "delete" else "detach"
             out.write(f"  {symbol} [{ref.class_name}] #{ref.id} ({how}; {change.reason})\n")
-            out.write(style(f"        {ref.text}\n", "dim"))
+            out.write(style(f"        {printable(ref.text)}\n", "dim"))
             continue
         spec = change.create
         assert spec is not None
         where = style(str(spec.source), "dim")
         if change.kind == "create":
             out.write(f"  {symbol} [{spec.class_name}] {style(spec.key, 'bold')}  {where}\n")
-            out.write(f"        {spec.text}\n")
+            out.write(f"        {printable(spec.text)}\n")
             own = [p for p in spec.params if p not in shared]
             if own:
                 out.write(style(f"        {_params_line(own)}\n", "dim"))
@@ -172,7 +172,7 @@ def _pack_text(pack: PackPlan, on_remove: str, out: TextIO, style: Style) -> Non
                 # reader, a copied log and a pager that strips escapes.
                 return style(f"[-{words}-]", "red") if kind == "del" else style(f"{{+{words}+}}", "green")
 
-            out.write(f"        {word_diff(old.text, spec.text, mark)}\n")
+            out.write(f"        {word_diff(printable(old.text), printable(spec.text), mark)}\n")
         for name, old, new in param_changes(change):
             out.write(f"        {name}: {_value(old)} -> {_value(new)}\n")
 
@@ -183,7 +183,7 @@ MARKER = "<!-- packsync-plan -->"
 
 
 def _md_escape(text: str) -> str:
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+    return html.escape(printable(text), quote=False).replace("|", "\\|")
 
 
 def _pack_markdown(pack: PackPlan, on_remove: str) -> str:
@@ -307,4 +307,4 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
 
 
 def render_json(plan: Plan) -> str:
-    return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+    return json_text(plan.to_json()) + "\n"

@@ -21,7 +21,6 @@ import asyncio
 import csv
 import html
 import io
-import json
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
@@ -34,6 +33,7 @@ from packsync.diff import LiveState
 from packsync.engine import read_declared
 from packsync.identity import identity
 from packsync.model import Pack
+from packsync.term import json_text, printable
 
 DEFAULT_MIN_RUNS = 10
 
@@ -222,13 +222,22 @@ def to_json(report: StatsReport, since: date | None) -> str:
             for p in report.packs
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(document) + "\n"
 
 
 def _left_out(pack: PackStats) -> str:
     if not pack.excluded_runs and not pack.excluded_likes:
         return ""
     return f"left out: {pack.excluded_runs} run(s) and {pack.excluded_likes} like(s) on test tunes"
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text: never a formula (a leading =, +, - or @ gets
+    a quote), and control characters (a tab or carriage return included) written as escapes."""
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def to_csv(stats: list[PackStats]) -> str:
@@ -238,7 +247,8 @@ def to_csv(stats: list[PackStats]) -> str:
     for pack in stats:
         for t in pack.templates:
             writer.writerow(
-                [
+                _cell(value)
+                for value in [
                     t.pack,
                     t.template_id,
                     t.key,
