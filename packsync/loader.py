@@ -22,7 +22,9 @@ available) instead of its constructor, for four reasons:
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,7 @@ from packsync.diagnostics import Diagnostic, Location, make
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 200_000
+MAX_INTEGER_DIGITS = 309  # about the largest a double (JSON's number, in most tools) holds
 
 PathT = tuple[str | int, ...]
 Pos = tuple[int, int]
@@ -105,6 +108,10 @@ def load_file(path: Path, display: str | None = None) -> LoadResult:
     """Load one YAML file whose top level must be a mapping."""
     name = display if display is not None else str(path)
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            # Opening a FIFO waits for a writer forever; a device may never end.
+            return _fail("file-unreadable", Location(name), "is not a regular file (a FIFO, device or socket)")
         with open(path, "rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
     except IsADirectoryError:
@@ -472,6 +479,19 @@ class _Builder:
             return "<<"
         raise _Stop(make("yaml-tag", self._loc(event), _tag_message(tag)))
 
+    def _integer(self, event: Any, value: str, digits: str, base: int) -> int:
+        # Python refuses to convert more than 4,300 digits, and JSON tools cannot hold an
+        # integer past a double's range (about 309 digits) anyway.
+        if len(digits.lstrip("+-")) > MAX_INTEGER_DIGITS:
+            raise _Stop(
+                make(
+                    "yaml-number",
+                    self._loc(event),
+                    f"an integer of {len(digits):,} digits is too large for a number JSON can hold",
+                )
+            )
+        return int(digits, base)
+
     def _plain(self, event: Any, value: str) -> Any:
         first = value[:1]
         if first not in _SPECIAL_START:
@@ -481,7 +501,7 @@ class _Builder:
         if first in "tTfF":
             return _BOOL.get(value, value)
         if _INT_RE.match(value):
-            return int(value)
+            return self._integer(event, value, value, 10)
         if _FLOAT_RE.match(value):
             number = float(value)
             if math.isfinite(number):
@@ -490,9 +510,9 @@ class _Builder:
                 make("yaml-number", self._loc(event), f"{value} is too large for a number; JSON cannot hold it")
             )
         if _INT_HEX_RE.match(value):
-            return int(value, 16)
+            return self._integer(event, value, value, 16)
         if _INT_OCT_RE.match(value):
-            return int(value[2:], 8)
+            return self._integer(event, value, value[2:], 8)
         if _INF_RE.match(value) or _NAN_RE.match(value):
             raise _Stop(
                 make(

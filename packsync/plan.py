@@ -201,6 +201,9 @@ class Plan:
             raise PlanFileError(
                 f"plan format version {data.get('version')!r} is not supported (expected {PLAN_VERSION})"
             )
+        problem = _schema_problem(data)
+        if problem:
+            raise PlanFileError(f"not a valid packsync plan: {problem}")
         try:
             plan = cls(
                 target=str(data["target"]),
@@ -211,7 +214,7 @@ class Plan:
             )
             plan.refusals = [Refusal(**r) for r in data.get("refusals", [])]
             plan.packs = [_pack_from_json(p) for p in data["packs"]]
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFileError(f"not a valid packsync plan: {exc!r}") from None
         return plan
 
@@ -233,6 +236,26 @@ class Plan:
         except ValueError as exc:
             raise PlanFileError(f"{path} is not JSON: {exc}") from None
         return cls.from_json(data)
+
+
+PLAN_SCHEMA = "plan.schema.json"
+
+
+def _schema_problem(data: Any) -> str:
+    """The first way ``data`` breaks the plan schema ("" when it does not), with its place."""
+    from packsync.schema import SchemaValidator
+
+    validator = SchemaValidator(PLAN_SCHEMA)
+    if validator.is_valid(data):
+        return ""
+    from jsonschema import Draft202012Validator
+
+    errors = sorted(Draft202012Validator(validator.schema).iter_errors(data), key=lambda e: list(e.path))
+    if not errors:
+        return "it does not match the plan schema"
+    first = errors[0]
+    where = "/".join(str(p) for p in first.path) or "the top level"
+    return f"at {where}: {first.message[:200]}"
 
 
 def _account_from(data: Any) -> dict[str, str | None] | None:

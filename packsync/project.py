@@ -51,7 +51,7 @@ def display_path(path: Path) -> str:
     """A path as shown to the user: relative to the current directory when it can be."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # elsewhere, or a symbolic link loop
         return str(path)
 
 

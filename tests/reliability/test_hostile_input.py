@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -113,3 +114,30 @@ def test_hostile_strings_are_reported_not_crashed(tmp_path: Path) -> None:
     assert "Traceback" not in done.err and "internal error" not in done.err
     for rule in ("text-control-character", "text-bidi-character", "schema-string", "yaml-depth", "yaml-alias-limit"):
         assert rule in done.out, rule
+
+
+@pytest.mark.parametrize("command", ["validate", "fmt", "plan"])
+def test_outside_values_in_paths_and_numbers_are_one_line_each(tmp_path: Path, command: str) -> None:
+    """Integers past 4,300 digits, a symbolic link loop and a FIFO: each one message, no hang."""
+    import os
+
+    (tmp_path / "packs").mkdir()
+    (tmp_path / "packs" / "big.yaml").write_text(f"slug: big\ntitle: Big\nid: {'9' * 5000}\n")
+    (tmp_path / "packs" / "hex.yaml").write_text(f"slug: hex\ntitle: Hex\nid: 0x{'f' * 5000}\n")
+    loop_a, loop_b = tmp_path / "loop-a.yaml", tmp_path / "loop-b.yaml"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    (tmp_path / "packsync.yaml").write_text("targets:\n  t: {url: sandbox}\n")
+    paths = [] if command == "plan" else ["packs/big.yaml", "packs/hex.yaml", "loop-a.yaml", "fifo.yaml"]
+    args = [command, *(["--check"] if command == "fmt" else []), *paths]
+    done = run_packsync(*args, cwd=tmp_path, env={"ASTRIA_API_KEY": ""})
+    assert done.code == 1, done.out + done.err
+    output = done.out + done.err
+    assert "Traceback" not in output and "internal error" not in output
+    if command == "validate":
+        assert "packs/big.yaml:3:5: yaml-number an integer of 5,000 digits is too large" in done.out
+        assert "packs/hex.yaml:3:5: yaml-number" in done.out
+        assert "loop-a.yaml: file-unreadable" in done.out
+        assert "fifo.yaml: file-unreadable is not a regular file" in done.out

@@ -152,3 +152,26 @@ def test_an_untampered_plan_still_applies(project: Project) -> None:
     done = project.apply(str(out))
     assert done.code == 0, done.out + done.err
     assert "Verified: every change of the plan is in effect." in done.out
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: d.update(packs={"pet-portraits": d["packs"][0]}),
+        lambda d: pack_of(d, "pet-portraits").update(live=1.5),
+        lambda d: pack_of(d, "pet-portraits")["changes"].append("remove everything"),
+        lambda d: pack_of(d, "pet-portraits")["changes"][0].pop("kind"),
+        lambda d: pack_of(d, "pet-portraits").update(id="2"),
+        lambda d: d.update(account={"url": 1}),
+    ],
+)
+def test_a_damaged_plan_file_is_one_clear_error(project: Project, damage: Any) -> None:
+    setup_applied(project)
+    drop_prompts(project, "pet-portraits.yaml", keys_of(project, "pet-portraits.yaml")[:1])
+    out, data = saved(project)
+    damage(data)
+    rewrite(out, data)
+    done = project.apply(str(out))
+    assert done.code == 1, done.out + done.err
+    assert "not a valid packsync plan: at " in done.err and "Traceback" not in done.err
+    assert writes(project) == 0
