@@ -17,7 +17,7 @@ from typing import Any
 from packsync.astria import TUNE_TAG_RE
 from packsync.desired import DesiredPack
 from packsync.expand import Template
-from packsync.identity import Identity, canonical_params, fingerprint, identity, tagged_tune
+from packsync.identity import Identity, canonical_params, canonical_value, fingerprint, identity, tagged_tune
 from packsync.plan import Change, LiveRef, PackPlan, Plan, Refusal, Source, TemplateSpec
 from packsync.project import Policy
 
@@ -86,12 +86,23 @@ def _without_tag(text: str) -> str:
     return TUNE_TAG_RE.sub("<tag>", text)
 
 
-def _price(templates: Sequence[Mapping[str, Any]]) -> int | None:
-    cost = sum(int(t.get("cost_mc") or 0) for t in templates)
-    images = sum(int(t.get("num_images") or 0) for t in templates)
-    if not templates or images == 0:
+def _whole(value: Any) -> int | None:
+    """A count or an amount from the account, if it is one (7, 7.0, "7"); else None."""
+    value = canonical_value("num_images", value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
-    return round(cost / images)
+    return value
+
+
+def _price(templates: Sequence[Mapping[str, Any]]) -> int | None:
+    """Millicents per image over the pack's live templates; None when not known (no templates,
+    or an answer whose cost or image count is not a number: NaN, a string, ...)."""
+    costs = [_whole(t.get("cost_mc", 0)) for t in templates]
+    images = [_whole(t.get("num_images", 1)) for t in templates]
+    if not templates or None in costs or None in images:
+        return None
+    total = sum(i for i in images if i is not None)
+    return round(sum(c for c in costs if c is not None) / total) if total else None
 
 
 def create_pack_body(desired: DesiredPack) -> dict[str, Any]:

@@ -229,3 +229,13 @@ def test_an_empty_negative_prompt_stored_as_null_and_numbers_as_strings_give_an_
     )
     live = live_from(d, negative_prompt=None, num_images="4", cfg_scale="3.5")
     assert not plan_for(d, live).has_changes
+
+
+def test_a_price_that_is_not_a_number_is_unknown_not_a_crash() -> None:
+    edited = desired(PACK.replace("in a studio with soft light", "in a studio with hard light"))
+    before = desired()
+    for cost in (float("nan"), float("inf"), "a lot", "-5", True, [1]):
+        plan = plan_for(edited, live_from(before, cost_mc=cost))
+        assert plan.new_images and plan.new_cost_mc is None
+    plan = plan_for(edited, live_from(before, cost_mc="10000", num_images="4"))
+    assert plan.new_images == 8 and plan.new_cost_mc == 8 * 2500
