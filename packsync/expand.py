@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from packsync.diagnostics import Location
 from packsync.identity import PromptContent
@@ -34,14 +35,19 @@ class Template(PromptContent):
     location: Location
 
     def duplicate_key(self) -> tuple[str, str, Params]:
-        """What the prompt-duplicate rule compares: class, text and parameters."""
-        return (self.class_name, self.text, self.params)
+        """What the prompt-duplicate rule compares: the class and the identity, by which the
+        account tells templates apart (a parameter set to its default is the parameter left out)."""
+        text, params = self.identity
+        return (self.class_name, text, params)
 
 
 def format_weight(weight: float | int) -> str:
+    """A weight as the tag's plain decimal (``0.00001``, never ``1e-05``, which the server's
+    tag pattern does not read), with no trailing zeros (``1``, not ``1.0``)."""
     if isinstance(weight, float) and weight.is_integer():
         return str(int(weight))
-    return str(weight)
+    text = format(Decimal(repr(weight)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def subject_tag(pack: Pack, cls: PackClass, tune_id: int | None = None) -> str:

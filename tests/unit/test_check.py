@@ -125,3 +125,25 @@ def test_a_duplicate_slug_or_id_is_reported_while_the_files_have_other_errors(tm
     assert ("b.yaml", "slug-duplicate") in rules
     assert ("b.yaml", "id-duplicate") in rules
     assert result.packs == []
+
+
+def test_prompts_that_differ_only_by_a_default_value_are_duplicates() -> None:
+    found = check(
+        HEAD
+        + 'prompts:\n  - key: a\n    text: "{{subject}} x"\n  - key: b\n    text: "{{subject}} x"\n    num_images: 1\n    super_resolution: false\n'
+    )
+    assert ("prompt-duplicate", 10) in found, found
+
+
+def test_a_tiny_weight_is_written_as_a_plain_decimal() -> None:
+    doc = load_text(
+        HEAD.replace("weight: 0.5", "weight: 0.00001") + 'prompts:\n  - key: a\n    text: "{{subject}} x"\n', "p.yaml"
+    ).document
+    assert doc is not None
+    pack = pack_from_document(doc)
+    woman = next(c for c in pack.classes if c.name == "woman")
+    tag = subject_tag(pack, woman)
+    assert tag == "<lora:3:0.00001> ohwx woman"
+    from packsync.astria import TUNE_TAG_RE
+
+    assert TUNE_TAG_RE.fullmatch(tag.split(" ")[0])
