@@ -128,10 +128,8 @@ def test_a_duplicate_slug_or_id_is_reported_while_the_files_have_other_errors(tm
 
 
 def test_prompts_that_differ_only_by_a_default_value_are_duplicates() -> None:
-    found = check(
-        HEAD
-        + 'prompts:\n  - key: a\n    text: "{{subject}} x"\n  - key: b\n    text: "{{subject}} x"\n    num_images: 1\n    super_resolution: false\n'
-    )
+    prompts = 'prompts:\n  - key: a\n    text: "{{subject}} x"\n  - key: b\n    text: "{{subject}} x"\n'
+    found = check(HEAD + prompts + "    num_images: 1\n    super_resolution: false\n")
     assert ("prompt-duplicate", 10) in found, found
 
 
