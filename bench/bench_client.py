@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sandboxproc import KEY, SandboxProcess
 
-from packsync.client import AstriaClient, ClientConfig, Secret
-from packsync.live import read_account
+from packsync.astria.client import AstriaClient, ClientConfig, Secret
+from packsync.astria.live import read_account
 from packsync.sandbox.store import Store
 
 

@@ -34,14 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sandboxproc import KEY, SandboxProcess
 
-from packsync.apply import Applier
-from packsync.client import AstriaClient, ClientConfig, Secret
-from packsync.desired import DesiredPack, desired_state
-from packsync.diff import LiveState, diff
-from packsync.engine import Workspace, load_workspace, make_plan, read_live
-from packsync.project import Policy
+from packsync.apply.applier import Applier
+from packsync.astria.client import AstriaClient, ClientConfig, Secret
+from packsync.astria.target import ResolvedTarget
+from packsync.desired.state import DesiredPack, desired_state
+from packsync.packfiles.project import Policy
+from packsync.plan.build import Workspace, load_workspace, make_plan, read_live
+from packsync.plan.diff import LiveState, diff
 from packsync.sandbox.store import Store
-from packsync.target import ResolvedTarget
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work" / "plan"
@@ -59,9 +59,9 @@ WORDS = VOCABULARY.split()
 CHILD = """
 import asyncio, resource, sys
 from pathlib import Path
-from packsync.client import AstriaClient, ClientConfig, Secret
-from packsync.engine import load_workspace, make_plan
-from packsync.target import ResolvedTarget
+from packsync.astria.client import AstriaClient, ClientConfig, Secret
+from packsync.plan.build import load_workspace, make_plan
+from packsync.astria.target import ResolvedTarget
 
 async def plan(url, project, key):
     workspace = load_workspace(Path(project))

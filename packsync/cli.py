@@ -63,7 +63,7 @@ def validate(paths: tuple[Path, ...], output_format: str, strict: bool, project_
     PATHS are files or directories; the default is the project's packs directory.
     Exit 0 when valid, 1 when any file is invalid.
     """
-    from packsync.validate import run_validate
+    from packsync.commands.validate import run_validate
 
     code = run_validate(list(paths), project_dir, output_format, strict, sys.stdout, sys.stderr)
     sys.exit(code)
@@ -94,7 +94,7 @@ def render(
 
     PACK is a pack's slug or the path of its file.
     """
-    from packsync.render import RenderRequest, run_render
+    from packsync.commands.render import RenderRequest, run_render
 
     request = RenderRequest(pack, class_name, list(values), list(keys), output_format)
     sys.exit(run_render(request, project_dir, sys.stdout, sys.stderr))
@@ -183,7 +183,7 @@ def packs(target_name: str | None, output_format: str, project_dir: Path) -> Non
 
     Packs that no file declares are shown here and never touched by apply.
     """
-    from packsync.account import run_packs
+    from packsync.commands.packs import run_packs
 
     sys.exit(run_packs(project_dir, target_name, output_format, sys.stdout, sys.stderr))
 
@@ -220,7 +220,7 @@ def plan(
     project_dir: Path,
 ) -> None:
     """Show what apply would change on the account to make it match the pack files."""
-    from packsync.workflow import PlanOptions, run_plan
+    from packsync.commands.plan_apply import PlanOptions, run_plan
 
     options = PlanOptions(project_dir, target_name, packs, output_format, out_file, detailed_exitcode)
     sys.exit(run_plan(options, sys.stdout, sys.stderr))
@@ -252,7 +252,7 @@ def apply(
     Exit 3 when a safety limit refuses the plan, 4 when a saved plan is stale,
     5 when some changes failed or the account does not match afterwards.
     """
-    from packsync.workflow import ApplyOptions, run_apply
+    from packsync.commands.plan_apply import ApplyOptions, run_apply
 
     flags = {
         "--allow-mass-removal": allow_mass_removal,
@@ -293,7 +293,7 @@ def import_(
     project_dir: Path,
 ) -> None:
     """Write pack files from the packs on the account (plan is empty right after)."""
-    from packsync.import_command import ImportOptions, run_import
+    from packsync.commands.import_packs import ImportOptions, run_import
 
     options = ImportOptions(project_dir, target_name, packs, import_all, force, show_diff, detailed_exitcode)
     sys.exit(run_import(options, sys.stdout, sys.stderr))
@@ -321,7 +321,7 @@ def schema(kind: str | None, write_dir: str | None, project_dir: Path) -> None:
     Pack files point editors at the project's schemas/ directory; `packsync schema --write`
     puts this packsync's schemas there (run it again after upgrading packsync).
     """
-    from packsync.schemafiles import run_schema
+    from packsync.packfiles.schemafiles import run_schema
 
     sys.exit(run_schema(kind, write_dir, project_dir, sys.stdout, sys.stderr))
 
@@ -332,7 +332,7 @@ def schema(kind: str | None, write_dir: str | None, project_dir: Path) -> None:
 @project_option
 def fmt(paths: tuple[Path, ...], check: bool, project_dir: Path) -> None:
     """Rewrite pack files in the canonical layout, keeping comments (default: the packs directory)."""
-    from packsync.fmt import run_fmt
+    from packsync.commands.fmt import run_fmt
 
     sys.exit(run_fmt(list(paths), check, project_dir, sys.stdout, sys.stderr))
 
@@ -350,7 +350,7 @@ def fmt(paths: tuple[Path, ...], check: bool, project_dir: Path) -> None:
 @click.option("--pull", type=int, help="The pull request number (default: from GITHUB_EVENT_PATH).")
 def comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | None) -> None:
     """Turn a saved plan into pull-request comments: split between packs, found again by a hidden marker."""
-    from packsync.ci_commands import run_comment
+    from packsync.commands.github import run_comment
 
     sys.exit(run_comment(plan_file, out_dir, post, pull, sys.stdout, sys.stderr))
 
@@ -365,7 +365,7 @@ def comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | None)
 @click.option("--post", is_flag=True, help="Open, update or close the drift issue (GITHUB_TOKEN, GITHUB_REPOSITORY).")
 def drift(plan_file: Path, out_dir: Path | None, post: bool) -> None:
     """Report drift from a saved plan: exit 0 when the account matches, 2 when it does not."""
-    from packsync.ci_commands import run_drift
+    from packsync.commands.github import run_drift
 
     sys.exit(run_drift(plan_file, out_dir, post, sys.stdout, sys.stderr))
 
@@ -376,7 +376,7 @@ def drift(plan_file: Path, out_dir: Path | None, post: bool) -> None:
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path("plan.json"))
 def reviewed_plan(target_name: str, commit: str | None, out_file: Path) -> None:
     """Download the plan saved when the merged pull request was reviewed (GitHub Actions)."""
-    from packsync.ci_commands import run_reviewed_plan
+    from packsync.commands.github import run_reviewed_plan
 
     sys.exit(run_reviewed_plan(target_name, commit, out_file, sys.stdout, sys.stderr))
 
@@ -414,7 +414,7 @@ def stats(
     Runs on test tunes are left out: the target's test_tune_ids, --exclude-tune-ids, and
     every tune a preview pack (PACK-preview) has run on.
     """
-    from packsync.stats import run_stats
+    from packsync.feedback.stats import run_stats
 
     day = since.date() if since is not None else None
     exclude = _tune_ids(exclude_tune_ids, "--exclude-tune-ids")
@@ -458,7 +458,7 @@ def preview(
 
     Exit 1 when a run failed or an image could not be embedded (the sheet is written all the same).
     """
-    from packsync.preview import run_preview_command
+    from packsync.feedback.preview import run_preview_command
 
     ids = _tune_ids(tune_ids, "--tune-ids")
     code = run_preview_command(

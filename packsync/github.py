@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from packsync.plan import Plan
-from packsync.planformat import MARKDOWN_LIMIT, markdown_head, markdown_sections, summary_line
+from packsync.plan.formats import MARKDOWN_LIMIT, markdown_head, markdown_sections, summary_line
+from packsync.plan.model import Plan
 
 COMMENT_MARKER = "<!-- packsync-plan"
 DRIFT_MARKER = "<!-- packsync-drift"

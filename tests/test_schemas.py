@@ -14,7 +14,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from packsync.schema import PACK_SCHEMA, PROJECT_SCHEMA, load_schema
+from packsync.packfiles.schema import PACK_SCHEMA, PROJECT_SCHEMA, load_schema
 from tests.conftest import ROOT
 
 SCHEMAS = [PACK_SCHEMA, PROJECT_SCHEMA]
@@ -107,7 +107,7 @@ def test_wheel_ships_the_schemas_and_uses_them(tmp_path: Path) -> None:
         archive.extractall(tmp_path / "site")
     assert {"packsync/schemas/pack.schema.json", "packsync/schemas/packsync.schema.json"} <= names
     where = subprocess.run(
-        [sys.executable, "-c", "from packsync.schema import schema_dir; print(schema_dir())"],
+        [sys.executable, "-c", "from packsync.packfiles.schema import schema_dir; print(schema_dir())"],
         cwd=tmp_path,
         env={"PYTHONPATH": str(tmp_path / "site")},
         capture_output=True,

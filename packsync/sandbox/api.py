@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from packsync.astria import (
+from packsync.astria.facts import (
     IDEMPOTENCY_ATTRIBUTES,
     NOT_FINE_TUNED,
     OFFSET_MAX_PROMPTS,
@@ -30,12 +30,12 @@ from packsync.astria import (
     PROMPT_PATCHABLE,
     TUNE_TAG_RE,
 )
+from packsync.astria.slug import derive_slug
 from packsync.sandbox.faults import AFTER, FaultConfigError, FaultPlan
 from packsync.sandbox.forms import BodyError, decode_body
 from packsync.sandbox.httpserver import DropConnection, Request, Response
 from packsync.sandbox.images import placeholder_png
 from packsync.sandbox.store import Store, now_iso
-from packsync.slug import derive_slug
 
 log = logging.getLogger("packsync.sandbox")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from packsync.files import STATE_DIR, state_dir
+from packsync.packfiles.safe_write import STATE_DIR, state_dir
 
 STARTUP_TIMEOUT = 20.0
 DB_NAME = f"{STATE_DIR}/sandbox.db"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from packsync.loader import MAX_FILE_BYTES
-from packsync.rules import RULES
+from packsync.packfiles.loader import MAX_FILE_BYTES
+from packsync.packfiles.rules import RULES
 from tests.conftest import FIXTURES, run_packsync
 
 VALID = sorted((FIXTURES / "valid").glob("*.y*ml"))

@@ -71,8 +71,8 @@ def test_github_format_emits_workflow_annotations(project: Path) -> None:
 def test_github_format_escapes_newlines_and_percent(tmp_path: Path) -> None:
     from io import StringIO
 
-    from packsync.diagnostics import Location, make
-    from packsync.report import report_github
+    from packsync.packfiles.diagnostics import Location, make
+    from packsync.packfiles.reporters import report_github
 
     out, err = StringIO(), StringIO()
     diag = make("schema-invalid", Location("a,b:c.yaml", 3, 4), "100% wrong\nsecond line")
@@ -240,7 +240,7 @@ def test_usage_error_is_exit_2_with_a_message() -> None:
 
 
 def test_readme_lists_every_rule_id() -> None:
-    from packsync.rules import RULES
+    from packsync.packfiles.rules import RULES
 
     readme = (ROOT / "README.md").read_text()
     section = readme.split("\n## Rules\n", 1)[1].split("\n## ", 1)[0]

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from packsync.github import COMMENT_MARKER, GitHub, build_comments, drift_issue_body
-from packsync.plan import Change, LiveRef, PackPlan, Plan, Source, TemplateSpec
-from packsync.planformat import MARKDOWN_LIMIT, render_markdown
+from packsync.plan.formats import MARKDOWN_LIMIT, render_markdown
+from packsync.plan.model import Change, LiveRef, PackPlan, Plan, Source, TemplateSpec
 from tests.conftest import run_packsync
 
 

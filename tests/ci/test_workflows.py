@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from packsync.loader import load_file
+from packsync.packfiles.loader import load_file
 from tests.conftest import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml")) + sorted(

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from packsync import client as client_module
-from packsync.client import (
+from packsync.astria import client as client_module
+from packsync.astria.client import (
     AstriaClient,
     AuthError,
     ClientConfig,

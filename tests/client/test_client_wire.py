@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from packsync.client import (
+from packsync.astria.client import (
     AstriaClient,
     ClientConfig,
     OutcomeUnknown,
@@ -22,7 +22,7 @@ from packsync.client import (
     Timeouts,
     TransportError,
 )
-from packsync.live import read_account
+from packsync.astria.live import read_account
 from tests.sandbox_helpers import KEY, ThreadSandbox
 
 T = TypeVar("T")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from packsync.client import ConfigError
-from packsync.project import load_project
+from packsync.astria.client import ConfigError
+from packsync.astria.target import resolve_target
+from packsync.packfiles.project import load_project
 from packsync.sandbox.embedded import EmbeddedSandbox
-from packsync.target import resolve_target
 from tests.conftest import PACKS, run_packsync
 from tests.sandbox_helpers import KEY, ThreadSandbox
 
@@ -169,7 +169,7 @@ def test_a_saved_plan_applies_with_the_environment_that_made_it(tmp_path: Path, 
 
 
 def test_a_saved_plan_names_its_target_when_the_environment_chooses_another(project_dir: Path) -> None:
-    from packsync.plan import Plan
+    from packsync.plan.model import Plan
 
     (project_dir / "packs").mkdir()
     shutil.copy(PACKS / "pet-portraits.yaml", project_dir / "packs")

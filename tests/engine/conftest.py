@@ -106,7 +106,7 @@ def project(tmp_path: Path, sandbox: ThreadSandbox) -> Iterator[Project]:
 
 
 def identities(templates: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    from packsync.identity import identity
+    from packsync.desired.identity import identity
 
     return [identity(t["text"], t) for t in templates]
 

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from packsync.files import UnsafePath, atomic_write, inside, safe_file_name
-from packsync.loader import load_file
+from packsync.packfiles.loader import load_file
+from packsync.packfiles.safe_write import UnsafePath, atomic_write, inside, safe_file_name
 from tests.conftest import ROOT
 from tests.engine.conftest import Done, Project
 from tests.sandbox.support import in_sandbox

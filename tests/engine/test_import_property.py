@@ -22,14 +22,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from packsync.astria import PROMPT_PARAM_DEFAULTS
-from packsync.check import PackChecker
-from packsync.desired import desired_state
-from packsync.diff import LiveState, diff_pack
-from packsync.identity import canonical_params
-from packsync.importer import file_slug, reconstruct
-from packsync.model import GENERATION_PARAMS
-from packsync.packwriter import write_pack
+from packsync.astria.facts import PROMPT_PARAM_DEFAULTS
+from packsync.desired.identity import canonical_params
+from packsync.desired.state import desired_state
+from packsync.packfiles.check import PackChecker
+from packsync.packfiles.pack import GENERATION_PARAMS
+from packsync.packfiles.reconstruct import file_slug, reconstruct
+from packsync.packfiles.writer import write_pack
+from packsync.plan.diff import LiveState, diff_pack
 from tests.engine.conftest import Project
 from tests.sandbox.support import in_sandbox
 
@@ -392,7 +392,7 @@ def test_import_of_a_random_account_writes_valid_files_that_plan_empty(project: 
 
 
 def json_id(path: Path) -> int:
-    from packsync.loader import load_file
+    from packsync.packfiles.loader import load_file
 
     loaded = load_file(path, path.name)
     assert loaded.document is not None, loaded.diagnostics

@@ -8,7 +8,7 @@ import re
 import pytest
 from jsonschema import Draft202012Validator
 
-from packsync.schema import load_schema
+from packsync.packfiles.schema import load_schema
 from tests.engine.conftest import Project, assert_no_duplicates
 
 SLUGS = ("corporate-headshots", "pet-portraits")

@@ -78,7 +78,7 @@ def test_one_lock_per_account_however_its_url_is_spelled(project: Project, tmp_p
 
 
 def test_lock_keys_and_recorded_accounts_ignore_the_spelling() -> None:
-    from packsync.target import ResolvedTarget
+    from packsync.astria.target import ResolvedTarget
 
     spellings = ["http://127.0.0.1:8765", "http://localhost:8765/", "HTTP://LOCALHOST:8765", "http://[::1]:8765"]
     assert len({ResolvedTarget("t", url).lock_key("/p") for url in spellings}) == 1

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from packsync.identity import identity
+from packsync.desired.identity import identity
 from tests.engine.conftest import SLUGS_ALL, Project
 
 KINDS = ["429", "429-bare", "500", "502", "503", "504", "reset", "slow"]

@@ -17,7 +17,7 @@ from tests.conftest import run_packsync
 WRITER = """
 import sys
 from pathlib import Path
-from packsync.files import atomic_write
+from packsync.packfiles.safe_write import atomic_write
 path = Path(sys.argv[1])
 versions = [("A" * 1_000_000) + "\\n", ("B" * 3_000_000) + "\\n"]
 print("ready", flush=True)

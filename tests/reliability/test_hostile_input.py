@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from packsync.check import PackChecker
-from packsync.loader import load_bytes
+from packsync.packfiles.check import PackChecker
+from packsync.packfiles.loader import load_bytes
 from tests.conftest import PACKS, run_packsync
 
 CHECKER = PackChecker()

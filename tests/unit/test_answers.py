@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from packsync.apply import not_as_asked
-from packsync.plan import Source, TemplateSpec
+from packsync.apply.applier import not_as_asked
+from packsync.plan.model import Source, TemplateSpec
 
 SPEC = TemplateSpec(
     "man", 10, "a", "<lora:10:1> ohwx man, studio", (("num_images", 4), ("style", "Cinematic")), Source("f")

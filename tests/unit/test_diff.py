@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from packsync.desired import desired_state
-from packsync.diff import LiveState, diff
-from packsync.identity import canonical_params, identity
-from packsync.loader import load_text
-from packsync.model import pack_from_document
-from packsync.plan import Change, LiveRef, PackPlan, Plan, Source, TemplateSpec
-from packsync.planformat import MARKDOWN_LIMIT, render_markdown, render_text
-from packsync.project import Policy
+from packsync.desired.identity import canonical_params, identity
+from packsync.desired.state import desired_state
+from packsync.packfiles.loader import load_text
+from packsync.packfiles.pack import pack_from_document
+from packsync.packfiles.project import Policy
+from packsync.plan.diff import LiveState, diff
+from packsync.plan.formats import MARKDOWN_LIMIT, render_markdown, render_text
+from packsync.plan.model import Change, LiveRef, PackPlan, Plan, Source, TemplateSpec
 from packsync.term import Style
 
 PACK = """\

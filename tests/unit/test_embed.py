@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from packsync.client import Secret
-from packsync.embed import Embedded, FetchLimits, ImageFetcher, redact, sniff
+from packsync.astria.client import Secret
+from packsync.feedback.embed import Embedded, FetchLimits, ImageFetcher, redact, sniff
 from packsync.sandbox.images import placeholder_png
 
 KEY = "sk-embed-CANARY-51c0"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from packsync.fmt import format_text
-from packsync.loader import load_text
+from packsync.commands.fmt import format_text
+from packsync.packfiles.loader import load_text
 from tests.conftest import PACKS, run_packsync
 
 MESSY = """\
@@ -169,8 +169,8 @@ def test_formatting_never_changes_the_loaded_model(
 def test_model_identical_before_and_after_on_the_examples(name: str) -> None:
     import json
 
-    from packsync.desired import desired_state
-    from packsync.model import pack_from_document
+    from packsync.desired.state import desired_state
+    from packsync.packfiles.pack import pack_from_document
 
     text = (PACKS / name).read_text()
     scrambled = json.dumps(data(text), indent=1)  # the same document in another (valid YAML) layout
@@ -190,7 +190,7 @@ def test_model_identical_before_and_after_on_the_examples(name: str) -> None:
 
 @pytest.mark.parametrize("char", ["\u2028", "\u2029", "\ufffe", "\uffff", "\x85", "\x7f"])
 def test_characters_yaml_cannot_hold_raw_are_written_escaped(char: str) -> None:
-    from packsync.packwriter import write_pack
+    from packsync.packfiles.writer import write_pack
 
     document = {"slug": "s", "title": f"a {char} b", "prompts": [{"key": "k", "text": f"x {char} y {char}"}]}
     written = write_pack(document)

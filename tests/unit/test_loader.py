@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from packsync import loader
-from packsync.loader import MAX_DEPTH, MAX_FILE_BYTES, load_bytes, load_file, load_text
+from packsync.packfiles import loader
+from packsync.packfiles.loader import MAX_DEPTH, MAX_FILE_BYTES, load_bytes, load_file, load_text
 
 
 def rules(text: str) -> list[tuple[str, int, int]]:
@@ -162,8 +162,8 @@ def test_without_libyaml_the_pure_python_parser_is_used_and_deep_nesting_is_yaml
     deep.write_text("a: " + "[" * 5_000 + "]" * 5_000 + "\n", encoding="utf-8")
     script = (
         "import sys; sys.modules['yaml._yaml'] = None\n"
-        "import yaml, packsync.loader\n"
-        "assert not yaml.__with_libyaml__ and packsync.loader._Parser is yaml.SafeLoader\n"
+        "import yaml, packsync.packfiles.loader\n"
+        "assert not yaml.__with_libyaml__ and packsync.packfiles.loader._Parser is yaml.SafeLoader\n"
         "from packsync.cli import main\n"
         "sys.argv = ['packsync', 'validate', sys.argv[1]]\n"
         "main()\n"

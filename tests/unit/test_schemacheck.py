@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from packsync.schema import PACK_SCHEMA, PROJECT_SCHEMA, load_schema
-from packsync.schemacheck import UnsupportedSchema, compile_schema
+from packsync.packfiles.fastschema import UnsupportedSchema, compile_schema
+from packsync.packfiles.schema import PACK_SCHEMA, PROJECT_SCHEMA, load_schema
 
 PACK = load_schema(PACK_SCHEMA)
 FAST = compile_schema(PACK)

@@ -1,0 +1,467 @@
+"""The Astria API client: one pooled connection set, bounded concurrency, careful retries.
+
+Retry rules (``astria-api.md`` A7):
+
+* 422 is never retried: the request is wrong, and sending it again cannot help.
+* 429, 500, 502, 503 and a connection that could not be opened mean the
+  request was not carried out: retried with exponential backoff, full jitter
+  and a cap, honouring ``Retry-After`` when the server sends it.
+* A write whose outcome is unknown — a 504, a timeout or a connection lost
+  after the request was sent — is never sent again blindly: it raises
+  :class:`OutcomeUnknown`, and the caller reconciles by reading. Reads, and
+  writes that are idempotent by nature (PATCH of ``pack_id``, DELETE), are
+  simply retried.
+
+The API key lives in a :class:`Secret` and only ever in the Authorization
+header: no log line, exception or repr contains it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from packsync import __version__
+from packsync.astria.facts import PAGE_MAX
+
+log = logging.getLogger("packsync.client")
+
+PACKS_PAGE = 100
+MAX_PAGES = 10_000
+
+
+class Secret:
+    """A value that is never shown: its str and repr are masked."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+class ConfigError(Exception):
+    """The client cannot be set up as asked (URL, key)."""
+
+
+class ApiError(Exception):
+    """A request failed. ``status`` is None when no HTTP answer was received."""
+
+    def __init__(self, method: str, path: str, status: int | None, message: str) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        code = f"{self.status} " if self.status is not None else ""
+        return f"{self.method} {self.path}: {code}{self.message}"
+
+
+class AuthError(ApiError):
+    """401 or 403: the key is missing, wrong, or not allowed here."""
+
+
+class NotFound(ApiError):
+    """404."""
+
+
+class Rejected(ApiError):
+    """422: the server refused the request's content; never retried."""
+
+
+class RateLimited(ApiError):
+    """429, still after every retry."""
+
+
+class ServerError(ApiError):
+    """5xx, still after every retry."""
+
+
+class TransportError(ApiError):
+    """The server could not be reached, still after every retry."""
+
+
+class OutcomeUnknown(ApiError):
+    """A write was sent but its answer was lost: it may or may not have happened. Reconcile by reading."""
+
+
+class ProtocolError(ApiError):
+    """The server answered something that is not the API's shape (HTML, malformed JSON, endless pages)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to wait between tries of a request that may be retried."""
+
+    attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 120.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+        return rng.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 10.0
+    read: float = 45.0  # the real API answers or gives up (504) within 30 s
+    write: float = 30.0
+    pool: float = 60.0
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    base_url: str
+    key: Secret
+    workspace_id: str | None = None
+    concurrency: int = 8
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    seed: int | None = None  # for the jitter; None: unpredictable
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """The URL without a trailing slash; refuses plain http:// anywhere but loopback."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"API URL must be http(s)://host[:port], not {url!r}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"refusing plain http:// to {parts.hostname}: the API key would travel unencrypted; "
+            "use https://, or http:// only to 127.0.0.1 / localhost"
+        )
+    return url.rstrip("/")
+
+
+_WRITE_SAFE = frozenset({"GET", "HEAD", "PATCH", "DELETE", "PUT"})  # repeating them changes nothing more
+
+
+class AstriaClient:
+    """Async client of the Astria API; use as ``async with AstriaClient(config) as client``."""
+
+    def __init__(self, config: ClientConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        if not config.key:
+            raise ConfigError("no API key")
+        self.config = config
+        self.base_url = check_base_url(config.base_url)
+        self._rng = random.Random(config.seed)
+        self._sem = asyncio.Semaphore(max(1, config.concurrency))
+        headers = {
+            "Authorization": f"Bearer {config.key.reveal()}",
+            "Accept": "application/json",
+            "User-Agent": f"packsync/{__version__}",
+        }
+        if config.workspace_id:
+            headers["X-Workspace-Id"] = str(config.workspace_id)
+        t = config.timeouts
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
+            limits=httpx.Limits(
+                max_connections=max(1, config.concurrency),
+                max_keepalive_connections=max(1, config.concurrency),
+            ),
+            transport=transport,
+            verify=True,
+            follow_redirects=False,
+            trust_env=False,
+        )
+        self.requests_sent = 0
+
+    async def __aenter__(self) -> AstriaClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- the one place requests are sent ------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        retry_unknown: bool | None = None,
+    ) -> Any:
+        """Send one API request with the retry rules; return the decoded JSON (None for an empty body).
+
+        ``retry_unknown``: whether a lost answer may simply be retried; by
+        default true for GET, PATCH and DELETE and false for POST.
+        """
+        method = method.upper()
+        safe = method in _WRITE_SAFE if retry_unknown is None else retry_unknown
+        policy = self.config.retry
+        shown = path
+        for attempt in range(policy.attempts):
+            last = attempt == policy.attempts - 1
+            started = time.monotonic()
+            try:
+                async with self._sem:
+                    self.requests_sent += 1
+                    response = await self._http.request(method, path, params=params, json=body)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Never sent: always safe to try again.
+                if last:
+                    raise TransportError(method, shown, None, f"cannot connect: {_describe(exc)}") from None
+                await self._wait(attempt, None, method, shown, f"cannot connect ({_describe(exc)})")
+                continue
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                # Sent, answer lost.
+                if not safe:
+                    raise OutcomeUnknown(
+                        method, shown, None, f"no answer ({_describe(exc)}); the request may have been carried out"
+                    ) from None
+                if last:
+                    raise TransportError(method, shown, None, f"no answer: {_describe(exc)}") from None
+                await self._wait(attempt, None, method, shown, f"no answer ({_describe(exc)})")
+                continue
+            elapsed = (time.monotonic() - started) * 1000
+            status = response.status_code
+            log.info("%s %s -> %s (%.0f ms)", method, shown, status, elapsed)
+            if 200 <= status < 300:
+                return self._decode(method, shown, response)
+            message = _error_message(response)
+            if status == 422:
+                raise Rejected(method, shown, status, message)
+            if status in (401, 403):
+                raise AuthError(method, shown, status, message)
+            if status == 404:
+                raise NotFound(method, shown, status, message)
+            if status == 504 and not safe:
+                raise OutcomeUnknown(method, shown, status, f"{message} (the request has probably been carried out)")
+            if status in (429, 500, 502, 503, 504):
+                if last:
+                    cls = RateLimited if status == 429 else ServerError
+                    raise cls(method, shown, status, f"{message} (after {policy.attempts} attempts)")
+                await self._wait(attempt, _retry_after(response), method, shown, f"{status}")
+                continue
+            raise ApiError(method, shown, status, message)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _wait(self, attempt: int, retry_after: float | None, method: str, path: str, why: str) -> None:
+        policy = self.config.retry
+        if retry_after is not None:
+            delay = min(retry_after, policy.max_retry_after)
+        else:
+            delay = policy.backoff(attempt, self._rng)
+        log.info(
+            "%s %s: %s; retrying in %.2f s (attempt %d of %d)", method, path, why, delay, attempt + 2, policy.attempts
+        )
+        await asyncio.sleep(delay)
+
+    def _decode(self, method: str, path: str, response: httpx.Response) -> Any:
+        content = response.content
+        if not content.strip():
+            return None
+        try:
+            return json.loads(content)
+        except (ValueError, UnicodeDecodeError):
+            kind = response.headers.get("content-type", "unknown type")
+            raise ProtocolError(
+                method, path, response.status_code, f"expected JSON, got {kind}: {_snippet(content)}"
+            ) from None
+
+    # -- typed helpers --------------------------------------------------------
+
+    async def get_object(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        data = _expect_object("GET", path, await self.request("GET", path, params=params))
+        if "id" in data and type(data["id"]) is not int:
+            raise ProtocolError("GET", path, 200, "the object's id is not an integer")
+        return data
+
+    async def _list(self, path: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        data = await self.request("GET", path, params=params)
+        if not isinstance(data, list) or not all(isinstance(item, dict) and "id" in item for item in data):
+            raise ProtocolError("GET", path, 200, f"expected a list of objects with ids, got {_shape(data)}")
+        if not all(type(item["id"]) is int for item in data):
+            raise ProtocolError("GET", path, 200, "an object in the list has an id that is not an integer")
+        return data
+
+    async def paginate(self, path: str, filters: Mapping[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a ``before_id``-paged list (A2): pages of up to 120, until the first empty page."""
+        before: int | None = None
+        for _ in range(MAX_PAGES):
+            params = {**(filters or {}), "limit": PAGE_MAX}
+            if before is not None:
+                params["before_id"] = before
+            page = await self._list(path, params)
+            if not page:
+                return
+            ids = [int(item["id"]) for item in page]
+            if before is not None and max(ids) >= before:
+                raise ProtocolError("GET", path, 200, "pagination did not advance (a page repeated older ids)")
+            for item in page:
+                yield item
+            before = min(ids)
+        raise ProtocolError("GET", path, 200, f"more than {MAX_PAGES} pages; refusing to read on")
+
+    async def list_prompts(self, **filters: Any) -> list[dict[str, Any]]:
+        return [item async for item in self.paginate("/prompts", filters)]
+
+    async def list_tunes(self, **filters: Any) -> list[dict[str, Any]]:
+        return [item async for item in self.paginate("/tunes", filters)]
+
+    async def iter_packs(self) -> AsyncIterator[dict[str, Any]]:
+        """Every pack, once: paged with limit/offset until a short page, whether or not the server pages."""
+        seen: set[int] = set()
+        offset = 0
+        for _ in range(MAX_PAGES):
+            page = await self._list("/packs", {"limit": PACKS_PAGE, "offset": offset})
+            fresh = [p for p in page if int(p["id"]) not in seen]
+            for pack in fresh:
+                seen.add(int(pack["id"]))
+                yield pack
+            if len(page) != PACKS_PAGE or not fresh:
+                # a short page ends it; so does a server that ignores limit (all at
+                # once, a longer page) or offset (the same page again)
+                return
+            offset += len(page)
+        raise ProtocolError("GET", "/packs", 200, f"more than {MAX_PAGES} pages; refusing to read on")
+
+    async def list_packs(self) -> list[dict[str, Any]]:
+        packs = [pack async for pack in self.iter_packs()]
+        return sorted(packs, key=lambda p: -int(p["id"]))
+
+    async def get_pack(self, ref: int | str) -> dict[str, Any]:
+        return await self.get_object(f"/p/{ref}")
+
+    async def pack_templates(self, pack_id: int) -> list[dict[str, Any]]:
+        """A pack's template prompts, every page of them."""
+        return await self.list_prompts(pack_id=pack_id)
+
+    async def create_pack(self, title: str, base_tune_id: int, model_type: str, **extra: Any) -> dict[str, Any]:
+        body = {"pack": {"title": title, "base_tune_id": base_tune_id, "model_type": model_type, **extra}}
+        return _expect_object("POST", "/packs", await self.request("POST", "/packs", body=body))
+
+    async def create_prompt(self, tune_id: int, prompt: Mapping[str, Any]) -> dict[str, Any]:
+        path = f"/tunes/{tune_id}/prompts"
+        data = await self.request("POST", path, body={"prompt": dict(prompt)})
+        if isinstance(data, list) and len(data) == 1:  # seen in the wild: an array of one
+            data = data[0]
+        return _expect_object("POST", path, data)
+
+    async def set_prompt_pack(self, prompt_id: int, pack_id: int | None, **extra: Any) -> dict[str, Any]:
+        path = f"/prompts/{prompt_id}"
+        data = await self.request("PATCH", path, body={"prompt": {"pack_id": pack_id, **extra}})
+        return _expect_object("PATCH", path, data)
+
+    async def delete_prompt(self, prompt_id: int) -> None:
+        try:
+            await self.request("DELETE", f"/prompts/{prompt_id}")
+        except NotFound:
+            # Already gone — possibly by our own earlier attempt whose answer was lost.
+            return
+
+    async def get_prompt(self, prompt_id: int) -> dict[str, Any]:
+        return await self.get_object(f"/prompts/{prompt_id}")
+
+    async def get_tune(self, tune_id: int) -> dict[str, Any]:
+        return await self.get_object(f"/tunes/{tune_id}")
+
+    async def create_tune(self, tune: Mapping[str, Any]) -> dict[str, Any]:
+        return _expect_object("POST", "/tunes", await self.request("POST", "/tunes", body={"tune": dict(tune)}))
+
+    async def run_pack(self, ref: int | str, tune: Mapping[str, Any]) -> dict[str, Any]:
+        path = f"/p/{ref}/tunes"
+        return _expect_object("POST", path, await self.request("POST", path, body={"tune": dict(tune)}))
+
+    async def like(self, prompt_id: int) -> None:
+        await self.request("POST", f"/prompts/{prompt_id}/likes", retry_unknown=True)
+
+    async def unlike(self, prompt_id: int) -> None:
+        await self.request("DELETE", f"/prompts/{prompt_id}/likes")
+
+
+def _expect_object(method: str, path: str, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ProtocolError(method, path, None, f"expected a JSON object, got {_shape(data)}")
+    return data
+
+
+def _shape(data: Any) -> str:
+    if isinstance(data, list):
+        return f"a list of {len(data)}"
+    if isinstance(data, dict):
+        return "an object"
+    return type(data).__name__ if data is not None else "nothing"
+
+
+def _snippet(content: bytes, limit: int = 120) -> str:
+    text = content.decode("utf-8", "replace").strip().replace("\n", " ")
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        data = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return _snippet(response.content) or response.reason_phrase
+    if isinstance(data, dict):
+        for key in ("error", "message"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+        # Rails-style field errors: {"field": ["msg"]}
+        parts = [f"{k} {'; '.join(map(str, v))}" for k, v in data.items() if isinstance(v, list)]
+        if parts:
+            return ", ".join(parts)
+    return _snippet(response.content)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]

@@ -1,0 +1,46 @@
+"""Reading the live state of an account: packs and every template prompt of each, concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from packsync.aio import gather_all
+from packsync.astria.client import AstriaClient
+
+
+@dataclass(frozen=True)
+class LivePack:
+    summary: dict[str, Any]
+    templates: list[dict[str, Any]]
+
+    @property
+    def id(self) -> int:
+        return int(self.summary["id"])
+
+    @property
+    def slug(self) -> str:
+        return str(self.summary.get("slug", ""))
+
+
+async def read_account(client: AstriaClient) -> list[LivePack]:
+    """Every pack of the account with its templates.
+
+    Templates of the first packs are read while later pages of the pack list
+    are still coming in, so the client's concurrency is never idle.
+    """
+    summaries: list[dict[str, Any]] = []
+    reads: list[asyncio.Task[list[dict[str, Any]]]] = []
+    try:
+        async for summary in client.iter_packs():
+            summaries.append(summary)
+            reads.append(asyncio.ensure_future(client.pack_templates(int(summary["id"]))))
+        templates = await gather_all(*reads)
+    except BaseException:
+        for task in reads:
+            task.cancel()
+        await asyncio.gather(*reads, return_exceptions=True)
+        raise
+    packs = [LivePack(s, t) for s, t in zip(summaries, templates, strict=True)]
+    return sorted(packs, key=lambda p: -p.id)

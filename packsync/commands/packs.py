@@ -1,0 +1,64 @@
+"""``packsync packs``: what the target account holds, next to what the files declare."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TextIO
+
+from packsync.astria.client import ApiError, ConfigError
+from packsync.astria.connect import open_client
+from packsync.astria.live import LivePack, read_account
+from packsync.astria.target import ResolvedTarget, resolve_target
+from packsync.packfiles.check import PackChecker
+from packsync.packfiles.pack import Pack
+from packsync.packfiles.project import Project, display_path, find_pack_files, load_project
+from packsync.term import Style, color_enabled, json_text, printable
+
+
+def run_packs(project_dir: Path, target_name: str | None, output_format: str, out: TextIO, err: TextIO) -> int:
+    project = load_project(project_dir)
+    packs: list[Pack] = []
+    if project.packs_dir.is_dir():
+        result = PackChecker().check_files((f, display_path(f)) for f in find_pack_files([project.packs_dir]))
+        packs = result.packs
+    try:
+        target = resolve_target(project, target_name)
+        live = asyncio.run(_read(project, target, packs))
+    except (ConfigError, ApiError) as exc:
+        err.write(f"packsync: error: {exc}\n")
+        return 1
+    except RuntimeError as exc:  # the embedded sandbox did not start
+        err.write(f"packsync: error: {exc}\n")
+        return 1
+    by_id = {p.id: p for p in packs if p.id is not None}
+    by_slug = {p.slug: p for p in packs}
+    rows = []
+    for pack in live:
+        declared = by_id.get(pack.id) or by_slug.get(pack.slug)
+        rows.append(
+            {
+                "id": pack.id,
+                "slug": pack.slug,
+                "title": pack.summary.get("title"),
+                "templates": len(pack.templates),
+                "file": declared.path if declared else None,
+            }
+        )
+    if output_format == "json":
+        out.write(json_text({"target": target.name, "packs": rows}) + "\n")
+        return 0
+    style = Style(color_enabled(out))
+    out.write(f"target {style(target.name, 'bold')}: {len(rows)} pack(s)\n")
+    if rows:
+        width = max(len(printable(str(r["slug"]))) for r in rows)
+        out.write(f"{'ID':>8}  {'SLUG':<{width}}  {'TEMPLATES':>9}  FILE\n")
+        for r in rows:
+            where = r["file"] or style("(not in the pack files: never touched)", "dim")
+            out.write(f"{r['id']:>8}  {printable(str(r['slug'])):<{width}}  {r['templates']:>9}  {where}\n")
+    return 0
+
+
+async def _read(project: Project, target: ResolvedTarget, packs: list[Pack]) -> list[LivePack]:
+    async with open_client(project, target, packs) as client:
+        return await read_account(client)

@@ -1,0 +1,322 @@
+"""``packsync plan`` and ``packsync apply``: the stages wired together, results mapped to exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from packsync.apply.applier import Applier, ApplyReport, Result, recheck_saved, verify_saved
+from packsync.apply.lock import LockTimeout, account_lock
+from packsync.astria.client import ApiError, AstriaClient, ConfigError
+from packsync.astria.connect import open_client
+from packsync.astria.target import IMPLICIT_TARGET, ResolvedTarget, resolve_target
+from packsync.desired.state import desired_state
+from packsync.packfiles.pack import Pack
+from packsync.packfiles.reporters import report_text
+from packsync.plan.build import PlanError, Workspace, load_workspace, make_plan, select_packs
+from packsync.plan.diff import evaluate_safety
+from packsync.plan.formats import render_json, render_markdown, render_text
+from packsync.plan.model import Plan, PlanFileError
+from packsync.term import Style, color_enabled
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_REFUSED = 3
+EXIT_STALE = 4
+EXIT_PARTIAL = 5
+
+
+@dataclass
+class PlanOptions:
+    project_dir: Path = Path(".")
+    target: str | None = None
+    packs: Sequence[str] = ()
+    output_format: str = "text"
+    out_file: Path | None = None
+    detailed_exitcode: bool = False
+
+
+@dataclass
+class ApplyOptions:
+    project_dir: Path = Path(".")
+    target: str | None = None
+    packs: Sequence[str] = ()
+    plan_file: Path | None = None
+    auto_approve: bool = False
+    allow: set[str] = field(default_factory=set)  # safety flags given, e.g. "--allow-protected"
+
+
+def _fail(err: TextIO, message: str, code: int = EXIT_ERROR) -> int:
+    err.write(f"packsync: error: {message}\n")
+    return code
+
+
+def _workspace(project_dir: Path, err: TextIO) -> Workspace | None:
+    workspace = load_workspace(project_dir)
+    if workspace.errors:
+        report_text(workspace.diagnostics, len({d.location.path for d in workspace.diagnostics}), err, err)
+        err.write("packsync: error: the pack files are invalid; nothing was sent (run packsync validate)\n")
+        return None
+    return workspace
+
+
+def run_plan(options: PlanOptions, out: TextIO, err: TextIO) -> int:
+    try:
+        workspace = _workspace(options.project_dir, err)
+        if workspace is None:
+            return EXIT_ERROR
+        target = resolve_target(workspace.project, options.target)
+        packs = select_packs(workspace.packs, options.packs)
+
+        async def go() -> Plan:
+            async with open_client(workspace.project, target, workspace.packs) as client:
+                return await make_plan(client, workspace, target, packs)
+
+        plan = asyncio.run(go())
+    except (PlanError, ConfigError, ApiError, RuntimeError) as exc:
+        return _fail(err, str(exc))
+    if options.out_file is not None:
+        try:
+            plan.save(options.out_file)
+        except OSError as exc:
+            return _fail(err, f"cannot write the plan to {options.out_file}: {exc.strerror or exc}")
+    if options.output_format == "json":
+        out.write(render_json(plan))
+    elif options.output_format == "markdown":
+        out.write(render_markdown(plan))
+    else:
+        render_text(plan, out, Style(color_enabled(out)))
+        if options.out_file is not None:
+            out.write(f"Saved the plan to {options.out_file}; apply it with: packsync apply {options.out_file}\n")
+    if options.detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+class ProgressView:
+    """A progress bar on a terminal; one line per change otherwise."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total = total
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.style = Style(color_enabled(stream))
+        self.count = 0
+
+    def __call__(self, result: Result) -> None:
+        self.count += 1
+        if self.tty:
+            width = 30
+            filled = int(width * min(self.count, self.total) / max(self.total, 1))
+            bar = "#" * filled + "." * (width - filled)
+            line = f"\rapplying [{bar}] {min(self.count, self.total)}/{self.total}"
+            if not result.ok:
+                line = f"\r{self._line(result)}\n" + line
+            self.stream.write(line)
+            self.stream.flush()
+            return
+        self.stream.write(self._line(result) + "\n")
+        self.stream.flush()
+
+    def _line(self, result: Result) -> str:
+        where = f" ({result.source})" if result.source else ""
+        if result.ok:
+            return f"{self.style('ok', 'green')}   {result.pack}: {result.description}"
+        word = "skip" if result.skipped else "FAIL"
+        return f"{self.style(word, 'red')} {result.pack}: {result.description}{where}: {result.error}"
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def _confirm(out: TextIO, err: TextIO) -> bool:
+    stdin = sys.stdin
+    if not (hasattr(stdin, "isatty") and stdin.isatty() and hasattr(out, "isatty") and out.isatty()):
+        err.write("packsync: error: apply needs confirmation: run it in a terminal, or pass --auto-approve\n")
+        return False
+    out.write("\nApply these changes? Only 'yes' will be accepted: ")
+    out.flush()
+    answer = stdin.readline().strip()
+    if answer != "yes":
+        out.write("Apply cancelled; nothing was changed.\n")
+        return False
+    return True
+
+
+def run_apply(options: ApplyOptions, out: TextIO, err: TextIO) -> int:
+    try:
+        workspace = _workspace(options.project_dir, err)
+        if workspace is None:
+            return EXIT_ERROR
+        saved: Plan | None = None
+        if options.plan_file is not None:
+            saved = Plan.load(options.plan_file)
+            target = _saved_plan_target(workspace, saved, options.target)
+        else:
+            target = resolve_target(workspace.project, options.target)
+        packs = select_packs(workspace.packs, options.packs)
+        account = target.lock_key(str(workspace.project.root.resolve()))
+        with account_lock(account, float(os.environ.get("PACKSYNC_LOCK_TIMEOUT", "600")), err):
+            return asyncio.run(_apply(options, workspace, target, packs, saved, out, err))
+    except LockTimeout as exc:
+        return _fail(err, str(exc))
+    except PlanFileError as exc:
+        return _fail(err, str(exc))
+    except (PlanError, ConfigError, ApiError, RuntimeError) as exc:
+        return _fail(err, str(exc))
+    except KeyboardInterrupt:
+        err.write("\npacksync: interrupted. Run apply again: it finds what was done and finishes the rest.\n")
+        return 130
+
+
+def _saved_plan_target(workspace: Workspace, saved: Plan, name: str | None) -> ResolvedTarget:
+    """The target a saved plan is applied to: the one it was made for, found the way plan found it.
+
+    ``--target`` must agree with the plan. Without it, the plan's own target is used; a plan made
+    with no target chosen (the account given by ``ASTRIA_API_URL`` and the key alone) is resolved
+    from the environment again. Either way the account must be the one the plan was read from.
+    """
+    if name and name != saved.target:
+        raise ConfigError(f"the plan was made for target {saved.target!r}, not {name!r}")
+    chosen: str | None = name or saved.target
+    if chosen == IMPLICIT_TARGET and chosen not in workspace.project.targets:
+        chosen = None
+    target = resolve_target(workspace.project, chosen)
+    if target.name != saved.target:
+        raise ConfigError(
+            f"the plan was made for target {saved.target!r}, but this environment chooses {target.name!r}; "
+            f"give --target {saved.target} or make a new plan"
+        )
+    if saved.account is not None and saved.account != target.account:
+        raise ConfigError(
+            f"the plan was made for the account at {_account_text(saved.account)}, but target {target.name!r} "
+            f"is now {_account_text(target.account)} (ASTRIA_API_URL, ASTRIA_WORKSPACE_ID); apply it with the "
+            "environment that made it, or make a new plan"
+        )
+    return target
+
+
+def _account_text(account: dict[str, str | None]) -> str:
+    workspace = account.get("workspace_id")
+    return f"{account.get('url')}" + (f" (workspace {workspace})" if workspace else "")
+
+
+async def _apply(
+    options: ApplyOptions,
+    workspace: Workspace,
+    target: ResolvedTarget,
+    packs: list[Pack],
+    saved: Plan | None,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    style = Style(color_enabled(out))
+    async with open_client(workspace.project, target, workspace.packs) as client:
+        if saved is not None:
+            plan = saved
+            if options.packs:
+                plan.packs = [p for p in plan.packs if p.slug in options.packs]
+            policy = workspace.project.policy
+            check = await recheck_saved(client, plan, desired_state(packs, target.tune_ids), policy)
+            if check.stale:
+                for line in check.stale:
+                    err.write(f"  {line}\n")
+                return _fail(
+                    err,
+                    f"the saved plan is stale: {len(check.stale)} object(s) changed since it was made; make a new plan",
+                    EXIT_STALE,
+                )
+            if check.refused:
+                for line in check.refused:
+                    err.write(f"  {line}\n")
+                return _fail(
+                    err,
+                    f"the saved plan asks for {len(check.refused)} change(s) that the pack files, the account "
+                    "or the policy do not allow; nothing was applied: make a new plan",
+                )
+            # The limits of the policy in force now, on the counts just read: never the file's own.
+            plan.refusals = evaluate_safety(plan, policy)
+        else:
+            plan = await make_plan(client, workspace, target, packs)
+        render_text(plan, out, style)
+        refused = [r for r in plan.refusals if r.flag not in options.allow]
+        if refused:
+            for refusal in refused:
+                err.write(f"packsync: refused: {refusal.message}; allow it with {refusal.flag}\n")
+            return EXIT_REFUSED
+        if not plan.has_applicable_changes:
+            if plan.count("manual"):
+                out.write("Nothing packsync can apply; the manual changes above are made in the Astria web UI.\n")
+            return EXIT_OK
+        if not options.auto_approve and not _confirm(out, err):
+            return EXIT_ERROR
+        total = sum(len(p.applicable) + (1 if p.create_pack else 0) for p in plan.packs)
+        view = ProgressView(total, out)
+        report = await Applier(client, plan, workspace.project.policy.on_remove, view).run()
+        view.finish()
+        return await _verify(client, workspace, target, packs, plan, saved, report, out, err, style)
+
+
+async def _verify(
+    client: AstriaClient,
+    workspace: Workspace,
+    target: ResolvedTarget,
+    packs: list[Pack],
+    plan: Plan,
+    saved: Plan | None,
+    report: ApplyReport,
+    out: TextIO,
+    err: TextIO,
+    style: Style,
+) -> int:
+    """Read the account again. A fresh plan is planned again and must now be empty; a saved
+    plan's own changes must all be in effect."""
+    out.write(f"\nApplied {report.done} change(s); verifying...\n")
+    failures = report.failures
+    if saved is not None:
+        missing = await verify_saved(client, plan)
+        for result in failures:
+            where = f"{result.source}: " if result.source else ""
+            err.write(f"  {where}{result.pack}: {result.description}: {result.error}\n")
+        if missing:
+            err.write(style("The account does not hold what the plan says yet:\n", "red"))
+            for line in missing:
+                err.write(f"  {line}\n")
+            err.write("Make a new plan and apply it to finish.\n")
+            return EXIT_PARTIAL
+        if failures:
+            return EXIT_PARTIAL
+        out.write(style("Verified: every change of the plan is in effect.", "green") + "\n")
+        return EXIT_OK
+    after = await make_plan(client, workspace, target, packs)
+    left = [p for p in after.packs if p.create_pack is not None or p.applicable]
+    if left and all(c.kind == "remove" and c.reason.startswith("duplicate") for p in left for c in p.applicable):
+        # Only extra copies remain (an apply elsewhere raced this one): remove them, keeping
+        # the oldest copy of each, as every apply does, and look again.
+        out.write("Removing extra copies that appeared meanwhile...\n")
+        await Applier(client, after, workspace.project.policy.on_remove).run()
+        after = await make_plan(client, workspace, target, packs)
+        left = [p for p in after.packs if p.create_pack is not None or p.applicable]
+    if failures:
+        err.write(f"{len(failures)} change(s) failed:\n")
+        for result in failures:
+            where = f"{result.source}: " if result.source else ""
+            err.write(f"  {where}{result.pack}: {result.description}: {result.error}\n")
+    if left:
+        err.write(style("The account does not match the pack files yet; still different:\n", "red"))
+        render_text(after, err, Style(color_enabled(err)))
+        err.write("Run packsync apply again to finish.\n")
+        return EXIT_PARTIAL
+    if failures:
+        return EXIT_PARTIAL
+    manual = after.count("manual")
+    tail = f" ({manual} manual change(s) remain for the Astria web UI)" if manual else ""
+    out.write(style(f"Verified: the account matches the pack files.{tail}", "green") + "\n")
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""The feedback loop: likes per template (stats) and prompts tried on test tunes (preview)."""

@@ -1,0 +1,345 @@
+"""Desired state + live state -> plan. Pure: no network, no files.
+
+Templates are matched by identity (text and normalized parameters); a
+template's ``key`` is never on the server, so an edited prompt shows up as a
+create and a remove, which are then paired into one *replace* for display:
+first by the same text apart from its tune tag (a changed reference tune or
+weight), then by the same text (changed parameters), then by word similarity.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from packsync.astria.facts import TUNE_TAG_RE
+from packsync.desired.expand import Template
+from packsync.desired.identity import Identity, canonical_params, canonical_value, fingerprint, identity, tagged_tune
+from packsync.desired.state import DesiredPack
+from packsync.packfiles.project import Policy
+from packsync.plan.model import Change, LiveRef, PackPlan, Plan, Refusal, Source, TemplateSpec
+
+SIMILARITY = 0.5
+MAX_SIMILARITY_PAIRS = 40_000  # creates x removes beyond which only exact pairing is tried
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What the account holds for one declared pack (None: it does not exist)."""
+
+    summary: dict[str, Any] | None
+    templates: Sequence[dict[str, Any]] = ()
+    detail: dict[str, Any] | None = None
+
+
+def live_ref(template: Mapping[str, Any], classes: Mapping[int, str]) -> LiveRef:
+    text = str(template.get("text") or "")
+    params = canonical_params(template)
+    tune = tagged_tune(text)
+    return LiveRef(
+        id=int(template["id"]),
+        class_name=classes.get(tune, "?") if tune is not None else "?",
+        text=text,
+        params=params,
+        fingerprint=template_fingerprint(template),
+    )
+
+
+def template_fingerprint(template: Mapping[str, Any]) -> str:
+    """Changes when anything that matters about a live template changes."""
+    return fingerprint(
+        {
+            "id": template.get("id"),
+            "text": template.get("text"),
+            "pack_id": template.get("pack_id"),
+            "tune_id": template.get("tune_id"),
+            "params": canonical_params(template),
+        }
+    )
+
+
+def pack_fingerprint(summary: Mapping[str, Any] | None, templates: Iterable[Mapping[str, Any]]) -> str:
+    return _pack_fingerprint(summary, (template_fingerprint(t) for t in templates))
+
+
+def _pack_fingerprint(summary: Mapping[str, Any] | None, template_fingerprints: Iterable[str]) -> str:
+    """:func:`pack_fingerprint` from the templates' fingerprints (when they are at hand already)."""
+    if summary is None:
+        return fingerprint({"absent": True})
+    return fingerprint({"id": summary.get("id"), "templates": sorted(template_fingerprints)})
+
+
+def _spec(template: Template) -> TemplateSpec:
+    return TemplateSpec(
+        class_name=template.class_name,
+        tune_id=template.tune_id,
+        key=template.key,
+        text=template.text,
+        params=template.params,
+        source=Source(template.location.path, template.location.line),
+    )
+
+
+def _without_tag(text: str) -> str:
+    return TUNE_TAG_RE.sub("<tag>", text)
+
+
+def _whole(value: Any) -> int | None:
+    """A count or an amount from the account, if it is one (7, 7.0, "7"); else None."""
+    value = canonical_value("num_images", value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def _price(templates: Sequence[Mapping[str, Any]]) -> int | None:
+    """Millicents per image over the pack's live templates; None when not known (no templates,
+    or an answer whose cost or image count is not a number: NaN, a string, ...)."""
+    costs = [_whole(t.get("cost_mc", 0)) for t in templates]
+    images = [_whole(t.get("num_images", 1)) for t in templates]
+    if not templates or None in costs or None in images:
+        return None
+    total = sum(i for i in images if i is not None)
+    return round(sum(c for c in costs if c is not None) / total) if total else None
+
+
+def create_pack_body(desired: DesiredPack) -> dict[str, Any]:
+    pack = desired.pack
+    body: dict[str, Any] = {
+        "title": pack.title,
+        "base_tune_id": pack.model.base_tune_id,
+        "model_type": pack.model.model_type,
+        "token": pack.model.token,
+    }
+    if pack.subtitle is not None:
+        body["subtitle"] = pack.subtitle
+    if pack.model.preset is not None:
+        # Not known to be accepted by the real API; if it is ignored, the next plan shows a manual change.
+        body["preset"] = pack.model.preset
+    return body
+
+
+def _manual_changes(desired: DesiredPack, live: LiveState) -> list[Change]:
+    pack = desired.pack
+    summary = live.summary or {}
+    detail = live.detail or {}
+    source = Source(pack.path, pack.location.line)
+    # (field, where the server reports it, its name there, what the files say); a field the
+    # server does not report at all cannot be compared and is left alone.
+    fields: list[tuple[str, dict[str, Any], str, Any]] = [
+        ("title", summary, "title", pack.title),
+        ("model.base_tune_id", summary, "base_tune_id", pack.model.base_tune_id),
+        ("model.model_type", summary, "model_type", pack.model.model_type),
+        ("model.token", summary, "token", pack.model.token),
+    ]
+    if pack.subtitle is not None:
+        fields.append(("subtitle", detail, "subtitle", pack.subtitle))
+    if pack.model.preset is not None:
+        fields.append(("model.preset", detail, "preset", pack.model.preset))
+    return [
+        Change(kind="manual", field=name, live_value=where[key], desired_value=want, source=source)
+        for name, where, key, want in fields
+        if key in where and where[key] != want
+    ]
+
+
+def _pair(creates: list[Template], removes: list[LiveRef]) -> tuple[list[Change], list[Template], list[LiveRef]]:
+    """Pair creates with removes of the same class into replaces."""
+    pairs: list[Change] = []
+    left_creates = list(creates)
+    left_removes = list(removes)
+
+    def take(matcher: Any) -> None:
+        for create in list(left_creates):
+            match = matcher(create)
+            if match is not None:
+                left_creates.remove(create)
+                left_removes.remove(match)
+                pairs.append(Change(kind="replace", create=_spec(create), remove=match, reason="changed in the files"))
+
+    for key_of in (lambda t: (t.class_name, _without_tag(t.text)), lambda t: (t.class_name, t.text)):
+        index: dict[tuple[str, str], list[LiveRef]] = {}
+        for ref in left_removes:
+            index.setdefault(key_of(ref), []).append(ref)
+
+        def exact(
+            create: Template, index: dict[tuple[str, str], list[LiveRef]] = index, key_of: Any = key_of
+        ) -> LiveRef | None:
+            found = index.get(key_of(create))
+            return found.pop(0) if found else None
+
+        take(exact)
+    if left_creates and left_removes and len(left_creates) * len(left_removes) <= MAX_SIMILARITY_PAIRS:
+        scored = []
+        for ci, create in enumerate(left_creates):
+            words = create.text.split()
+            for ri, ref in enumerate(left_removes):
+                if ref.class_name not in (create.class_name, "?"):
+                    continue
+                ratio = difflib.SequenceMatcher(None, words, ref.text.split(), autojunk=False).ratio()
+                if ratio >= SIMILARITY:
+                    scored.append((ratio, ci, ri))
+        used_c: set[int] = set()
+        used_r: set[int] = set()
+        for _, ci, ri in sorted(scored, key=lambda s: (-s[0], s[1], s[2])):
+            if ci in used_c or ri in used_r:
+                continue
+            used_c.add(ci)
+            used_r.add(ri)
+            pairs.append(
+                Change(
+                    kind="replace",
+                    create=_spec(left_creates[ci]),
+                    remove=left_removes[ri],
+                    reason="changed in the files",
+                )
+            )
+        left_creates = [c for i, c in enumerate(left_creates) if i not in used_c]
+        left_removes = [r for i, r in enumerate(left_removes) if i not in used_r]
+    return pairs, left_creates, left_removes
+
+
+def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
+    pack = desired.pack
+    fingerprints = [template_fingerprint(t) for t in live.templates]  # each computed once: not cheap
+    plan = PackPlan(
+        slug=pack.slug,
+        title=pack.title,
+        file=pack.path,
+        live_id=None if live.summary is None else int(live.summary["id"]),
+        desired_count=len(desired.templates),
+        live_count=len(live.templates),
+        protect=pack.protect,
+        pack_fingerprint=_pack_fingerprint(live.summary, fingerprints),
+        live_fingerprints={int(t["id"]): f for t, f in zip(live.templates, fingerprints, strict=True)},
+        price_per_image_mc=_price(live.templates),
+    )
+    if live.summary is None:
+        plan.create_pack = create_pack_body(desired)
+        plan.changes = [Change(kind="create", create=_spec(t)) for t in desired.templates]
+        return plan
+
+    classes = {t.tune_id: t.class_name for t in desired.templates}
+    for cls in pack.classes:
+        classes.setdefault(cls.tune_id, cls.name)
+    by_identity: dict[Identity, list[dict[str, Any]]] = {}
+    for live_template in sorted(live.templates, key=lambda t: int(t["id"])):
+        key = identity(str(live_template.get("text") or ""), live_template)
+        by_identity.setdefault(key, []).append(live_template)
+
+    creates: list[Template] = []
+    kept: dict[Identity, int] = {}
+    for template in desired.templates:
+        wanted = template.identity  # a property that normalizes the parameters: computed once
+        found = by_identity.get(wanted)
+        if found:
+            kept[wanted] = int(found.pop(0)["id"])
+        else:
+            creates.append(template)
+    removes: list[LiveRef] = []
+    duplicates: list[Change] = []
+    for key, rest in by_identity.items():
+        for extra in rest:
+            ref = live_ref(extra, classes)
+            if key in kept:
+                duplicates.append(Change(kind="remove", remove=ref, reason=f"duplicate of #{kept[key]}"))
+            else:
+                removes.append(ref)
+    replaces, creates, removes = _pair(creates, removes)
+    plan.changes = _manual_changes(desired, live)
+    spec_changes = replaces + [Change(kind="create", create=_spec(t)) for t in creates]
+    spec_changes.sort(key=lambda c: (c.create.source.line if c.create else 0, c.create.class_name if c.create else ""))
+    plan.changes += spec_changes
+    plan.changes += sorted(
+        [Change(kind="remove", remove=r, reason="not in the files") for r in removes] + duplicates,
+        key=lambda c: c.remove.id if c.remove else 0,
+    )
+    return plan
+
+
+def diff(
+    desired: Sequence[DesiredPack],
+    live: Mapping[str, LiveState],
+    target: str,
+    policy: Policy,
+    undeclared: Sequence[dict[str, Any]] = (),
+) -> Plan:
+    """The plan that makes the account hold what ``desired`` says, for the declared packs only."""
+    plan = Plan(target=target, on_remove=policy.on_remove, undeclared=list(undeclared))
+    plan.packs = [diff_pack(d, live.get(d.slug, LiveState(None))) for d in desired]
+    plan.refusals = evaluate_safety(plan, policy)
+    return plan
+
+
+def _removal_words(pack: PackPlan, plain: Sequence[Change]) -> str:
+    replaced = sum(1 for c in plain if c.kind == "replace")
+    if not replaced:
+        return "removing"
+    return "replacing" if replaced == len(plain) else "removing or replacing"
+
+
+def evaluate_safety(plan: Plan, policy: Policy) -> list[Refusal]:
+    """The safety limits this plan exceeds."""
+    refusals = []
+    for pack in plan.packs:
+        removals = pack.removals
+        if pack.protect and removals:
+            refusals.append(
+                Refusal(
+                    "protected",
+                    pack.slug,
+                    f"pack {pack.slug} is protected (protect: true) and the plan removes "
+                    f"{len(removals)} of its templates",
+                    "--allow-protected",
+                )
+            )
+        if pack.desired_count == 0 and pack.live_count > 0:
+            refusals.append(
+                Refusal(
+                    "empty-pack",
+                    pack.slug,
+                    f"pack {pack.slug} declares no prompts but has {pack.live_count} live templates: "
+                    "applying would empty it",
+                    "--allow-empty",
+                )
+            )
+        # A replace takes a live template off the pack too: a churn that replaces every
+        # template on every apply (a value the server stores differently, say) is refused
+        # like a mass removal, never paid for silently. Extra copies do not count.
+        plain = [c for c in pack.removals if not c.reason.startswith("duplicate")]
+        if pack.live_count and plain:
+            share = len(plain) / pack.live_count
+            what = _removal_words(pack, plain)
+            if share > policy.max_remove_share:
+                refusals.append(
+                    Refusal(
+                        "removal-share",
+                        pack.slug,
+                        f"pack {pack.slug}: {what} {len(plain)} of {pack.live_count} live templates ({share:.0%}) "
+                        f"exceeds the policy's {policy.max_remove_share:.0%}",
+                        "--allow-mass-removal",
+                    )
+                )
+            elif policy.max_remove_count is not None and len(plain) > policy.max_remove_count:
+                refusals.append(
+                    Refusal(
+                        "removal-count",
+                        pack.slug,
+                        f"pack {pack.slug}: {what} {len(plain)} live templates exceeds the policy's "
+                        f"{policy.max_remove_count}",
+                        "--allow-mass-removal",
+                    )
+                )
+    if policy.max_images is not None and plan.new_images > policy.max_images:
+        refusals.append(
+            Refusal(
+                "image-budget",
+                "",
+                f"the new templates would generate {plan.new_images:,} images; the policy's budget is "
+                f"{policy.max_images:,}",
+                "--allow-over-budget",
+            )
+        )
+    return refusals

@@ -1,0 +1,392 @@
+"""The plan: typed changes per pack, what would be refused, and how to save and load it.
+
+A plan is data only. ``diff`` makes it, ``planformat`` shows it, ``apply``
+carries it out; the JSON form (``schemas/plan.schema.json``) is both the
+``--format json`` output and the ``--out`` file that ``apply PLANFILE`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packsync import __version__
+from packsync.desired.identity import PromptContent
+from packsync.packfiles.pack import Params
+
+PLAN_VERSION = 1
+
+
+class PlanFileError(ValueError):
+    """A saved plan that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where in the pack files a change comes from."""
+
+    file: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class TemplateSpec(PromptContent):
+    """A template to create."""
+
+    class_name: str
+    tune_id: int
+    key: str
+    text: str
+    params: Params
+    source: Source
+
+
+@dataclass(frozen=True)
+class LiveRef:
+    """A live template, as the plan saw it."""
+
+    id: int
+    class_name: str
+    text: str
+    params: Params
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change. ``kind``: create | replace | remove | manual."""
+
+    kind: str
+    create: TemplateSpec | None = None
+    remove: LiveRef | None = None
+    reason: str = ""  # for removes: "not in the files", "duplicate of #N"
+    field: str = ""  # for manual changes
+    live_value: Any = None
+    desired_value: Any = None
+    source: Source | None = None
+
+    @property
+    def key(self) -> str:
+        return self.create.key if self.create else ""
+
+
+@dataclass
+class PackPlan:
+    slug: str
+    title: str
+    file: str
+    live_id: int | None  # None: the pack is to be created
+    create_pack: dict[str, Any] | None = None  # the POST /packs body when it is to be created
+    changes: list[Change] = field(default_factory=list)
+    live_count: int = 0
+    desired_count: int = 0
+    protect: bool = False
+    pack_fingerprint: str = ""  # of every live template the plan read for this pack
+    live_fingerprints: dict[int, str] = field(default_factory=dict)  # template id -> fingerprint
+    price_per_image_mc: int | None = None  # as seen on live templates of this pack's tunes
+
+    def of_kind(self, kind: str) -> list[Change]:
+        return [c for c in self.changes if c.kind == kind]
+
+    @property
+    def applicable(self) -> list[Change]:
+        return [c for c in self.changes if c.kind != "manual"]
+
+    @property
+    def has_changes(self) -> bool:
+        return self.create_pack is not None or bool(self.changes)
+
+    @property
+    def new_images(self) -> int:
+        return sum(c.create.images for c in self.changes if c.create is not None)
+
+    @property
+    def removals(self) -> list[Change]:
+        """Changes that take a template off the pack (replaces included)."""
+        return [c for c in self.changes if c.remove is not None]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A safety limit the plan exceeds; apply refuses it unless ``flag`` is given."""
+
+    rule: str
+    pack: str
+    message: str
+    flag: str
+
+
+@dataclass
+class Plan:
+    target: str
+    packs: list[PackPlan] = field(default_factory=list)
+    # Which account the plan was read from (URL and workspace, never a key); None in a plan file
+    # written before it was recorded.
+    account: dict[str, str | None] | None = None
+    refusals: list[Refusal] = field(default_factory=list)
+    undeclared: list[dict[str, Any]] = field(default_factory=list)  # live packs no file declares
+    on_remove: str = "detach"
+    version: int = PLAN_VERSION
+    generator: str = f"packsync {__version__}"
+
+    @property
+    def changed_packs(self) -> list[PackPlan]:
+        return [p for p in self.packs if p.has_changes]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(p.has_changes for p in self.packs)
+
+    @property
+    def has_applicable_changes(self) -> bool:
+        return any(p.create_pack is not None or p.applicable for p in self.packs)
+
+    def count(self, kind: str) -> int:
+        return sum(len(p.of_kind(kind)) for p in self.packs)
+
+    @property
+    def packs_to_create(self) -> int:
+        return sum(1 for p in self.packs if p.create_pack is not None)
+
+    @property
+    def new_images(self) -> int:
+        return sum(p.new_images for p in self.packs)
+
+    @property
+    def new_cost_mc(self) -> int | None:
+        """Cost of the new templates' images, when every pack's price per image is known."""
+        total = 0
+        for pack in self.packs:
+            if pack.new_images == 0:
+                continue
+            if pack.price_per_image_mc is None:
+                return None
+            total += pack.new_images * pack.price_per_image_mc
+        return total
+
+    # -- JSON -----------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "generator": self.generator,
+            "target": self.target,
+            "account": self.account,
+            "on_remove": self.on_remove,
+            "summary": {
+                "packs_to_create": self.packs_to_create,
+                "templates_to_create": self.count("create"),
+                "templates_to_replace": self.count("replace"),
+                "templates_to_remove": self.count("remove"),
+                "manual_changes": self.count("manual"),
+                "new_images": self.new_images,
+                "new_cost_mc": self.new_cost_mc,
+                "has_changes": self.has_changes,
+            },
+            "refusals": [asdict(r) for r in self.refusals],
+            "packs": [_pack_json(p) for p in self.packs],
+            "undeclared": self.undeclared,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Plan:
+        if not isinstance(data, dict):
+            raise PlanFileError("not a packsync plan (expected a JSON object)")
+        if data.get("version") != PLAN_VERSION:
+            raise PlanFileError(
+                f"plan format version {data.get('version')!r} is not supported (expected {PLAN_VERSION})"
+            )
+        problem = _schema_problem(data)
+        if problem:
+            raise PlanFileError(f"not a valid packsync plan: {problem}")
+        try:
+            plan = cls(
+                target=str(data["target"]),
+                on_remove=str(data.get("on_remove", "detach")),
+                undeclared=list(data.get("undeclared", [])),
+                generator=str(data.get("generator", "")),
+                account=_account_from(data.get("account")),
+            )
+            plan.refusals = [Refusal(**r) for r in data.get("refusals", [])]
+            plan.packs = [_pack_from_json(p) for p in data["packs"]]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PlanFileError(f"not a valid packsync plan: {exc!r}") from None
+        return plan
+
+    def save(self, path: Path) -> None:
+        """Write atomically: a reader never sees half a plan."""
+        from packsync.term import json_text
+
+        text = json_text(self.to_json()) + "\n"
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Plan:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise PlanFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise PlanFileError(f"{path} is not JSON: {exc}") from None
+        return cls.from_json(data)
+
+
+PLAN_SCHEMA = "plan.schema.json"
+
+
+def _schema_problem(data: Any) -> str:
+    """The first way ``data`` breaks the plan schema ("" when it does not), with its place."""
+    from packsync.packfiles.schema import SchemaValidator
+
+    validator = SchemaValidator(PLAN_SCHEMA)
+    if validator.is_valid(data):
+        return ""
+    from jsonschema import Draft202012Validator
+
+    errors = sorted(Draft202012Validator(validator.schema).iter_errors(data), key=lambda e: list(e.path))
+    if not errors:
+        return "it does not match the plan schema"
+    first = errors[0]
+    where = "/".join(str(p) for p in first.path) or "the top level"
+    return f"at {where}: {first.message[:200]}"
+
+
+def _account_from(data: Any) -> dict[str, str | None] | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict) or set(data) != {"url", "workspace_id"} or not isinstance(data["url"], str):
+        raise ValueError("account must be an object with url and workspace_id")
+    workspace = data["workspace_id"]
+    if workspace is not None and not isinstance(workspace, str):
+        raise ValueError("account.workspace_id must be a string or null")
+    return {"url": data["url"], "workspace_id": workspace}
+
+
+def _params_json(params: Params) -> dict[str, Any]:
+    return dict(params)
+
+
+def _params_from(data: Any) -> Params:
+    if not isinstance(data, dict):
+        raise ValueError("params must be an object")
+    from packsync.packfiles.pack import freeze_params
+
+    return freeze_params(data)
+
+
+def _spec_json(spec: TemplateSpec) -> dict[str, Any]:
+    return {
+        "class": spec.class_name,
+        "tune_id": spec.tune_id,
+        "key": spec.key,
+        "text": spec.text,
+        "params": _params_json(spec.params),
+        "source": {"file": spec.source.file, "line": spec.source.line},
+    }
+
+
+def _live_json(ref: LiveRef) -> dict[str, Any]:
+    return {
+        "id": ref.id,
+        "class": ref.class_name,
+        "text": ref.text,
+        "params": _params_json(ref.params),
+        "fingerprint": ref.fingerprint,
+    }
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": change.kind}
+    if change.create is not None:
+        out["create"] = _spec_json(change.create)
+    if change.remove is not None:
+        out["remove"] = _live_json(change.remove)
+    if change.reason:
+        out["reason"] = change.reason
+    if change.kind == "manual":
+        out.update({"field": change.field, "live": change.live_value, "desired": change.desired_value})
+    if change.source is not None:
+        out["source"] = {"file": change.source.file, "line": change.source.line}
+    return out
+
+
+def _pack_json(pack: PackPlan) -> dict[str, Any]:
+    return {
+        "slug": pack.slug,
+        "title": pack.title,
+        "file": pack.file,
+        "id": pack.live_id,
+        "create_pack": pack.create_pack,
+        "protect": pack.protect,
+        "live_templates": pack.live_count,
+        "desired_templates": pack.desired_count,
+        "price_per_image_mc": pack.price_per_image_mc,
+        "fingerprint": pack.pack_fingerprint,
+        "live": {str(k): v for k, v in sorted(pack.live_fingerprints.items())},
+        "changes": [_change_json(c) for c in pack.changes],
+    }
+
+
+def _source(data: Any) -> Source:
+    return Source(str(data["file"]), int(data.get("line", 0)))
+
+
+def _change_from(data: dict[str, Any]) -> Change:
+    create = None
+    if "create" in data:
+        c = data["create"]
+        create = TemplateSpec(
+            class_name=str(c["class"]),
+            tune_id=int(c["tune_id"]),
+            key=str(c["key"]),
+            text=str(c["text"]),
+            params=_params_from(c["params"]),
+            source=_source(c["source"]),
+        )
+    remove = None
+    if "remove" in data:
+        r = data["remove"]
+        remove = LiveRef(
+            id=int(r["id"]),
+            class_name=str(r["class"]),
+            text=str(r["text"]),
+            params=_params_from(r["params"]),
+            fingerprint=str(r["fingerprint"]),
+        )
+    kind = str(data["kind"])
+    if kind not in ("create", "replace", "remove", "manual"):
+        raise ValueError(f"unknown change kind {kind!r}")
+    return Change(
+        kind=kind,
+        create=create,
+        remove=remove,
+        reason=str(data.get("reason", "")),
+        field=str(data.get("field", "")),
+        live_value=data.get("live"),
+        desired_value=data.get("desired"),
+        source=_source(data["source"]) if "source" in data else None,
+    )
+
+
+def _pack_from_json(data: dict[str, Any]) -> PackPlan:
+    return PackPlan(
+        slug=str(data["slug"]),
+        title=str(data.get("title", "")),
+        file=str(data.get("file", "")),
+        live_id=None if data.get("id") is None else int(data["id"]),
+        create_pack=data.get("create_pack"),
+        changes=[_change_from(c) for c in data.get("changes", [])],
+        live_count=int(data.get("live_templates", 0)),
+        desired_count=int(data.get("desired_templates", 0)),
+        protect=bool(data.get("protect", False)),
+        pack_fingerprint=str(data.get("fingerprint", "")),
+        live_fingerprints={int(k): str(v) for k, v in (data.get("live") or {}).items()},
+        price_per_image_mc=data.get("price_per_image_mc"),
+    )
