@@ -85,8 +85,9 @@ PARAMS = (
 OFFLINE_TITLES = (V("\ud800", False),)
 OFFLINE_FRAGMENTS = (V("\udfff", False),)
 OFFLINE_PARAMS = (
-    V(("cfg_scale", math.nan), False), V(("seed", "42"), False), V(("super_resolution", 1), False),
+    V(("cfg_scale", math.nan), False), V(("seed", "forty-two"), False), V(("super_resolution", 1), False),
     V(("num_images", 2.0)), V(("cfg_scale", 7.0)),
+    V(("seed", "42")), V(("cfg_scale", "3.5")),  # numeric strings are their numbers (as Rails sends decimals)
 )  # fmt: skip
 
 
