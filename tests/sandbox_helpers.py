@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from packsync.sandbox.api import SandboxConfig
+from packsync.sandbox.context import SandboxConfig
 from packsync.sandbox.faults import FaultPlan
 from packsync.sandbox.server import Sandbox
 

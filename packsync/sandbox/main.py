@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packsync.sandbox.api import SandboxConfig
+from packsync.sandbox.context import SandboxConfig
 from packsync.sandbox.faults import FaultConfigError, FaultPlan, parse_fault_option
 from packsync.sandbox.server import load_seed_file, serve
 

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from packsync.sandbox.api import ApiError, SandboxApp, SandboxConfig
+from packsync.sandbox.app import SandboxApp
+from packsync.sandbox.context import ApiError, SandboxConfig
 from packsync.sandbox.httpserver import HttpServer
 from packsync.sandbox.store import Store
 

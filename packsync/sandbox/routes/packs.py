@@ -1,0 +1,180 @@
+"""Packs: list, create, read, and pack runs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import TYPE_CHECKING
+
+from packsync.astria.facts import (
+    TUNE_TAG_RE,
+)
+from packsync.astria.slug import derive_slug
+from packsync.sandbox.context import PLACEHOLDER, ApiError, Context
+from packsync.sandbox.httpserver import Response
+from packsync.sandbox.params import clean_prompt_params, int_param, list_param
+from packsync.sandbox.records import insert_prompt, insert_tune
+
+if TYPE_CHECKING:
+    from packsync.sandbox.app import SandboxApp
+
+
+def list_packs(app: SandboxApp, ctx: Context) -> Response:
+    request = ctx.request
+    limit = int_param(request.arg("limit"), "limit", optional=True)
+    offset = int_param(request.arg("offset"), "offset", optional=True) or 0
+    if offset < 0 or (limit is not None and limit < 0):
+        raise ApiError(400, "limit and offset must not be negative")
+    rows = app.store.packs(ctx.scope, None, 0)
+    if request.arg("public") == "true":
+        rows = [r for r in rows if r["public_at"] is not None]
+    if request.arg("listed") == "true":
+        rows = [r for r in rows if r["unlisted_at"] is None]
+    # filter first, then page: a filtered page must be full while more matching packs exist
+    rows = rows[offset:] if limit is None else rows[offset : offset + limit]
+    costs = app.store.pack_costs([r["id"] for r in rows])
+    return Response.json(200, [app.pack_summary(r, costs[r["id"]]) for r in rows])
+
+
+def create_pack(app: SandboxApp, ctx: Context) -> Response:
+    fields = ctx.root("pack")
+    title = fields.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise ApiError(422, "title can't be blank")
+    base_tune_id = int_param(fields.get("base_tune_id"), "base_tune_id")
+    model_type = fields.get("model_type")
+    if model_type not in ("lora", "faceid", "pti", None, ""):
+        raise ApiError(422, "model_type must be one of lora, faceid, pti")
+    base = derive_slug(title) or "pack"
+    slug, n = base, 1
+    while app.store.slug_taken(slug):
+        n += 1
+        slug = f"{base}-{n}"
+    pack_id = app.store.insert_pack(
+        ctx.workspace,
+        {
+            "slug": slug,
+            "title": title,
+            "subtitle": fields.get("subtitle"),
+            "base_tune_id": base_tune_id,
+            "model_type": model_type or None,
+            "token": fields.get("token") or "ohwx",
+            "preset": fields.get("preset"),
+        },
+    )
+    row = app.store.pack(None, str(pack_id))
+    assert row is not None
+    return Response.json(201, app.pack_detail(row))
+
+
+def pack_not_writable(app: SandboxApp, ctx: Context) -> Response:
+    raise ApiError(404, "Packs cannot be changed or deleted through the API; use the Astria web UI")
+
+
+def get_pack(app: SandboxApp, ctx: Context) -> Response:
+    row = app.store.pack(ctx.scope, ctx.params["ref"])
+    if row is None:
+        raise ApiError(404, f"Pack {ctx.params['ref']} not found")
+    return Response.json(200, app.pack_detail(row))
+
+
+def run_pack(app: SandboxApp, ctx: Context) -> Response:
+    pack = app.store.pack(ctx.scope, ctx.params["ref"])
+    if pack is None:
+        raise ApiError(404, f"Pack {ctx.params['ref']} not found")
+    spec = ctx.root("tune")
+    templates = app.store.pack_templates(pack["id"])
+    classes = {app.class_of(t) for t in templates}
+    wanted_ids = {int(i) for i in list_param(spec.get("prompt_ids"), "prompt_ids")}
+    if wanted_ids - {t["id"] for t in templates}:
+        raise ApiError(422, f"prompt_ids not in this pack: {sorted(wanted_ids - {t['id'] for t in templates})}")
+    overrides = spec.get("prompt_attributes") or {}
+    if not isinstance(overrides, dict):
+        raise ApiError(422, "prompt_attributes must be an object")
+    characteristics = spec.get("characteristics") or {}
+    if not isinstance(characteristics, dict):
+        raise ApiError(422, "characteristics must be an object")
+    run_ids: list[int] = []
+
+    def start_run() -> int:
+        run_ids.append(app.store.insert_run(pack["id"], spec.get("prompts_callback")))
+        return run_ids[-1]
+
+    def finish_run(created: list[int]) -> None:
+        if not created:
+            # Nothing to wait for: the run is complete now, its callback (an empty list) too.
+            app.store.close_run(run_ids[-1])
+            if spec.get("prompts_callback"):
+                app.post_callback_later(str(spec["prompts_callback"]), [])
+
+    def clone_onto(tune: sqlite3.Row, run_id: int) -> list[int]:
+        created = []
+        for template in templates:
+            if app.class_of(template) != tune["name"]:
+                continue
+            if wanted_ids and template["id"] not in wanted_ids:
+                continue
+            text = TUNE_TAG_RE.sub(lambda m: f"<{m.group(1)}:{tune['id']}:{m.group(3)}>", template["text"], count=1)
+            text = PLACEHOLDER.sub(lambda m: str(characteristics.get(m.group(1), m.group(0))), text)
+            params = json.loads(template["params"])
+            params.update(clean_prompt_params(overrides))
+            created.append(
+                insert_prompt(
+                    app,
+                    ctx.workspace,
+                    tune,
+                    text,
+                    params,
+                    pack_id=None,
+                    base_pack_id=pack["id"],
+                    orig_prompt_id=template["id"],
+                    run_id=run_id,
+                )
+            )
+        return created
+
+    tune_ids = [int(i) for i in list_param(spec.get("tune_ids"), "tune_ids")]
+    if tune_ids:
+        prompt_ids: list[int] = []
+        run_id = start_run()
+        for tune_id in tune_ids:
+            tune = app.store.tune(ctx.scope, tune_id)
+            if tune is None:
+                raise ApiError(404, f"Tune {tune_id} not found")
+            if tune["name"] not in classes:
+                raise ApiError(422, f"Class {tune['name']} is not supported by this pack")
+            prompt_ids += clone_onto(tune, run_id)
+        finish_run(prompt_ids)
+        return Response.json(201, {"status": 201, "message": "Prompts created", "prompt_ids": prompt_ids})
+
+    name = spec.get("name")
+    if not name:
+        raise ApiError(422, "name (the class) is required")
+    if name not in classes:
+        raise ApiError(422, f"Class {name} is not supported by this pack (classes: {', '.join(sorted(classes))})")
+    title = spec.get("title")
+    if not title:
+        raise ApiError(422, "title is required")
+    if app.idempotency != "off":
+        existing = app.store.tune_by_title(ctx.workspace, str(title))
+        if existing is not None:
+            return Response.json(201, app.tune_json(existing))
+    if not (spec.get("image_urls") or spec.get("images")):
+        raise ApiError(422, "images or image_urls are required")
+    fields = {
+        "title": title,
+        "name": name,
+        "branch": spec.get("branch") or "flux1",
+        "model_type": pack["model_type"],
+        "base_tune_id": pack["base_tune_id"],
+        "token": pack["token"],
+        "callback": spec.get("callback"),
+        "characteristics": characteristics,
+        "image_urls": list_param(spec.get("image_urls") or spec.get("images"), "image_urls"),
+        "preset": spec.get("preset"),
+    }
+    tune_id = insert_tune(app, ctx.workspace, fields)
+    tune = app.store.tune(None, tune_id)
+    assert tune is not None
+    finish_run(clone_onto(tune, start_run()))
+    return Response.json(201, app.tune_json(tune))
