@@ -163,38 +163,7 @@ def check_pack(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
                     doc.location((*base, "classes", i)),
                     f'class "{name}" is not a class of this pack{hint}',
                 )
-        text_at = doc.location((*base, "text"))
-        has_subject = False
-        for inside, _offset in placeholders(prompt.text):
-            if inside == SUBJECT:
-                has_subject = True
-                continue
-            if not NAME_RE.match(inside):
-                stripped = inside.strip()
-                if NAME_RE.match(stripped):
-                    message = f"write {{{{{stripped}}}}} without spaces inside the braces"
-                    if stripped == SUBJECT:
-                        has_subject = True
-                else:
-                    message = f"{{{{{inside}}}}} is not a valid placeholder; names are letters, digits and _"
-                yield make("placeholder-malformed", text_at, message)
-                continue
-            used.add(inside)
-            if inside not in characteristics:
-                close = difflib.get_close_matches(inside, sorted(characteristics | {SUBJECT}), n=1)
-                hint = f'; did you mean "{close[0]}"?' if close else ""
-                yield make(
-                    "placeholder-undeclared",
-                    text_at,
-                    f"placeholder {{{{{inside}}}}} is not declared under characteristics{hint}",
-                )
-        if not has_subject and not TUNE_TAG_RE.search(prompt.text):
-            yield make(
-                "prompt-no-subject",
-                text_at,
-                "the text references no fine-tuned model: add {{subject}} (or a literal <lora:ID:1> tag); "
-                "Astria rejects such a template",
-            )
+        yield from _check_text(prompt.text, doc.location((*base, "text")), characteristics, used)
         yield from _check_params(doc, data, index, reported)
 
     for name in sorted(characteristics - used - {SUBJECT}):
@@ -204,6 +173,41 @@ def check_pack(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
             f'characteristic "{name}" is declared but no prompt uses {{{{{name}}}}}',
         )
     yield from _check_duplicates(pack, doc)
+
+
+def _check_text(text: str, text_at: Location, characteristics: set[str], used: set[str]) -> Iterator[Diagnostic]:
+    """A prompt's placeholders and its subject; adds the characteristics it uses to ``used``."""
+    has_subject = False
+    for inside, _offset in placeholders(text):
+        if inside == SUBJECT:
+            has_subject = True
+            continue
+        if not NAME_RE.match(inside):
+            stripped = inside.strip()
+            if NAME_RE.match(stripped):
+                message = f"write {{{{{stripped}}}}} without spaces inside the braces"
+                if stripped == SUBJECT:
+                    has_subject = True
+            else:
+                message = f"{{{{{inside}}}}} is not a valid placeholder; names are letters, digits and _"
+            yield make("placeholder-malformed", text_at, message)
+            continue
+        used.add(inside)
+        if inside not in characteristics:
+            close = difflib.get_close_matches(inside, sorted(characteristics | {SUBJECT}), n=1)
+            hint = f'; did you mean "{close[0]}"?' if close else ""
+            yield make(
+                "placeholder-undeclared",
+                text_at,
+                f"placeholder {{{{{inside}}}}} is not declared under characteristics{hint}",
+            )
+    if not has_subject and not TUNE_TAG_RE.search(text):
+        yield make(
+            "prompt-no-subject",
+            text_at,
+            "the text references no fine-tuned model: add {{subject}} (or a literal <lora:ID:1> tag); "
+            "Astria rejects such a template",
+        )
 
 
 def _check_params(

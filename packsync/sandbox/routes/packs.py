@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from packsync.astria.facts import (
     TUNE_TAG_RE,
@@ -78,13 +79,69 @@ def get_pack(app: SandboxApp, ctx: Context) -> Response:
     return Response.json(200, app.pack_detail(row))
 
 
+@dataclass
+class PackRun:
+    """One ``POST /p/:id/tunes``: the pack, what the request asks for, and the runs it starts."""
+
+    app: SandboxApp
+    ctx: Context
+    pack: sqlite3.Row
+    spec: dict[str, Any]
+    templates: list[sqlite3.Row]
+    wanted_ids: set[int]
+    overrides: dict[str, Any]
+    characteristics: dict[str, Any]
+    run_ids: list[int] = field(default_factory=list)
+
+    @property
+    def classes(self) -> set[str]:
+        return {self.app.class_of(t) for t in self.templates}
+
+    def start(self) -> int:
+        self.run_ids.append(self.app.store.insert_run(self.pack["id"], self.spec.get("prompts_callback")))
+        return self.run_ids[-1]
+
+    def finish(self, created: list[int]) -> None:
+        if not created:
+            # Nothing to wait for: the run is complete now, its callback (an empty list) too.
+            self.app.store.close_run(self.run_ids[-1])
+            if self.spec.get("prompts_callback"):
+                self.app.post_callback_later(str(self.spec["prompts_callback"]), [])
+
+    def clone_onto(self, tune: sqlite3.Row, run_id: int) -> list[int]:
+        """The pack's templates of the tune's class, as the tune's own prompts (characteristics filled)."""
+        created = []
+        for template in self.templates:
+            if self.app.class_of(template) != tune["name"]:
+                continue
+            if self.wanted_ids and template["id"] not in self.wanted_ids:
+                continue
+            text = TUNE_TAG_RE.sub(lambda m: f"<{m.group(1)}:{tune['id']}:{m.group(3)}>", template["text"], count=1)
+            text = PLACEHOLDER.sub(lambda m: str(self.characteristics.get(m.group(1), m.group(0))), text)
+            params = json.loads(template["params"])
+            params.update(clean_prompt_params(self.overrides))
+            created.append(
+                insert_prompt(
+                    self.app,
+                    self.ctx.workspace,
+                    tune,
+                    text,
+                    params,
+                    pack_id=None,
+                    base_pack_id=self.pack["id"],
+                    orig_prompt_id=template["id"],
+                    run_id=run_id,
+                )
+            )
+        return created
+
+
 def run_pack(app: SandboxApp, ctx: Context) -> Response:
     pack = app.store.pack(ctx.scope, ctx.params["ref"])
     if pack is None:
         raise ApiError(404, f"Pack {ctx.params['ref']} not found")
     spec = ctx.root("tune")
     templates = app.store.pack_templates(pack["id"])
-    classes = {app.class_of(t) for t in templates}
     wanted_ids = {int(i) for i in list_param(spec.get("prompt_ids"), "prompt_ids")}
     if wanted_ids - {t["id"] for t in templates}:
         raise ApiError(422, f"prompt_ids not in this pack: {sorted(wanted_ids - {t['id'] for t in templates})}")
@@ -94,59 +151,31 @@ def run_pack(app: SandboxApp, ctx: Context) -> Response:
     characteristics = spec.get("characteristics") or {}
     if not isinstance(characteristics, dict):
         raise ApiError(422, "characteristics must be an object")
-    run_ids: list[int] = []
-
-    def start_run() -> int:
-        run_ids.append(app.store.insert_run(pack["id"], spec.get("prompts_callback")))
-        return run_ids[-1]
-
-    def finish_run(created: list[int]) -> None:
-        if not created:
-            # Nothing to wait for: the run is complete now, its callback (an empty list) too.
-            app.store.close_run(run_ids[-1])
-            if spec.get("prompts_callback"):
-                app.post_callback_later(str(spec["prompts_callback"]), [])
-
-    def clone_onto(tune: sqlite3.Row, run_id: int) -> list[int]:
-        created = []
-        for template in templates:
-            if app.class_of(template) != tune["name"]:
-                continue
-            if wanted_ids and template["id"] not in wanted_ids:
-                continue
-            text = TUNE_TAG_RE.sub(lambda m: f"<{m.group(1)}:{tune['id']}:{m.group(3)}>", template["text"], count=1)
-            text = PLACEHOLDER.sub(lambda m: str(characteristics.get(m.group(1), m.group(0))), text)
-            params = json.loads(template["params"])
-            params.update(clean_prompt_params(overrides))
-            created.append(
-                insert_prompt(
-                    app,
-                    ctx.workspace,
-                    tune,
-                    text,
-                    params,
-                    pack_id=None,
-                    base_pack_id=pack["id"],
-                    orig_prompt_id=template["id"],
-                    run_id=run_id,
-                )
-            )
-        return created
-
+    run = PackRun(app, ctx, pack, spec, list(templates), wanted_ids, overrides, characteristics)
     tune_ids = [int(i) for i in list_param(spec.get("tune_ids"), "tune_ids")]
-    if tune_ids:
-        prompt_ids: list[int] = []
-        run_id = start_run()
-        for tune_id in tune_ids:
-            tune = app.store.tune(ctx.scope, tune_id)
-            if tune is None:
-                raise ApiError(404, f"Tune {tune_id} not found")
-            if tune["name"] not in classes:
-                raise ApiError(422, f"Class {tune['name']} is not supported by this pack")
-            prompt_ids += clone_onto(tune, run_id)
-        finish_run(prompt_ids)
-        return Response.json(201, {"status": 201, "message": "Prompts created", "prompt_ids": prompt_ids})
+    return _run_on_tunes(run, tune_ids) if tune_ids else _run_training(run)
 
+
+def _run_on_tunes(run: PackRun, tune_ids: list[int]) -> Response:
+    """The pack's prompts on existing tunes (``tune_ids``)."""
+    prompt_ids: list[int] = []
+    run_id = run.start()
+    classes = run.classes
+    for tune_id in tune_ids:
+        tune = run.app.store.tune(run.ctx.scope, tune_id)
+        if tune is None:
+            raise ApiError(404, f"Tune {tune_id} not found")
+        if tune["name"] not in classes:
+            raise ApiError(422, f"Class {tune['name']} is not supported by this pack")
+        prompt_ids += run.clone_onto(tune, run_id)
+    run.finish(prompt_ids)
+    return Response.json(201, {"status": 201, "message": "Prompts created", "prompt_ids": prompt_ids})
+
+
+def _run_training(run: PackRun) -> Response:
+    """A new tune trained from the customer's images, then the pack's prompts of its class on it."""
+    app, ctx, spec, pack = run.app, run.ctx, run.spec, run.pack
+    classes = run.classes
     name = spec.get("name")
     if not name:
         raise ApiError(422, "name (the class) is required")
@@ -169,12 +198,12 @@ def run_pack(app: SandboxApp, ctx: Context) -> Response:
         "base_tune_id": pack["base_tune_id"],
         "token": pack["token"],
         "callback": spec.get("callback"),
-        "characteristics": characteristics,
+        "characteristics": run.characteristics,
         "image_urls": list_param(spec.get("image_urls") or spec.get("images"), "image_urls"),
         "preset": spec.get("preset"),
     }
     tune_id = insert_tune(app, ctx.workspace, fields)
     tune = app.store.tune(None, tune_id)
     assert tune is not None
-    finish_run(clone_onto(tune, start_run()))
+    run.finish(run.clone_onto(tune, run.start()))
     return Response.json(201, app.tune_json(tune))
