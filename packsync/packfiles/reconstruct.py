@@ -242,27 +242,26 @@ def _weight(text: str) -> float | int | None:
     return weight
 
 
-def reconstruct(
+@dataclass
+class _PackFields:
+    title: Any
+    model_type: Any
+    token: Any
+    base_tune_id: Any
+    subtitle: Any
+    preset: Any
+
+
+def _pack_fields(
     summary: Mapping[str, Any],
-    detail: Mapping[str, Any] | None,
-    templates: Sequence[Mapping[str, Any]],
-    tune_names: Mapping[int, str | None],
-) -> ImportedPack:
-    """Pack file data from a live pack, its templates and the names of the tunes they were created on.
-
-    ``summary`` is the pack as the pack list shows it (its ``id`` an integer), ``detail``
-    what ``GET /p/:id`` adds. The slug in the data is the file's slug when nothing else
-    claims it; ``import`` makes it unique across files (``file_slug``, ``with_slug``).
-    """
-    notes: list[str] = []
-    blockers: list[str] = []
-    detail = detail or {}
-    pack_id = summary["id"]
-    if not _fits(pack_id, _ID):
-        blockers.append(f"its id {pack_id!r} is not one a pack file can pin ({_allowed(_ID)})")
-    account_slug = "" if summary.get("slug") is None else str(summary["slug"])
-
-    # What plan compares with the account is written as the account has it, or the pack is blocked.
+    detail: Mapping[str, Any],
+    pack_id: Any,
+    account_slug: str,
+    notes: list[str],
+    blockers: list[str],
+) -> _PackFields:
+    """The pack's own fields. What plan compares with the account is written as the account has
+    it, or the pack is blocked; what plan compares only when the file sets it is left out."""
     if "title" in summary:
         title = summary["title"]
         problem = _value_problem("title", title, _TITLE)
@@ -286,7 +285,6 @@ def reconstruct(
         blockers.append("the account does not report the pack's base model (base_tune_id)")
     elif not _fits(base_tune_id, (*_MODEL, "base_tune_id")):
         blockers.append(f"its base_tune_id {shown(base_tune_id)} is not one a pack file can hold (a tune id)")
-    # What plan compares only when the file sets it is left out when it does not fit.
     subtitle = detail.get("subtitle")
     if subtitle not in (None, "") and (problem := _value_problem("subtitle", subtitle, _SUBTITLE)) is not None:
         notes.append(f"{problem}; left out (plan compares a subtitle only when the file sets one)")
@@ -296,14 +294,14 @@ def reconstruct(
         notes.append(f"its preset {shown(preset)} is not one a pack file can hold; left out")
         preset = None
 
-    # Classes: one per reference tune (the tune a template was created on).
-    ordered = sorted(templates, key=lambda t: int(t["id"]))
-    usable = []
-    for t in ordered:
-        if _tune_id(t.get("tune_id")):
-            usable.append(t)
-        else:
-            blockers.append(f"template #{t['id']}: its tune_id {shown(t.get('tune_id'))} is not a tune id")
+    return _PackFields(title, model_type, token, base_tune_id, subtitle, preset)
+
+
+def _classes(
+    usable: Sequence[Mapping[str, Any]], tune_names: Mapping[int, str | None], notes: list[str]
+) -> dict[int, _Class]:
+    """One class per reference tune (the tune a template was created on), named after the tune,
+    with the weight its tags use most."""
     classes: dict[int, _Class] = {}
     names_used: set[str] = set()
     for t in usable:
@@ -341,7 +339,19 @@ def reconstruct(
         if weights:
             cls.weight = weights.most_common(1)[0][0]
 
-    # Each template as (text with {{subject}} where it matches, parameters, class).
+    return classes
+
+
+def _prompts(
+    usable: Sequence[Mapping[str, Any]],
+    classes: dict[int, _Class],
+    model_type: str,
+    token: str,
+    notes: list[str],
+    blockers: list[str],
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """The prompts (templates that differ only in their class folded into one) and the
+    placeholders they use."""
     entries: dict[tuple[str, tuple[tuple[str, Any], ...]], list[str]] = {}
     placeholders: set[str] = set()
     for t in usable:
@@ -369,7 +379,11 @@ def reconstruct(
     if len(prompts) > MAX_PROMPTS:
         blockers.append(f"it has {len(prompts):,} different templates; a pack file holds at most {MAX_PROMPTS:,}")
 
-    # Parameters that every prompt shares become the pack's defaults.
+    return prompts, placeholders
+
+
+def _factor_defaults(prompts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Parameters that every prompt shares become the pack's defaults (taken off the prompts)."""
     defaults: dict[str, Any] = {}
     if len(prompts) >= 2:
         for name in GENERATION_PARAMS:
@@ -379,6 +393,44 @@ def reconstruct(
         for prompt in prompts:
             for name in defaults:
                 del prompt[name]
+
+    return defaults
+
+
+def reconstruct(
+    summary: Mapping[str, Any],
+    detail: Mapping[str, Any] | None,
+    templates: Sequence[Mapping[str, Any]],
+    tune_names: Mapping[int, str | None],
+) -> ImportedPack:
+    """Pack file data from a live pack, its templates and the names of the tunes they were created on.
+
+    ``summary`` is the pack as the pack list shows it (its ``id`` an integer), ``detail``
+    what ``GET /p/:id`` adds. The slug in the data is the file's slug when nothing else
+    claims it; ``import`` makes it unique across files (``file_slug``, ``with_slug``).
+    """
+    notes: list[str] = []
+    blockers: list[str] = []
+    detail = detail or {}
+    pack_id = summary["id"]
+    if not _fits(pack_id, _ID):
+        blockers.append(f"its id {pack_id!r} is not one a pack file can pin ({_allowed(_ID)})")
+    account_slug = "" if summary.get("slug") is None else str(summary["slug"])
+
+    fields = _pack_fields(summary, detail, pack_id, account_slug, notes, blockers)
+    title, model_type, token, base_tune_id = fields.title, fields.model_type, fields.token, fields.base_tune_id
+    subtitle, preset = fields.subtitle, fields.preset
+    # Classes: one per reference tune (the tune a template was created on).
+    ordered = sorted(templates, key=lambda t: int(t["id"]))
+    usable = []
+    for t in ordered:
+        if _tune_id(t.get("tune_id")):
+            usable.append(t)
+        else:
+            blockers.append(f"template #{t['id']}: its tune_id {shown(t.get('tune_id'))} is not a tune id")
+    classes = _classes(usable, tune_names, notes)
+    prompts, placeholders = _prompts(usable, classes, str(model_type), str(token), notes, blockers)
+    defaults = _factor_defaults(prompts)
 
     data: dict[str, Any] = {"slug": account_slug, "title": title}
     if subtitle not in (None, ""):
