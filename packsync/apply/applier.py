@@ -346,73 +346,72 @@ async def recheck_saved(
         )
     by_slug = {d.slug: d for d in declared}
 
-    async def one(pack: PackPlan) -> SavedPlanCheck:
-        found = SavedPlanCheck()
-        desired = by_slug.get(pack.slug)
-        if desired is None:
-            found.refused.append(f"pack {pack.slug}: no pack file declares it")
-            return found
-        tunes = {(t.class_name, t.tune_id) for t in desired.templates}
-        for change in pack.applicable:
-            spec = change.create
-            if spec is not None and (spec.class_name, spec.tune_id) not in tunes:
-                found.refused.append(
-                    f"pack {pack.slug}: the plan creates a template on tune {spec.tune_id} as class "
-                    f"{spec.class_name!r}, which {desired.pack.path} does not declare"
-                )
-        pack.protect = desired.pack.protect
-        pack.desired_count = len(desired.templates)
-        if pack.live_id is None:
-            if pack.create_pack is None or dict(pack.create_pack) != create_pack_body(desired):
-                found.refused.append(
-                    f"pack {pack.slug}: the pack to create is not the one {desired.pack.path} declares"
-                )
-            if any(c.remove is not None for c in pack.applicable):
-                found.refused.append(f"pack {pack.slug}: the plan removes templates from a pack it creates")
-            found.stale += await stale_objects(client, Plan(target=plan.target, packs=[pack]))
-            return found
-        if pack.create_pack is not None:
-            found.refused.append(f"pack {pack.slug}: the plan both creates the pack and names #{pack.live_id}")
-        pinned = desired.pack.id
-        if pinned is not None and pinned != pack.live_id:
-            found.refused.append(
-                f"pack {pack.slug}: the plan names #{pack.live_id}; {desired.pack.path} pins #{pinned}"
-            )
-            return found
-        try:
-            summary = await client.get_pack(pack.live_id)
-        except NotFound:
-            found.stale.append(f"pack {pack.slug} #{pack.live_id}: no longer on the account")
-            return found
-        if pinned is None and summary.get("slug") != pack.slug and summary.get("title") != desired.pack.title:
-            found.refused.append(
-                f"pack {pack.slug}: the plan names #{pack.live_id}, "
-                f"which is pack {summary.get('slug')!r} on the account"
-            )
-            return found
-        templates = await client.pack_templates(pack.live_id)
-        found.stale += _stale_pack(pack, templates)
-        live = {int(t["id"]): t for t in templates}
-        removed = {c.remove.id for c in pack.applicable if c.remove is not None}
-        for tid in sorted(removed - set(live)):
-            found.refused.append(f"pack {pack.slug}: the plan removes #{tid}, which is not a template of this pack")
-        for tid in sorted(removed - set(pack.live_fingerprints)):
-            found.refused.append(f"pack {pack.slug}: the plan removes #{tid}, which it never read")
-        pack.live_count = len(templates)
-        staying: dict[Any, int] = {}
-        for tid in sorted(set(live) - removed):
-            staying.setdefault(identity(str(live[tid].get("text") or ""), live[tid]), tid)
-        for index, change in enumerate(pack.changes):
-            if change.kind == "remove" and change.remove is not None and change.remove.id in live:
-                twin = staying.get(identity(str(live[change.remove.id].get("text") or ""), live[change.remove.id]))
-                reason = f"duplicate of #{twin}" if twin is not None else "not in the files"
-                pack.changes[index] = replace(change, reason=reason)
-        return found
-
-    for found in await gather_all(*(one(p) for p in plan.packs if p.has_changes)):
+    touched = [p for p in plan.packs if p.has_changes]
+    for found in await gather_all(*(_recheck_pack(client, plan, p, by_slug.get(p.slug)) for p in touched)):
         check.stale += found.stale
         check.refused += found.refused
     return check
+
+
+async def _recheck_pack(
+    client: AstriaClient, plan: Plan, pack: PackPlan, desired: DesiredPack | None
+) -> SavedPlanCheck:
+    """:func:`recheck_saved` for one pack of the plan."""
+    found = SavedPlanCheck()
+    if desired is None:
+        found.refused.append(f"pack {pack.slug}: no pack file declares it")
+        return found
+    tunes = {(t.class_name, t.tune_id) for t in desired.templates}
+    for change in pack.applicable:
+        spec = change.create
+        if spec is not None and (spec.class_name, spec.tune_id) not in tunes:
+            found.refused.append(
+                f"pack {pack.slug}: the plan creates a template on tune {spec.tune_id} as class "
+                f"{spec.class_name!r}, which {desired.pack.path} does not declare"
+            )
+    pack.protect = desired.pack.protect
+    pack.desired_count = len(desired.templates)
+    if pack.live_id is None:
+        if pack.create_pack is None or dict(pack.create_pack) != create_pack_body(desired):
+            found.refused.append(f"pack {pack.slug}: the pack to create is not the one {desired.pack.path} declares")
+        if any(c.remove is not None for c in pack.applicable):
+            found.refused.append(f"pack {pack.slug}: the plan removes templates from a pack it creates")
+        found.stale += await stale_objects(client, Plan(target=plan.target, packs=[pack]))
+        return found
+    if pack.create_pack is not None:
+        found.refused.append(f"pack {pack.slug}: the plan both creates the pack and names #{pack.live_id}")
+    pinned = desired.pack.id
+    if pinned is not None and pinned != pack.live_id:
+        found.refused.append(f"pack {pack.slug}: the plan names #{pack.live_id}; {desired.pack.path} pins #{pinned}")
+        return found
+    try:
+        summary = await client.get_pack(pack.live_id)
+    except NotFound:
+        found.stale.append(f"pack {pack.slug} #{pack.live_id}: no longer on the account")
+        return found
+    if pinned is None and summary.get("slug") != pack.slug and summary.get("title") != desired.pack.title:
+        found.refused.append(
+            f"pack {pack.slug}: the plan names #{pack.live_id}, which is pack {summary.get('slug')!r} on the account"
+        )
+        return found
+    templates = await client.pack_templates(pack.live_id)
+    found.stale += _stale_pack(pack, templates)
+    live = {int(t["id"]): t for t in templates}
+    removed = {c.remove.id for c in pack.applicable if c.remove is not None}
+    for tid in sorted(removed - set(live)):
+        found.refused.append(f"pack {pack.slug}: the plan removes #{tid}, which is not a template of this pack")
+    for tid in sorted(removed - set(pack.live_fingerprints)):
+        found.refused.append(f"pack {pack.slug}: the plan removes #{tid}, which it never read")
+    pack.live_count = len(templates)
+    staying: dict[Any, int] = {}
+    for tid in sorted(set(live) - removed):
+        staying.setdefault(identity(str(live[tid].get("text") or ""), live[tid]), tid)
+    for index, change in enumerate(pack.changes):
+        if change.kind == "remove" and change.remove is not None and change.remove.id in live:
+            twin = staying.get(identity(str(live[change.remove.id].get("text") or ""), live[change.remove.id]))
+            reason = f"duplicate of #{twin}" if twin is not None else "not in the files"
+            pack.changes[index] = replace(change, reason=reason)
+    return found
 
 
 def _stale_pack(pack: PackPlan, templates: Sequence[dict[str, Any]]) -> list[str]:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient, NotFound
@@ -30,6 +30,9 @@ from packsync.packfiles.safe_write import STATE_DIR, atomic_write, safe_file_nam
 from packsync.plan.build import PlanError, read_declared
 from packsync.plan.diff import LiveState
 from packsync.plan.model import PackPlan
+
+if TYPE_CHECKING:
+    from packsync.astria.target import ResolvedTarget
 
 PREVIEW_SUFFIX = " (preview)"
 
@@ -399,7 +402,6 @@ def run_preview_command(
     or on an error before anything ran; 3 when the policy's image budget refuses it."""
     from packsync.astria.client import ApiError, ConfigError
     from packsync.astria.connect import open_client
-    from packsync.packfiles.project import display_path
     from packsync.plan.build import make_plan, select_packs, valid_workspace_and_target
 
     try:
@@ -456,11 +458,26 @@ def run_preview_command(
         return 1
     if isinstance(result, int):
         return result
-    path = out_file if out_file is not None else default_sheet(workspace.project.root, pack.slug)
+    return _write_sheet(workspace.project.root, pack, out_file, result, target, out, err)
+
+
+def _write_sheet(
+    root: Path,
+    pack: Pack,
+    out_file: Path | None,
+    result: PreviewResult,
+    target: ResolvedTarget,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Write the contact sheet and report what it holds; 1 when a run or an image is missing."""
+    from packsync.packfiles.project import display_path
+
+    path = out_file if out_file is not None else default_sheet(root, pack.slug)
     names = {tune_id: str(tune.get("name") or "") for tune_id, tune in result.tunes.items()}
     try:
         if out_file is None:
-            state_dir(workspace.project.root)  # with the .gitignore that keeps it out of the repository
+            state_dir(root)  # with the .gitignore that keeps it out of the repository
             path.parent.mkdir(exist_ok=True)
         atomic_write(path, contact_sheet(pack, result.shots, names, result.embedded))
     except OSError as exc:

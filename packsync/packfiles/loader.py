@@ -325,17 +325,7 @@ class _Builder:
                 if stack:
                     stack[-1][2] += frame[2]
             elif cls is yaml.AliasEvent:
-                target = self.anchors.get(event.anchor)
-                if target is None:
-                    raise _Stop(
-                        make(
-                            "yaml-syntax",
-                            self._loc(event),
-                            f"alias *{event.anchor} refers to an anchor that is not defined before it "
-                            "(or that contains the alias)",
-                        )
-                    )
-                self._place(stack, event, target[0], target[1])
+                self._alias(stack, event)
             elif cls is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
@@ -348,6 +338,20 @@ class _Builder:
                     )
             elif event is None or cls is yaml.StreamEndEvent:
                 return
+
+    def _alias(self, stack: list[list[Any]], event: Any) -> None:
+        """An alias: the anchored value again (counted at its full size against the node limit)."""
+        target = self.anchors.get(event.anchor)
+        if target is None:
+            raise _Stop(
+                make(
+                    "yaml-syntax",
+                    self._loc(event),
+                    f"alias *{event.anchor} refers to an anchor that is not defined before it "
+                    "(or that contains the alias)",
+                )
+            )
+        self._place(stack, event, target[0], target[1])
 
     def _place(self, stack: list[list[Any]], event: Any, value: Any, size: int) -> PathT:
         """Attach ``value`` to the innermost open container; return its path.
