@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from packsync import __version__
-from packsync.astria.facts import PAGE_MAX
+from packsync.facts import PAGE_MAX
 
 log = logging.getLogger("packsync.client")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from packsync.astria.client import ConfigError, Secret
-from packsync.astria.facts import DEFAULT_URL
+from packsync.facts import DEFAULT_URL
 from packsync.packfiles.project import DEFAULT_KEY_ENV, Project
 
 SANDBOX_URL = "sandbox"

@@ -11,19 +11,19 @@ and the exit code is 1; a pack without templates is listed, not written, exit 0.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from packsync.aio import gather_all
-from packsync.astria.client import ApiError, ConfigError
+from packsync.astria.client import ApiError, AstriaClient, ConfigError, NotFound
 from packsync.astria.connect import open_client
 from packsync.astria.target import resolve_target
 from packsync.packfiles.check import PackChecker
 from packsync.packfiles.loader import load_file, load_text
 from packsync.packfiles.project import Project, display_path, find_pack_files, load_project
-from packsync.packfiles.reconstruct import WEB_UI, ImportedPack, file_slug, holdable_slug, read_for_import
+from packsync.packfiles.reconstruct import WEB_UI, ImportedPack, file_slug, holdable_slug, is_tune_id, reconstruct
 from packsync.packfiles.safe_write import UnsafePath, atomic_write, inside, safe_file_name
 from packsync.packfiles.schemafiles import SCHEMA_FILES, project_schema_dir, schema_header, write_schemas
 from packsync.packfiles.writer import Comments, write_pack
@@ -308,3 +308,22 @@ def _print_drift(plan: Plan, out: TextIO, style: Style) -> None:
             out.write(f"{pack.slug} (#{pack.live_id}, {pack.file}): the account differs\n" + "\n".join(lines) + "\n")
     if not plan.has_changes:
         out.write("No drift: the account holds exactly what the files declare.\n")
+
+
+async def read_for_import(client: AstriaClient, summary: Mapping[str, Any]) -> ImportedPack:
+    """Read one pack's detail, templates and tune names, and reconstruct its file."""
+    pack_id = int(summary["id"])
+    detail, templates = await gather_all(client.get_pack(pack_id), client.pack_templates(pack_id))
+
+    async def name_of(tune_id: int) -> tuple[int, str | None]:
+        try:
+            tune = await client.get_tune(tune_id)
+        except NotFound:
+            return tune_id, None
+        return tune_id, str(tune.get("name") or "") or None
+
+    tune_ids = sorted({t["tune_id"] for t in templates if is_tune_id(t.get("tune_id"))})
+    names = dict(await gather_all(*(name_of(t) for t in tune_ids)))
+    return reconstruct(
+        {**summary, **{k: detail[k] for k in ("title", "token") if k in detail}}, detail, templates, names
+    )

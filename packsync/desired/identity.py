@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from packsync.astria.facts import PROMPT_PARAM_DEFAULTS, TUNE_TAG_RE
+from packsync.facts import PROMPT_PARAM_DEFAULTS, TUNE_TAG_RE
 from packsync.packfiles.pack import GENERATION_PARAMS, Params
 
 Identity = tuple[str, Params]

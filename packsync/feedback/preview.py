@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient, NotFound
-from packsync.astria.facts import format_mc
-from packsync.astria.slug import derive_slug
 from packsync.desired.expand import Template
 from packsync.desired.identity import identity
 from packsync.desired.state import desired_state
+from packsync.facts import format_mc
 from packsync.feedback.embed import Embedded, ImageFetcher, redact
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.safe_write import STATE_DIR, atomic_write, safe_file_name, state_dir
 from packsync.plan.build import PlanError, read_declared
 from packsync.plan.diff import LiveState
 from packsync.plan.model import PackPlan
+from packsync.slug import derive_slug
 
 if TYPE_CHECKING:
     from packsync.astria.target import ResolvedTarget

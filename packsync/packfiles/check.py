@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packsync.astria.facts import TUNE_TAG_RE
-from packsync.astria.slug import derive_slug
 from packsync.desired.expand import NAME_RE, SUBJECT, Template, expand_pack, placeholders
+from packsync.facts import TUNE_TAG_RE
 from packsync.packfiles.diagnostics import Diagnostic, Location, make
 from packsync.packfiles.loader import Document, load_file
 from packsync.packfiles.pack import Pack, pack_from_document
 from packsync.packfiles.schema import PACK_SCHEMA, SchemaValidator
+from packsync.slug import derive_slug
 
 _BIDI = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c")
 

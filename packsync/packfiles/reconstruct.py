@@ -32,15 +32,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from packsync.aio import gather_all
-from packsync.astria.client import AstriaClient, NotFound
-from packsync.astria.facts import TUNE_TAG_RE
-from packsync.astria.slug import derive_slug
 from packsync.desired.expand import NAME_RE, PLACEHOLDER_RE, SUBJECT, expand_text, format_weight
 from packsync.desired.identity import canonical_params
+from packsync.facts import TUNE_TAG_RE
 from packsync.packfiles.fastschema import Check, Compiler
 from packsync.packfiles.pack import DEFAULT_TOKEN, GENERATION_PARAMS
 from packsync.packfiles.schema import PACK_SCHEMA, load_schema
+from packsync.slug import derive_slug
 
 _WORD = re.compile(r"[a-z0-9]+")
 # Words that make a poor key: articles, prepositions, tokens and "photo"-like filler.
@@ -181,7 +179,7 @@ def _value_problem(what: str, value: Any, path: tuple[str, ...]) -> str | None:
     return None
 
 
-def _tune_id(value: Any) -> bool:
+def is_tune_id(value: Any) -> bool:
     """Whether a template's ``tune_id`` is a tune id a class can name (an integer, as the API gives it)."""
     return type(value) is int and _fits(value, _TUNE_ID)
 
@@ -424,7 +422,7 @@ def reconstruct(
     ordered = sorted(templates, key=lambda t: int(t["id"]))
     usable = []
     for t in ordered:
-        if _tune_id(t.get("tune_id")):
+        if is_tune_id(t.get("tune_id")):
             usable.append(t)
         else:
             blockers.append(f"template #{t['id']}: its tune_id {shown(t.get('tune_id'))} is not a tune id")
@@ -521,22 +519,3 @@ def _template(t: Mapping[str, Any], cls: _Class, model_type: str, token: str) ->
 
 
 _MISSING = object()
-
-
-async def read_for_import(client: AstriaClient, summary: Mapping[str, Any]) -> ImportedPack:
-    """Read one pack's detail, templates and tune names, and reconstruct its file."""
-    pack_id = int(summary["id"])
-    detail, templates = await gather_all(client.get_pack(pack_id), client.pack_templates(pack_id))
-
-    async def name_of(tune_id: int) -> tuple[int, str | None]:
-        try:
-            tune = await client.get_tune(tune_id)
-        except NotFound:
-            return tune_id, None
-        return tune_id, str(tune.get("name") or "") or None
-
-    tune_ids = sorted({t["tune_id"] for t in templates if _tune_id(t.get("tune_id"))})
-    names = dict(await gather_all(*(name_of(t) for t in tune_ids)))
-    return reconstruct(
-        {**summary, **{k: detail[k] for k in ("title", "token") if k in detail}}, detail, templates, names
-    )

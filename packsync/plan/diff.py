@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from packsync.astria.facts import TUNE_TAG_RE
 from packsync.desired.expand import Template
 from packsync.desired.identity import Identity, canonical_params, canonical_value, fingerprint, identity, tagged_tune
 from packsync.desired.state import DesiredPack
+from packsync.facts import TUNE_TAG_RE
 from packsync.packfiles.project import Policy
 from packsync.plan.model import Change, LiveRef, PackPlan, Plan, Refusal, Source, TemplateSpec
 

@@ -8,8 +8,8 @@ import json
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from packsync.astria.facts import format_mc
 from packsync.desired.identity import canonical_params
+from packsync.facts import format_mc
 from packsync.plan.model import Change, PackPlan, Plan
 from packsync.term import Style, json_text, printable
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from packsync.astria.facts import (
+from packsync.facts import (
     PAGE_DEFAULT,
     PAGE_MAX,
 )

@@ -8,7 +8,7 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
-from packsync.astria.facts import (
+from packsync.facts import (
     IDEMPOTENCY_ATTRIBUTES,
     PROMPT_PARAM_DEFAULTS,
 )

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from typing import Any
 
-from packsync.astria.facts import (
+from packsync.facts import (
     PROMPT_PARAM_DEFAULTS,
     TUNE_TAG_RE,
 )

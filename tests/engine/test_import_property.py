@@ -22,9 +22,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from packsync.astria.facts import PROMPT_PARAM_DEFAULTS
 from packsync.desired.identity import canonical_params
 from packsync.desired.state import desired_state
+from packsync.facts import PROMPT_PARAM_DEFAULTS
 from packsync.packfiles.check import PackChecker
 from packsync.packfiles.pack import GENERATION_PARAMS
 from packsync.packfiles.reconstruct import file_slug, reconstruct

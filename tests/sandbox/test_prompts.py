@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from packsync.astria.facts import NOT_FINE_TUNED
+from packsync.facts import NOT_FINE_TUNED
 from tests.sandbox.support import (
     MAN_TUNE,
     WOMAN_TUNE,

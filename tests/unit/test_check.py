@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from packsync.astria.slug import derive_slug
 from packsync.desired.expand import expand_pack, subject_tag
 from packsync.packfiles.check import PackChecker
 from packsync.packfiles.loader import load_text
 from packsync.packfiles.pack import pack_from_document
 from packsync.packfiles.schema import PACK_SCHEMA, SchemaValidator
+from packsync.slug import derive_slug
 
 HEAD = """\
 slug: demo
@@ -142,6 +142,6 @@ def test_a_tiny_weight_is_written_as_a_plain_decimal() -> None:
     woman = next(c for c in pack.classes if c.name == "woman")
     tag = subject_tag(pack, woman)
     assert tag == "<lora:3:0.00001> ohwx woman"
-    from packsync.astria.facts import TUNE_TAG_RE
+    from packsync.facts import TUNE_TAG_RE
 
     assert TUNE_TAG_RE.fullmatch(tag.split(" ")[0])

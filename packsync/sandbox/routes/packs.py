@@ -7,14 +7,14 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from packsync.astria.facts import (
+from packsync.facts import (
     TUNE_TAG_RE,
 )
-from packsync.astria.slug import derive_slug
 from packsync.sandbox.context import PLACEHOLDER, ApiError, Context
 from packsync.sandbox.httpserver import Response
 from packsync.sandbox.params import clean_prompt_params, int_param, list_param
 from packsync.sandbox.records import insert_prompt, insert_tune
+from packsync.slug import derive_slug
 
 if TYPE_CHECKING:
     from packsync.sandbox.app import SandboxApp

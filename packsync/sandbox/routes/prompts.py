@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from packsync.astria.facts import (
+from packsync.facts import (
     NOT_FINE_TUNED,
     OFFSET_MAX_PROMPTS,
     PROMPT_PATCHABLE,

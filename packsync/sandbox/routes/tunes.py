@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from packsync.astria.facts import (
+from packsync.facts import (
     OFFSET_MAX_TUNES,
 )
 from packsync.sandbox.context import ApiError, Context

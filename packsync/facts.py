@@ -1,4 +1,4 @@
-"""Facts about the Astria API that both the client and the sandbox rely on.
+"""Facts about the Astria API that every stage relies on: the pack file rules, the client, the sandbox.
 
 Each fact is written once, here; ``astria-api.md`` Part A is the contract
 they come from.
