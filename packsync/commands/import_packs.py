@@ -20,10 +20,10 @@ from packsync.aio import gather_all
 from packsync.astria.client import ApiError, AstriaClient, ConfigError, NotFound
 from packsync.astria.connect import open_client
 from packsync.astria.target import resolve_target
-from packsync.packfiles.check import PackChecker
+from packsync.desired.check import PackChecker
+from packsync.desired.reconstruct import WEB_UI, ImportedPack, file_slug, holdable_slug, is_tune_id, reconstruct
 from packsync.packfiles.loader import load_file, load_text
 from packsync.packfiles.project import Project, display_path, find_pack_files, load_project
-from packsync.packfiles.reconstruct import WEB_UI, ImportedPack, file_slug, holdable_slug, is_tune_id, reconstruct
 from packsync.packfiles.safe_write import UnsafePath, atomic_write, inside, safe_file_name
 from packsync.packfiles.schemafiles import SCHEMA_FILES, project_schema_dir, schema_header, write_schemas
 from packsync.packfiles.writer import Comments, write_pack

@@ -10,7 +10,7 @@ from packsync.astria.client import ApiError, ConfigError
 from packsync.astria.connect import open_client
 from packsync.astria.live import LivePack, read_account
 from packsync.astria.target import ResolvedTarget, resolve_target
-from packsync.packfiles.check import PackChecker
+from packsync.desired.check import PackChecker
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import Project, display_path, find_pack_files, load_project
 from packsync.term import Style, color_enabled, json_text, printable

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from packsync.desired.check import PackChecker
 from packsync.desired.expand import Template, expand_pack, expand_text
-from packsync.packfiles.check import PackChecker
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import display_path, find_pack_files, load_project
 from packsync.packfiles.reporters import report_text

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from packsync.packfiles.check import PackChecker
+from packsync.desired.check import PackChecker
 from packsync.packfiles.diagnostics import Diagnostic
 from packsync.packfiles.project import PROJECT_FILE, display_path, find_pack_files, load_project
 from packsync.packfiles.reporters import REPORTERS

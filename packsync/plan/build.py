@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient, NotFound
 from packsync.astria.target import ResolvedTarget
+from packsync.desired.check import PackChecker
 from packsync.desired.state import DesiredPack, desired_state
-from packsync.packfiles.check import PackChecker
 from packsync.packfiles.diagnostics import Diagnostic
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import Project, display_path, find_pack_files, load_project

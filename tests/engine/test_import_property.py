@@ -22,12 +22,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from packsync.desired.check import PackChecker
 from packsync.desired.identity import canonical_params
+from packsync.desired.reconstruct import file_slug, reconstruct
 from packsync.desired.state import desired_state
 from packsync.facts import PROMPT_PARAM_DEFAULTS
-from packsync.packfiles.check import PackChecker
 from packsync.packfiles.pack import GENERATION_PARAMS
-from packsync.packfiles.reconstruct import file_slug, reconstruct
 from packsync.packfiles.writer import write_pack
 from packsync.plan.diff import LiveState, diff_pack
 from tests.engine.conftest import Project

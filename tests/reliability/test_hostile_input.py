@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from packsync.packfiles.check import PackChecker
+from packsync.desired.check import PackChecker
 from packsync.packfiles.loader import load_bytes
 from tests.conftest import PACKS, run_packsync
 

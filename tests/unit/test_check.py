@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from packsync.desired.check import PackChecker
 from packsync.desired.expand import expand_pack, subject_tag
-from packsync.packfiles.check import PackChecker
 from packsync.packfiles.loader import load_text
 from packsync.packfiles.pack import pack_from_document
 from packsync.packfiles.schema import PACK_SCHEMA, SchemaValidator
