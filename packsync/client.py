@@ -28,17 +28,23 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
 from packsync import __version__
-from packsync.astria import PAGE_MAX
+from packsync.astria import PAGE_DEFAULT, PAGE_MAX
 
 log = logging.getLogger("packsync.client")
 
 PACKS_PAGE = 100
-MAX_PAGES = 10_000
+# The most items one list may hold before it counts as a list that never ends. The API
+# documents no limit on what an account holds; this is ten times the depth to which it
+# offers offset paging of prompts (OFFSET_MAX_PROMPTS), far more templates than any pack
+# has, read in seconds and a few tens of MB. PACKSYNC_MAX_LIST_ITEMS changes it.
+MAX_LIST_ITEMS = 100_000
+# Filters of a listing that name a field of each item: the client applies them again.
+_ID_FILTERS = frozenset({"pack_id", "base_pack_id", "orig_prompt_id", "tune_id"})
 
 
 class Secret:
@@ -143,6 +149,7 @@ class ClientConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeouts: Timeouts = field(default_factory=Timeouts)
     seed: int | None = None  # for the jitter; None: unpredictable
+    max_list_items: int = MAX_LIST_ITEMS
 
 
 def is_loopback(host: str) -> bool:
@@ -309,31 +316,90 @@ class AstriaClient:
             raise ProtocolError("GET", path, 200, "the object's id is not an integer")
         return data
 
-    async def _list(self, path: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def _list(self, path: str, params: Mapping[str, Any], shown: str) -> list[dict[str, Any]]:
         data = await self.request("GET", path, params=params)
         if not isinstance(data, list) or not all(isinstance(item, dict) and "id" in item for item in data):
-            raise ProtocolError("GET", path, 200, f"expected a list of objects with ids, got {_shape(data)}")
+            raise ProtocolError("GET", shown, 200, f"expected a list of objects with ids, got {_shape(data)}")
         if not all(type(item["id"]) is int for item in data):
-            raise ProtocolError("GET", path, 200, "an object in the list has an id that is not an integer")
+            raise ProtocolError("GET", shown, 200, "an object in the list has an id that is not an integer")
         return data
 
+    def _bounds(self) -> tuple[int, int]:
+        """The most items, and pages, one list may have before it counts as one that never ends.
+
+        The pages are enough for the item bound at the API's default page size, so a server
+        that sends fewer items than asked per page still reaches the same items.
+        """
+        items = max(1, self.config.max_list_items)
+        return items, -(-items // PAGE_DEFAULT) + 1
+
     async def paginate(self, path: str, filters: Mapping[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:
-        """Every item of a ``before_id``-paged list (A2): pages of up to 120, until the first empty page."""
+        """Every item of a ``before_id``-paged list (A2), each once, checked before it is believed.
+
+        Pages of up to 120 until the first empty page. An item listed again with
+        the same content is left out; with other content, the list cannot be
+        believed (:class:`ProtocolError`). An item that carries a filtered field
+        (``pack_id``, ...) with another value than the one asked for is left out:
+        the filter is applied here too, whether or not the server applied it; an
+        item without that field is taken as the server's filter says. A new id at
+        or above the cursor (the order is not newest first, so the cursor may skip
+        items) is a ProtocolError. A page that brings no new id ends the list when
+        it repeats only the cursor's own item (a server that reads the cursor as
+        ``id <= before_id``); one that repeats anything newer is a ProtocolError
+        (the server ignores the cursor: the rest cannot be read, and a list cut
+        short would make a plan create again what exists). More than
+        ``max_list_items`` items, or the pages that could hold them, is a list
+        that never ends: ProtocolError naming the path and the bound.
+        """
+        filters = dict(filters or {})
+        shown = _with_query(path, filters)
+        checked = {name: str(value) for name, value in filters.items() if name in _ID_FILTERS}
+        max_items, max_pages = self._bounds()
+        seen: dict[int, dict[str, Any]] = {}
+        left_out = 0
         before: int | None = None
-        for _ in range(MAX_PAGES):
-            params = {**(filters or {}), "limit": PAGE_MAX}
+        for _ in range(max_pages):
+            params = {**filters, "limit": PAGE_MAX}
             if before is not None:
                 params["before_id"] = before
-            page = await self._list(path, params)
+            page = await self._list(path, params, shown)
             if not page:
-                return
-            ids = [int(item["id"]) for item in page]
-            if before is not None and max(ids) >= before:
-                raise ProtocolError("GET", path, 200, "pagination did not advance (a page repeated older ids)")
+                break
+            fresh = 0
             for item in page:
+                tid = int(item["id"])
+                if tid in seen:
+                    if seen[tid] != item:
+                        raise ProtocolError(
+                            "GET", shown, None, f"the list holds #{tid} twice, with different content; try again later"
+                        )
+                    continue
+                if before is not None and tid >= before:
+                    raise ProtocolError(
+                        "GET", shown, None, f"pagination did not advance: #{tid} came after before_id={before}"
+                    )
+                if len(seen) >= max_items:
+                    raise ProtocolError("GET", shown, None, _endless(max_items, "items", path))
+                seen[tid] = item
+                fresh += 1
+                if any(name in item and str(item[name]) != value for name, value in checked.items()):
+                    left_out += 1
+                    continue
                 yield item
-            before = min(ids)
-        raise ProtocolError("GET", path, 200, f"more than {MAX_PAGES} pages; refusing to read on")
+            newest = max(int(item["id"]) for item in page)
+            if not fresh and before is not None and newest <= before:
+                log.info("GET %s: a page repeated only #%d; taking it as the end of the list", shown, before)
+                break
+            if not fresh:
+                # before_id ignored: what lies past this page cannot be read
+                raise ProtocolError(
+                    "GET", shown, None, f"pagination did not advance: after before_id={before} came #{newest} again"
+                )
+            before = min(int(item["id"]) for item in page)
+        else:
+            raise ProtocolError("GET", shown, None, _endless(max_pages, "pages", path))
+        if left_out:
+            log.info("GET %s: left out %d item(s) that do not match the filter", shown, left_out)
 
     async def list_prompts(self, **filters: Any) -> list[dict[str, Any]]:
         return [item async for item in self.paginate("/prompts", filters)]
@@ -342,21 +408,36 @@ class AstriaClient:
         return [item async for item in self.paginate("/tunes", filters)]
 
     async def iter_packs(self) -> AsyncIterator[dict[str, Any]]:
-        """Every pack, once: paged with limit/offset until a short page, whether or not the server pages."""
-        seen: set[int] = set()
+        """Every pack, once: paged with limit/offset until a short page, whether or not the server pages.
+
+        A pack listed again with the same content is left out, with other content
+        it is a ProtocolError; the same bounds as :meth:`paginate`.
+        """
+        max_items, max_pages = self._bounds()
+        seen: dict[int, dict[str, Any]] = {}
         offset = 0
-        for _ in range(MAX_PAGES):
-            page = await self._list("/packs", {"limit": PACKS_PAGE, "offset": offset})
-            fresh = [p for p in page if int(p["id"]) not in seen]
-            for pack in fresh:
-                seen.add(int(pack["id"]))
+        for _ in range(max_pages):
+            page = await self._list("/packs", {"limit": PACKS_PAGE, "offset": offset}, "/packs")
+            fresh = 0
+            for pack in page:
+                pid = int(pack["id"])
+                if pid in seen:
+                    if seen[pid] != pack:
+                        raise ProtocolError(
+                            "GET", "/packs", None, f"the list holds pack #{pid} twice, with different content"
+                        )
+                    continue
+                if len(seen) >= max_items:
+                    raise ProtocolError("GET", "/packs", None, _endless(max_items, "items", "/packs"))
+                seen[pid] = pack
+                fresh += 1
                 yield pack
             if len(page) != PACKS_PAGE or not fresh:
                 # a short page ends it; so does a server that ignores limit (all at
                 # once, a longer page) or offset (the same page again)
                 return
             offset += len(page)
-        raise ProtocolError("GET", "/packs", 200, f"more than {MAX_PAGES} pages; refusing to read on")
+        raise ProtocolError("GET", "/packs", None, _endless(max_pages, "pages", "/packs"))
 
     async def list_packs(self) -> list[dict[str, Any]]:
         packs = [pack async for pack in self.iter_packs()]
@@ -410,6 +491,18 @@ class AstriaClient:
 
     async def unlike(self, prompt_id: int) -> None:
         await self.request("DELETE", f"/prompts/{prompt_id}/likes")
+
+
+def _with_query(path: str, filters: Mapping[str, Any]) -> str:
+    """``path`` with its filters, as errors and log lines show a listing."""
+    return f"{path}?{urlencode(filters)}" if filters else path
+
+
+def _endless(bound: int, unit: str, path: str) -> str:
+    return (
+        f"the list did not end after {bound:,} {unit}; refusing to read on (far more than an account's "
+        f"{'packs' if path == '/packs' else 'prompts'} should hold; PACKSYNC_MAX_LIST_ITEMS raises the bound)"
+    )
 
 
 def _expect_object(method: str, path: str, data: Any) -> dict[str, Any]:

@@ -190,8 +190,30 @@ def _pair(creates: list[Template], removes: list[LiveRef]) -> tuple[list[Change]
     return pairs, left_creates, left_removes
 
 
+def own_templates(live: LiveState) -> list[dict[str, Any]]:
+    """The live templates that are the pack's own, each once.
+
+    The client checks its listings already; this holds the plan to the same rule
+    whatever handed it the state: an id listed again is the same template (its
+    first listing is kept), and a template that says it belongs to another pack,
+    or to none, is not this pack's to keep or remove. One that does not say (the
+    documented prompt object has no ``pack_id``) is taken as listed.
+    """
+    own: dict[int, dict[str, Any]] = {}
+    pack_id = None if live.summary is None else live.summary.get("id")
+    for template in live.templates:
+        tid = int(template["id"])
+        if tid in own:
+            continue
+        if "pack_id" in template and pack_id is not None and str(template["pack_id"]) != str(pack_id):
+            continue
+        own[tid] = template
+    return list(own.values())
+
+
 def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
     pack = desired.pack
+    live = LiveState(live.summary, own_templates(live), live.detail)
     fingerprints = [template_fingerprint(t) for t in live.templates]  # each computed once: not cheap
     plan = PackPlan(
         slug=pack.slug,
@@ -229,8 +251,11 @@ def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
             creates.append(template)
     removes: list[LiveRef] = []
     duplicates: list[Change] = []
+    keeping = set(kept.values())
     for key, rest in by_identity.items():
         for extra in rest:
+            if int(extra["id"]) in keeping:
+                continue  # never remove what the plan keeps, whatever the listing said
             ref = live_ref(extra, classes)
             if key in kept:
                 duplicates.append(Change(kind="remove", remove=ref, reason=f"duplicate of #{kept[key]}"))
