@@ -41,7 +41,8 @@ PACKS_PAGE = 100
 # The most items one list may hold before it counts as a list that never ends. The API
 # documents no limit on what an account holds; this is ten times the depth to which it
 # offers offset paging of prompts (OFFSET_MAX_PROMPTS), far more templates than any pack
-# has, read in seconds and a few tens of MB. PACKSYNC_MAX_LIST_ITEMS changes it.
+# has, read in seconds and a few tens of MB. Packs: a tenth of it. PACKSYNC_MAX_LIST_ITEMS
+# changes it.
 MAX_LIST_ITEMS = 100_000
 # Filters of a listing that name a field of each item: the client applies them again.
 _ID_FILTERS = frozenset({"pack_id", "base_pack_id", "orig_prompt_id", "tune_id"})
@@ -134,10 +135,18 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Timeouts:
+    """Seconds to wait: for a connection, for each read and write, and for the whole request.
+
+    ``total`` bounds a request from the moment it is sent to the last byte of its
+    answer, so an answer that trickles in (one byte now and then, each within
+    ``read``) is still given up on; hitting it counts as a lost answer.
+    """
+
     connect: float = 10.0
     read: float = 45.0  # the real API answers or gives up (504) within 30 s
     write: float = 30.0
     pool: float = 60.0
+    total: float = 120.0  # Astria's own CLI gives a request 120 s (curl --max-time)
 
 
 @dataclass(frozen=True)
@@ -174,6 +183,11 @@ def check_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def header_safe(value: str) -> bool:
+    """Whether ``value`` can be sent as an HTTP header value: printable ASCII, no line break."""
+    return value.isascii() and value.isprintable()
+
+
 _WRITE_SAFE = frozenset({"GET", "HEAD", "PATCH", "DELETE", "PUT"})  # repeating them changes nothing more
 
 
@@ -183,6 +197,10 @@ class AstriaClient:
     def __init__(self, config: ClientConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
         if not config.key:
             raise ConfigError("no API key")
+        if not header_safe(config.key.reveal()):
+            raise ConfigError("the API key has characters other than printable ASCII; it cannot be sent as a header")
+        if config.workspace_id and not header_safe(str(config.workspace_id)):
+            raise ConfigError("the workspace id must be printable ASCII: it is sent as the X-Workspace-Id header")
         self.config = config
         self.base_url = check_base_url(config.base_url)
         self._rng = random.Random(config.seed)
@@ -238,14 +256,19 @@ class AstriaClient:
         method = method.upper()
         safe = method in _WRITE_SAFE if retry_unknown is None else retry_unknown
         policy = self.config.retry
+        deadline = self.config.timeouts.total
         shown = path
         for attempt in range(policy.attempts):
             last = attempt == policy.attempts - 1
             started = time.monotonic()
+            lost: str | None = None
             try:
                 async with self._sem:
                     self.requests_sent += 1
-                    response = await self._http.request(method, path, params=params, json=body)
+                    # The whole request, answer body included, within the deadline.
+                    response = await asyncio.wait_for(
+                        self._http.request(method, path, params=params, json=body), timeout=deadline
+                    )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Never sent: always safe to try again.
                 if last:
@@ -253,14 +276,18 @@ class AstriaClient:
                 await self._wait(attempt, None, method, shown, f"cannot connect ({_describe(exc)})")
                 continue
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                lost = _describe(exc)
+            except asyncio.TimeoutError:
+                lost = f"no complete answer within {deadline:g} s"
+            if lost is not None:
                 # Sent, answer lost.
                 if not safe:
                     raise OutcomeUnknown(
-                        method, shown, None, f"no answer ({_describe(exc)}); the request may have been carried out"
-                    ) from None
+                        method, shown, None, f"no answer ({lost}); the request may have been carried out"
+                    )
                 if last:
-                    raise TransportError(method, shown, None, f"no answer: {_describe(exc)}") from None
-                await self._wait(attempt, None, method, shown, f"no answer ({_describe(exc)})")
+                    raise TransportError(method, shown, None, f"no answer: {lost}")
+                await self._wait(attempt, None, method, shown, f"no answer ({lost})")
                 continue
             elapsed = (time.monotonic() - started) * 1000
             status = response.status_code
@@ -324,13 +351,15 @@ class AstriaClient:
             raise ProtocolError("GET", shown, 200, "an object in the list has an id that is not an integer")
         return data
 
-    def _bounds(self) -> tuple[int, int]:
+    def _bounds(self, packs: bool = False) -> tuple[int, int]:
         """The most items, and pages, one list may have before it counts as one that never ends.
 
-        The pages are enough for the item bound at the API's default page size, so a server
-        that sends fewer items than asked per page still reaches the same items.
+        Packs: a tenth of the items, since each pack listed may cost a read of its
+        templates. The pages are enough for the item bound at the API's default page
+        size, so a server that sends fewer items than asked per page still reaches the
+        same items.
         """
-        items = max(1, self.config.max_list_items)
+        items = max(1, self.config.max_list_items // (10 if packs else 1))
         return items, -(-items // PAGE_DEFAULT) + 1
 
     async def paginate(self, path: str, filters: Mapping[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:
@@ -411,9 +440,9 @@ class AstriaClient:
         """Every pack, once: paged with limit/offset until a short page, whether or not the server pages.
 
         A pack listed again with the same content is left out, with other content
-        it is a ProtocolError; the same bounds as :meth:`paginate`.
+        it is a ProtocolError; bounded as :meth:`paginate` is, at a tenth of the items.
         """
-        max_items, max_pages = self._bounds()
+        max_items, max_pages = self._bounds(packs=True)
         seen: dict[int, dict[str, Any]] = {}
         offset = 0
         for _ in range(max_pages):

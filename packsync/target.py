@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from packsync.astria import DEFAULT_URL
-from packsync.client import ConfigError, Secret
+from packsync.client import ConfigError, Secret, header_safe
 from packsync.project import DEFAULT_KEY_ENV, Project
 
 SANDBOX_URL = "sandbox"
@@ -55,6 +55,11 @@ class ResolvedTarget:
         if not value:
             raise ConfigError(
                 f"the API key is not set: export {self.key_env}=<your Astria API key> (target {self.name!r})"
+            )
+        if not header_safe(value):
+            raise ConfigError(
+                f"the API key in {self.key_env} has characters other than printable ASCII (a stray quote or line "
+                "break when it was copied?); it is sent as a header and cannot hold them"
             )
         return Secret(value)
 
@@ -107,4 +112,9 @@ def resolve_target(project: Project, name: str | None, env: Mapping[str, str] | 
         raise ConfigError(f"unknown target {chosen!r}; defined targets: {known}")
     url = environ.get("ASTRIA_API_URL") or base.url
     workspace = environ.get("ASTRIA_WORKSPACE_ID") or base.workspace_id
+    if workspace is not None and not header_safe(workspace):
+        where = "ASTRIA_WORKSPACE_ID" if environ.get("ASTRIA_WORKSPACE_ID") else f"targets.{base.name}.workspace_id"
+        raise ConfigError(
+            f"{where} must be printable ASCII (it is sent as the X-Workspace-Id header), such as a workspace number"
+        )
     return ResolvedTarget(base.name, url, base.key_env, workspace, base.tune_ids, base.test_tune_ids)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from packsync.model import Pack
 from packsync.plan import Plan, PlanFileError
 from packsync.planformat import render_json, render_markdown, render_text
 from packsync.report import report_text
-from packsync.session import open_client
+from packsync.session import env_number, open_client
 from packsync.target import IMPLICIT_TARGET, ResolvedTarget, resolve_target
 from packsync.term import Style, color_enabled
 
@@ -163,7 +162,8 @@ def run_apply(options: ApplyOptions, out: TextIO, err: TextIO) -> int:
             target = resolve_target(workspace.project, options.target)
         packs = select_packs(workspace.packs, options.packs)
         account = target.lock_key(str(workspace.project.root.resolve()))
-        with account_lock(account, float(os.environ.get("PACKSYNC_LOCK_TIMEOUT", "600")), err):
+        wait = env_number("PACKSYNC_LOCK_TIMEOUT", 600.0, least=0)
+        with account_lock(account, wait, err):
             return asyncio.run(_apply(options, workspace, target, packs, saved, out, err))
     except LockTimeout as exc:
         return _fail(err, str(exc))

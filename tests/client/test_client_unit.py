@@ -17,10 +17,13 @@ from packsync.client import (
     AuthError,
     ClientConfig,
     ConfigError,
+    OutcomeUnknown,
     ProtocolError,
     RetryPolicy,
     Secret,
     ServerError,
+    Timeouts,
+    TransportError,
     check_base_url,
 )
 
@@ -198,16 +201,16 @@ def test_a_list_of_tiny_pages_that_never_ends_is_cut_off_too() -> None:
         before = int(request.url.params.get("before_id", 10**9))
         return httpx.Response(200, json=[{"id": before - 1}])
 
-    async def scenario(what: str) -> None:
-        async with mock_client(handler, max_list_items=100) as client:
+    async def scenario(what: str, bound: int) -> None:
+        async with mock_client(handler, max_list_items=bound) as client:
             await (client.list_prompts() if what == "prompts" else client.list_packs())
 
     with pytest.raises(ProtocolError, match="GET /prompts: the list did not end after 6 pages"):
-        run(scenario("prompts"))
+        run(scenario("prompts", 100))
     assert asked == 6  # enough pages for 100 items at the default page size of 20
     asked = 0
     with pytest.raises(ProtocolError, match="GET /packs: the list did not end after 100 items"):
-        run(scenario("packs"))
+        run(scenario("packs", 1000))  # packs: a tenth of the bound
     assert asked == 2
 
 
@@ -375,3 +378,32 @@ def test_secret_never_shows_itself() -> None:
 def test_no_key_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         AstriaClient(ClientConfig("https://api.astria.ai", Secret("")))
+
+
+def test_the_request_deadline_covers_the_whole_answer() -> None:
+    """An answer slower than the deadline is a lost answer: a read is retried, then given up
+    on; a write is an unknown outcome, sent once."""
+    sent: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        await asyncio.sleep(5)
+        return httpx.Response(200, json={"id": 1})
+
+    async def scenario() -> tuple[Exception, Exception, float]:
+        config = ClientConfig(
+            "https://api.astria.test", Secret("k"), retry=RETRY, seed=3, timeouts=Timeouts(read=10, total=0.2)
+        )
+        async with AstriaClient(config, transport=httpx.MockTransport(handler)) as client:
+            started = time.monotonic()
+            with pytest.raises(TransportError) as read:
+                await client.get_pack(1)
+            with pytest.raises(OutcomeUnknown) as write:
+                await client.create_prompt(1, {"text": "<lora:1:1> ohwx man"})
+            return read.value, write.value, time.monotonic() - started
+
+    read, write, took = run(scenario())
+    assert str(read) == "GET /p/1: no answer: no complete answer within 0.2 s"
+    assert "POST /tunes/1/prompts: no answer (no complete answer within 0.2 s)" in str(write)
+    assert sent == ["GET"] * RETRY.attempts + ["POST"]
+    assert took < 2
