@@ -13,26 +13,33 @@ Retry rules (``astria-api.md`` A7):
   simply retried.
 
 The API key lives in a :class:`Secret` and only ever in the Authorization
-header: no log line, exception or repr contains it.
+header: no log line, exception or repr contains it. A server may echo it back
+(a proxy's error page quoting the request, a 401 that says ``Bearer sk_...``):
+every string an answer brings — error bodies, the data itself, headers in log
+lines — has the key blanked, as is and in each form it may be encoded in, and
+every error message also has any ``Bearer`` token and ``Authorization`` value
+blanked, before anything is shown, logged or written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import html
 import ipaddress
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import httpx
 
-from packsync import __version__
+from packsync import __version__, logs
 from packsync.astria import PAGE_DEFAULT, PAGE_MAX
 
 log = logging.getLogger("packsync.client")
@@ -48,6 +55,9 @@ MAX_LIST_ITEMS = 100_000
 _ID_FILTERS = frozenset({"pack_id", "base_pack_id", "orig_prompt_id", "tune_id"})
 
 
+MIN_SECRET = 8  # a shorter value cannot be told from ordinary text, so it is not searched for
+
+
 class Secret:
     """A value that is never shown: its str and repr are masked."""
 
@@ -58,6 +68,23 @@ class Secret:
 
     def reveal(self) -> str:
         return self._value
+
+    def forms(self) -> tuple[str, ...]:
+        """The ways a server may write the value back in a text: as is, URL-encoded, HTML-
+        and JSON-escaped; none for a value shorter than :data:`MIN_SECRET`."""
+        value = self._value
+        if len(value) < MIN_SECRET:
+            return ()
+        found = {
+            value,
+            quote(value, safe=""),
+            quote(value),
+            quote_plus(value),
+            html.escape(value),
+            json.dumps(value)[1:-1],
+            json.dumps(value)[1:-1].replace("/", "\\/"),
+        }
+        return tuple(sorted(found, key=len, reverse=True))
 
     def __repr__(self) -> str:
         return "Secret('********')"
@@ -183,6 +210,51 @@ def check_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
+@dataclass(frozen=True)
+class Scrubber:
+    """Blanks a secret in what a server sends: in texts (every form of it), and in decoded JSON."""
+
+    text: re.Pattern[str] | None = None
+    raw: re.Pattern[bytes] | None = None
+
+    @classmethod
+    def of(cls, secret: Secret) -> Scrubber:
+        forms = secret.forms()
+        if not forms:
+            return cls()
+        pattern = "|".join(re.escape(form) for form in forms)
+        return cls(re.compile(pattern, re.IGNORECASE), re.compile(pattern.encode(), re.IGNORECASE))
+
+    def message(self, text: str) -> str:
+        """A server's text as an error may show it: the secret, bearer tokens and
+        ``Authorization`` values blanked."""
+        if self.text is not None:
+            text = self.text.sub(BLANK, text)
+        return logs.redact(text)
+
+    def data(self, data: Any, content: bytes) -> Any:
+        """Decoded JSON with the secret blanked in every string (keys too).
+
+        Without a backslash in ``content`` its strings are its bytes, so a
+        search of the bytes decides; an escape may hide a character, so then
+        every string is searched."""
+        if self.raw is None or (b"\\" not in content and not self.raw.search(content)):
+            return data
+        return self._walk(data)
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text.sub(BLANK, value) if self.text is not None else value
+        if isinstance(value, list):
+            return [self._walk(item) for item in value]
+        if isinstance(value, dict):
+            return {self._walk(key): self._walk(item) for key, item in value.items()}
+        return value
+
+
+BLANK = "[redacted]"
+
+
 def header_safe(value: str) -> bool:
     """Whether ``value`` can be sent as an HTTP header value: printable ASCII, no line break."""
     return value.isascii() and value.isprintable()
@@ -203,6 +275,8 @@ class AstriaClient:
             raise ConfigError("the workspace id must be printable ASCII: it is sent as the X-Workspace-Id header")
         self.config = config
         self.base_url = check_base_url(config.base_url)
+        self._scrub = Scrubber.of(config.key)
+        logs.keep_secret(config.key.forms())  # for the HTTP libraries' own lines (PACKSYNC_LOG=trace)
         self._rng = random.Random(config.seed)
         self._sem = asyncio.Semaphore(max(1, config.concurrency))
         headers = {
@@ -271,12 +345,13 @@ class AstriaClient:
                     )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Never sent: always safe to try again.
+                why = _describe(exc, self._scrub)
                 if last:
-                    raise TransportError(method, shown, None, f"cannot connect: {_describe(exc)}") from None
-                await self._wait(attempt, None, method, shown, f"cannot connect ({_describe(exc)})")
+                    raise TransportError(method, shown, None, f"cannot connect: {why}") from None
+                await self._wait(attempt, None, method, shown, f"cannot connect ({why})")
                 continue
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                lost = _describe(exc)
+                lost = _describe(exc, self._scrub)
             except asyncio.TimeoutError:
                 lost = f"no complete answer within {deadline:g} s"
             if lost is not None:
@@ -294,7 +369,7 @@ class AstriaClient:
             log.info("%s %s -> %s (%.0f ms)", method, shown, status, elapsed)
             if 200 <= status < 300:
                 return self._decode(method, shown, response)
-            message = _error_message(response)
+            message = _error_message(response, self._scrub)
             if status == 422:
                 raise Rejected(method, shown, status, message)
             if status in (401, 403):
@@ -328,12 +403,13 @@ class AstriaClient:
         if not content.strip():
             return None
         try:
-            return json.loads(content)
+            data = json.loads(content)
         except (ValueError, UnicodeDecodeError):
             kind = response.headers.get("content-type", "unknown type")
             raise ProtocolError(
-                method, path, response.status_code, f"expected JSON, got {kind}: {_snippet(content)}"
+                method, path, response.status_code, f"expected JSON, got {kind}: {_snippet(content, self._scrub)}"
             ) from None
+        return self._scrub.data(data, content)
 
     # -- typed helpers --------------------------------------------------------
 
@@ -548,25 +624,27 @@ def _shape(data: Any) -> str:
     return type(data).__name__ if data is not None else "nothing"
 
 
-def _snippet(content: bytes, limit: int = 120) -> str:
-    text = content.decode("utf-8", "replace").strip().replace("\n", " ")
+def _snippet(content: bytes, scrub: Scrubber, limit: int = 120) -> str:
+    """The start of a body, for an error message: blanked before it is cut, so no part of a
+    secret is left at the cut."""
+    text = scrub.message(content.decode("utf-8", "replace").strip().replace("\n", " "))
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(response: httpx.Response, scrub: Scrubber) -> str:
     try:
         data = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
-        return _snippet(response.content) or response.reason_phrase
+        return _snippet(response.content, scrub) or response.reason_phrase
     if isinstance(data, dict):
         for key in ("error", "message"):
             if isinstance(data.get(key), str):
-                return str(data[key])
+                return scrub.message(str(data[key]))
         # Rails-style field errors: {"field": ["msg"]}
         parts = [f"{k} {'; '.join(map(str, v))}" for k, v in data.items() if isinstance(v, list)]
         if parts:
-            return ", ".join(parts)
-    return _snippet(response.content)
+            return scrub.message(", ".join(parts))
+    return _snippet(response.content, scrub)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -584,6 +662,6 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: Exception, scrub: Scrubber) -> str:
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    return scrub.message(text.splitlines()[0][:200])

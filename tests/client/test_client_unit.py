@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import random
 import time
 from collections.abc import Callable, Coroutine
@@ -20,6 +21,7 @@ from packsync.client import (
     OutcomeUnknown,
     ProtocolError,
     RetryPolicy,
+    Scrubber,
     Secret,
     ServerError,
     Timeouts,
@@ -407,3 +409,24 @@ def test_the_request_deadline_covers_the_whole_answer() -> None:
     assert "POST /tunes/1/prompts: no answer (no complete answer within 0.2 s)" in str(write)
     assert sent == ["GET"] * RETRY.attempts + ["POST"]
     assert took < 2
+
+
+def test_every_form_of_the_key_is_blanked_in_what_the_server_sends() -> None:
+    key = "sk_live_UNIT+a1/b2=c3"
+    scrub = Scrubber.of(Secret(key))
+    forms = Secret(key).forms()
+    assert key in forms and "sk_live_UNIT%2Ba1%2Fb2%3Dc3" in forms and "sk_live_UNIT+a1\\/b2=c3" in forms
+    for text in (key, f"Bearer {key}", "sk_live_unit%2ba1%2fb2%3dc3", f"x{key}y"):
+        assert "UNIT" not in scrub.message(text).upper(), text
+    assert scrub.message("Authorization: Bearer someone-else") == "Authorization: Bearer [redacted]"
+    escaped = ('{"title": "' + "".join(f"\\u{ord(c):04x}" for c in key) + '", "n": [1, {"k": "' + key + '"}]}').encode()
+    assert scrub.data(json.loads(escaped), escaped) == {"title": "[redacted]", "n": [1, {"k": "[redacted]"}]}
+    plain = b'{"title": "Corporate Headshots"}'
+    data = json.loads(plain)
+    assert scrub.data(data, plain) is data  # nothing to search: the answer is returned as it is
+
+
+def test_a_key_too_short_to_search_for_is_left_to_the_bearer_pattern() -> None:
+    assert Secret("sk-1234").forms() == ()
+    scrub = Scrubber.of(Secret("sk-1234"))
+    assert scrub.message("Bearer sk-1234 and an sk-1234") == "Bearer [redacted] and an sk-1234"
