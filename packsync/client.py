@@ -56,6 +56,7 @@ _ID_FILTERS = frozenset({"pack_id", "base_pack_id", "orig_prompt_id", "tune_id"}
 
 
 MIN_SECRET = 8  # a shorter value cannot be told from ordinary text, so it is not searched for
+BLANK = "[redacted]"  # what a secret in a server's answer is shown as
 
 
 class Secret:
@@ -250,9 +251,6 @@ class Scrubber:
         if isinstance(value, dict):
             return {self._walk(key): self._walk(item) for key, item in value.items()}
         return value
-
-
-BLANK = "[redacted]"
 
 
 def header_safe(value: str) -> bool:
@@ -458,7 +456,7 @@ class AstriaClient:
         """
         filters = dict(filters or {})
         shown = _with_query(path, filters)
-        checked = {name: str(value) for name, value in filters.items() if name in _ID_FILTERS}
+        checked = {name: _id_text(value) for name, value in filters.items() if name in _ID_FILTERS}
         max_items, max_pages = self._bounds()
         seen: dict[int, dict[str, Any]] = {}
         left_out = 0
@@ -487,7 +485,7 @@ class AstriaClient:
                     raise ProtocolError("GET", shown, None, _endless(max_items, "items", path))
                 seen[tid] = item
                 fresh += 1
-                if any(name in item and str(item[name]) != value for name, value in checked.items()):
+                if any(name in item and _id_text(item[name]) != value for name, value in checked.items()):
                     left_out += 1
                     continue
                 yield item
@@ -596,6 +594,13 @@ class AstriaClient:
 
     async def unlike(self, prompt_id: int) -> None:
         await self.request("DELETE", f"/prompts/{prompt_id}/likes")
+
+
+def _id_text(value: Any) -> str:
+    """An id as text, however the server wrote it (7, 7.0, "7")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def _with_query(path: str, filters: Mapping[str, Any]) -> str:

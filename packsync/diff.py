@@ -190,6 +190,14 @@ def _pair(creates: list[Template], removes: list[LiveRef]) -> tuple[list[Change]
     return pairs, left_creates, left_removes
 
 
+def _same_id(a: Any, b: Any) -> bool:
+    """Whether two ids are the same however they are written (7, 7.0, "7"); None is no id."""
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
+
+
 def own_templates(live: LiveState) -> list[dict[str, Any]]:
     """The live templates that are the pack's own, each once.
 
@@ -205,7 +213,7 @@ def own_templates(live: LiveState) -> list[dict[str, Any]]:
         tid = int(template["id"])
         if tid in own:
             continue
-        if "pack_id" in template and pack_id is not None and str(template["pack_id"]) != str(pack_id):
+        if "pack_id" in template and pack_id is not None and not _same_id(template["pack_id"], pack_id):
             continue
         own[tid] = template
     return list(own.values())

@@ -160,6 +160,7 @@ def test_the_client_applies_the_pack_filter_itself() -> None:
         {"id": 7, "text": "a one-off", "pack_id": None},
         {"id": 6, "text": "says nothing"},
         {"id": 5, "text": "ours as a string", "pack_id": "1"},
+        {"id": 4, "text": "ours as a float", "pack_id": 1.0},
     ]
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -170,7 +171,7 @@ def test_the_client_applies_the_pack_filter_itself() -> None:
         async with mock_client(handler) as client:
             return [int(p["id"]) for p in await client.pack_templates(1)]
 
-    assert run(scenario()) == [9, 6, 5]
+    assert run(scenario()) == [9, 6, 5, 4]
 
 
 def test_a_list_that_never_ends_is_cut_off_at_the_bound() -> None:
