@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sandboxproc import KEY, SandboxProcess
 
-from packsync.astria.client import AstriaClient, ClientConfig, Secret
+from packsync.astria.client import AstriaClient
 from packsync.astria.live import read_account
+from packsync.astria.settings import ClientConfig, Secret
 from packsync.sandbox.store import Store
 
 

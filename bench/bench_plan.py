@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sandboxproc import KEY, SandboxProcess
 
 from packsync.apply.applier import Applier
-from packsync.astria.client import AstriaClient, ClientConfig, Secret
+from packsync.astria.client import AstriaClient
+from packsync.astria.settings import ClientConfig, Secret
 from packsync.astria.target import ResolvedTarget
 from packsync.desired.state import DesiredPack, desired_state
 from packsync.packfiles.project import Policy
@@ -59,7 +60,8 @@ WORDS = VOCABULARY.split()
 CHILD = """
 import asyncio, resource, sys
 from pathlib import Path
-from packsync.astria.client import AstriaClient, ClientConfig, Secret
+from packsync.astria.client import AstriaClient
+from packsync.astria.settings import ClientConfig, Secret
 from packsync.plan.build import load_workspace, make_plan
 from packsync.astria.target import ResolvedTarget
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from packsync.astria.settings import Scrubber, Secret
 from packsync.plan.formats import MARKDOWN_LIMIT, markdown_head, markdown_sections, summary_line
 from packsync.plan.model import Plan
 
@@ -114,7 +115,9 @@ class GitHub:
                 message = response.json().get("message", response.text)
             except ValueError:
                 message = response.text[:200]
-            raise GitHubError(f"{method} {path}: {response.status_code} {message}")
+            # a proxy's error page may quote the request: no token is shown
+            shown = Scrubber.of(Secret(self.token)).message(str(message))
+            raise GitHubError(f"{method} {path}: {response.status_code} {shown}")
         return response.json() if response.content else None
 
     def _all(self, http: httpx.Client, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:

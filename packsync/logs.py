@@ -4,7 +4,9 @@
 retry; ``debug`` adds packsync's own details; ``trace`` adds the HTTP
 libraries' own debug lines too. Nothing logged carries a header: the client
 logs paths, never headers, and library lines pass a filter that blanks any
-``Authorization`` value or bearer token first.
+``Authorization`` value or bearer token first, and every secret the process
+holds (:func:`keep_secret`: the API key, in each form a server might echo it),
+wherever it appears — a server may echo the key in a header of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Iterable
 
 LEVELS = {"info": logging.INFO, "debug": logging.DEBUG, "trace": logging.DEBUG}
 LIBRARIES = ("httpx", "httpcore")
@@ -19,8 +22,23 @@ _BEARER = re.compile(r"(?i)\bbearer\s+[^\s'\"),]+")
 _AUTHORIZATION = re.compile(r"(?i)(authorization['\"]?\s*[:=,]\s*)(?!(?:b?['\"])?bearer\b)((?:b?['\"])?)[^'\"\s),]+")
 
 
+_kept: set[str] = set()
+_secrets: re.Pattern[str] | None = None
+
+
+def keep_secret(forms: Iterable[str]) -> None:
+    """Blank each of ``forms`` (a secret as is and encoded) in every text :func:`redact` sees from now on."""
+    global _secrets
+    _kept.update(form for form in forms if form)
+    if _kept:
+        longest_first = sorted(_kept, key=len, reverse=True)
+        _secrets = re.compile("|".join(re.escape(form) for form in longest_first), re.IGNORECASE)
+
+
 def redact(text: str) -> str:
-    """``text`` with bearer tokens and ``Authorization`` values blanked."""
+    """``text`` with the secrets this process keeps, bearer tokens and ``Authorization`` values blanked."""
+    if _secrets is not None:
+        text = _secrets.sub("[redacted]", text)
     return _AUTHORIZATION.sub(r"\1\2[redacted]", _BEARER.sub("Bearer [redacted]", text))
 
 

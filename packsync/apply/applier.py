@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packsync.aio import gather_all
-from packsync.astria.client import ApiError, AstriaClient, NotFound, OutcomeUnknown
+from packsync.astria.client import AstriaClient
+from packsync.astria.errors import ApiError, NotFound, OutcomeUnknown
 from packsync.desired.identity import canonical_params, canonical_text, identity
 from packsync.desired.state import DesiredPack
 from packsync.packfiles.project import Policy

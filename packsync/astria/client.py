@@ -13,158 +13,49 @@ Retry rules (``astria-api.md`` A7):
   simply retried.
 
 The API key lives in a :class:`Secret` and only ever in the Authorization
-header: no log line, exception or repr contains it.
+header: no log line, exception or repr contains it. A server may echo it back
+(a proxy's error page quoting the request, a 401 that says ``Bearer sk_...``):
+every string an answer brings — error bodies, the data itself, headers in log
+lines — has the key blanked, as is and in each form it may be encoded in, and
+every error message also has any ``Bearer`` token and ``Authorization`` value
+blanked, before anything is shown, logged or written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import ipaddress
 import json
 import logging
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode
 
 import httpx
 
-from packsync import __version__
-from packsync.facts import PAGE_MAX
+from packsync import __version__, logs
+from packsync.astria.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    NotFound,
+    OutcomeUnknown,
+    ProtocolError,
+    RateLimited,
+    Rejected,
+    ServerError,
+    TransportError,
+)
+from packsync.astria.settings import ClientConfig, Scrubber, check_base_url, header_safe
+from packsync.facts import PAGE_DEFAULT, PAGE_MAX
 
 log = logging.getLogger("packsync.client")
 
 PACKS_PAGE = 100
-MAX_PAGES = 10_000
-
-
-class Secret:
-    """A value that is never shown: its str and repr are masked."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-class ConfigError(Exception):
-    """The client cannot be set up as asked (URL, key)."""
-
-
-class ApiError(Exception):
-    """A request failed. ``status`` is None when no HTTP answer was received."""
-
-    def __init__(self, method: str, path: str, status: int | None, message: str) -> None:
-        self.method = method
-        self.path = path
-        self.status = status
-        self.message = message
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        code = f"{self.status} " if self.status is not None else ""
-        return f"{self.method} {self.path}: {code}{self.message}"
-
-
-class AuthError(ApiError):
-    """401 or 403: the key is missing, wrong, or not allowed here."""
-
-
-class NotFound(ApiError):
-    """404."""
-
-
-class Rejected(ApiError):
-    """422: the server refused the request's content; never retried."""
-
-
-class RateLimited(ApiError):
-    """429, still after every retry."""
-
-
-class ServerError(ApiError):
-    """5xx, still after every retry."""
-
-
-class TransportError(ApiError):
-    """The server could not be reached, still after every retry."""
-
-
-class OutcomeUnknown(ApiError):
-    """A write was sent but its answer was lost: it may or may not have happened. Reconcile by reading."""
-
-
-class ProtocolError(ApiError):
-    """The server answered something that is not the API's shape (HTML, malformed JSON, endless pages)."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to wait between tries of a request that may be retried."""
-
-    attempts: int = 8
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    max_retry_after: float = 120.0
-
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-        return rng.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    connect: float = 10.0
-    read: float = 45.0  # the real API answers or gives up (504) within 30 s
-    write: float = 30.0
-    pool: float = 60.0
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    base_url: str
-    key: Secret
-    workspace_id: str | None = None
-    concurrency: int = 8
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    seed: int | None = None  # for the jitter; None: unpredictable
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_base_url(url: str) -> str:
-    """The URL without a trailing slash; refuses plain http:// anywhere but loopback."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"API URL must be http(s)://host[:port], not {url!r}")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"refusing plain http:// to {parts.hostname}: the API key would travel unencrypted; "
-            "use https://, or http:// only to 127.0.0.1 / localhost"
-        )
-    return url.rstrip("/")
+# Filters of a listing that name a field of each item: the client applies them again.
+_ID_FILTERS = frozenset({"pack_id", "base_pack_id", "orig_prompt_id", "tune_id"})
 
 
 _WRITE_SAFE = frozenset({"GET", "HEAD", "PATCH", "DELETE", "PUT"})  # repeating them changes nothing more
@@ -176,8 +67,14 @@ class AstriaClient:
     def __init__(self, config: ClientConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
         if not config.key:
             raise ConfigError("no API key")
+        if not header_safe(config.key.reveal()):
+            raise ConfigError("the API key has characters other than printable ASCII; it cannot be sent as a header")
+        if config.workspace_id and not header_safe(str(config.workspace_id)):
+            raise ConfigError("the workspace id must be printable ASCII: it is sent as the X-Workspace-Id header")
         self.config = config
         self.base_url = check_base_url(config.base_url)
+        self._scrub = Scrubber.of(config.key)
+        logs.keep_secret(config.key.forms())  # for the HTTP libraries' own lines (PACKSYNC_LOG=trace)
         self._rng = random.Random(config.seed)
         self._sem = asyncio.Semaphore(max(1, config.concurrency))
         headers = {
@@ -231,36 +128,46 @@ class AstriaClient:
         method = method.upper()
         safe = method in _WRITE_SAFE if retry_unknown is None else retry_unknown
         policy = self.config.retry
+        deadline = self.config.timeouts.total
         shown = path
         for attempt in range(policy.attempts):
             last = attempt == policy.attempts - 1
             started = time.monotonic()
+            lost: str | None = None
             try:
                 async with self._sem:
                     self.requests_sent += 1
-                    response = await self._http.request(method, path, params=params, json=body)
+                    # The whole request, answer body included, within the deadline.
+                    response = await asyncio.wait_for(
+                        self._http.request(method, path, params=params, json=body), timeout=deadline
+                    )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Never sent: always safe to try again.
+                why = _describe(exc, self._scrub)
                 if last:
-                    raise TransportError(method, shown, None, f"cannot connect: {_describe(exc)}") from None
-                await self._wait(attempt, None, method, shown, f"cannot connect ({_describe(exc)})")
+                    raise TransportError(method, shown, None, f"cannot connect: {why}") from None
+                await self._wait(attempt, None, method, shown, f"cannot connect ({why})")
                 continue
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                lost = _describe(exc, self._scrub)
+            except asyncio.TimeoutError:
+                lost = f"no complete answer within {deadline:g} s"
+            if lost is not None:
                 # Sent, answer lost.
                 if not safe:
                     raise OutcomeUnknown(
-                        method, shown, None, f"no answer ({_describe(exc)}); the request may have been carried out"
-                    ) from None
+                        method, shown, None, f"no answer ({lost}); the request may have been carried out"
+                    )
                 if last:
-                    raise TransportError(method, shown, None, f"no answer: {_describe(exc)}") from None
-                await self._wait(attempt, None, method, shown, f"no answer ({_describe(exc)})")
+                    raise TransportError(method, shown, None, f"no answer: {lost}")
+                await self._wait(attempt, None, method, shown, f"no answer ({lost})")
                 continue
             elapsed = (time.monotonic() - started) * 1000
             status = response.status_code
             log.info("%s %s -> %s (%.0f ms)", method, shown, status, elapsed)
             if 200 <= status < 300:
                 return self._decode(method, shown, response)
-            message = _error_message(response)
+            message = _error_message(response, self._scrub)
             if status == 422:
                 raise Rejected(method, shown, status, message)
             if status in (401, 403):
@@ -294,12 +201,13 @@ class AstriaClient:
         if not content.strip():
             return None
         try:
-            return json.loads(content)
+            data = json.loads(content)
         except (ValueError, UnicodeDecodeError):
             kind = response.headers.get("content-type", "unknown type")
             raise ProtocolError(
-                method, path, response.status_code, f"expected JSON, got {kind}: {_snippet(content)}"
+                method, path, response.status_code, f"expected JSON, got {kind}: {_snippet(content, self._scrub)}"
             ) from None
+        return self._scrub.data(data, content)
 
     # -- typed helpers --------------------------------------------------------
 
@@ -309,31 +217,92 @@ class AstriaClient:
             raise ProtocolError("GET", path, 200, "the object's id is not an integer")
         return data
 
-    async def _list(self, path: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def _list(self, path: str, params: Mapping[str, Any], shown: str) -> list[dict[str, Any]]:
         data = await self.request("GET", path, params=params)
         if not isinstance(data, list) or not all(isinstance(item, dict) and "id" in item for item in data):
-            raise ProtocolError("GET", path, 200, f"expected a list of objects with ids, got {_shape(data)}")
+            raise ProtocolError("GET", shown, 200, f"expected a list of objects with ids, got {_shape(data)}")
         if not all(type(item["id"]) is int for item in data):
-            raise ProtocolError("GET", path, 200, "an object in the list has an id that is not an integer")
+            raise ProtocolError("GET", shown, 200, "an object in the list has an id that is not an integer")
         return data
 
+    def _bounds(self, packs: bool = False) -> tuple[int, int]:
+        """The most items, and pages, one list may have before it counts as one that never ends.
+
+        Packs: a tenth of the items, since each pack listed may cost a read of its
+        templates. The pages are enough for the item bound at the API's default page
+        size, so a server that sends fewer items than asked per page still reaches the
+        same items.
+        """
+        items = max(1, self.config.max_list_items // (10 if packs else 1))
+        return items, -(-items // PAGE_DEFAULT) + 1
+
     async def paginate(self, path: str, filters: Mapping[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:
-        """Every item of a ``before_id``-paged list (A2): pages of up to 120, until the first empty page."""
+        """Every item of a ``before_id``-paged list (A2), each once, checked before it is believed.
+
+        Pages of up to 120 until the first empty page. An item listed again with
+        the same content is left out; with other content, the list cannot be
+        believed (:class:`ProtocolError`). An item that carries a filtered field
+        (``pack_id``, ...) with another value than the one asked for is left out:
+        the filter is applied here too, whether or not the server applied it; an
+        item without that field is taken as the server's filter says. A new id at
+        or above the cursor (the order is not newest first, so the cursor may skip
+        items) is a ProtocolError. A page that brings no new id ends the list when
+        it repeats only the cursor's own item (a server that reads the cursor as
+        ``id <= before_id``); one that repeats anything newer is a ProtocolError
+        (the server ignores the cursor: the rest cannot be read, and a list cut
+        short would make a plan create again what exists). More than
+        ``max_list_items`` items, or the pages that could hold them, is a list
+        that never ends: ProtocolError naming the path and the bound.
+        """
+        filters = dict(filters or {})
+        shown = _with_query(path, filters)
+        checked = {name: _id_text(value) for name, value in filters.items() if name in _ID_FILTERS}
+        max_items, max_pages = self._bounds()
+        seen: dict[int, dict[str, Any]] = {}
+        left_out = 0
         before: int | None = None
-        for _ in range(MAX_PAGES):
-            params = {**(filters or {}), "limit": PAGE_MAX}
+        for _ in range(max_pages):
+            params = {**filters, "limit": PAGE_MAX}
             if before is not None:
                 params["before_id"] = before
-            page = await self._list(path, params)
+            page = await self._list(path, params, shown)
             if not page:
-                return
-            ids = [int(item["id"]) for item in page]
-            if before is not None and max(ids) >= before:
-                raise ProtocolError("GET", path, 200, "pagination did not advance (a page repeated older ids)")
+                break
+            fresh = 0
             for item in page:
+                tid = int(item["id"])
+                if tid in seen:
+                    if seen[tid] != item:
+                        raise ProtocolError(
+                            "GET", shown, None, f"the list holds #{tid} twice, with different content; try again later"
+                        )
+                    continue
+                if before is not None and tid >= before:
+                    raise ProtocolError(
+                        "GET", shown, None, f"pagination did not advance: #{tid} came after before_id={before}"
+                    )
+                if len(seen) >= max_items:
+                    raise ProtocolError("GET", shown, None, _endless(max_items, "items", path))
+                seen[tid] = item
+                fresh += 1
+                if any(name in item and _id_text(item[name]) != value for name, value in checked.items()):
+                    left_out += 1
+                    continue
                 yield item
-            before = min(ids)
-        raise ProtocolError("GET", path, 200, f"more than {MAX_PAGES} pages; refusing to read on")
+            newest = max(int(item["id"]) for item in page)
+            if not fresh and before is not None and newest <= before:
+                log.info("GET %s: a page repeated only #%d; taking it as the end of the list", shown, before)
+                break
+            if not fresh:
+                # before_id ignored: what lies past this page cannot be read
+                raise ProtocolError(
+                    "GET", shown, None, f"pagination did not advance: after before_id={before} came #{newest} again"
+                )
+            before = min(int(item["id"]) for item in page)
+        else:
+            raise ProtocolError("GET", shown, None, _endless(max_pages, "pages", path))
+        if left_out:
+            log.info("GET %s: left out %d item(s) that do not match the filter", shown, left_out)
 
     async def list_prompts(self, **filters: Any) -> list[dict[str, Any]]:
         return [item async for item in self.paginate("/prompts", filters)]
@@ -342,21 +311,36 @@ class AstriaClient:
         return [item async for item in self.paginate("/tunes", filters)]
 
     async def iter_packs(self) -> AsyncIterator[dict[str, Any]]:
-        """Every pack, once: paged with limit/offset until a short page, whether or not the server pages."""
-        seen: set[int] = set()
+        """Every pack, once: paged with limit/offset until a short page, whether or not the server pages.
+
+        A pack listed again with the same content is left out, with other content
+        it is a ProtocolError; bounded as :meth:`paginate` is, at a tenth of the items.
+        """
+        max_items, max_pages = self._bounds(packs=True)
+        seen: dict[int, dict[str, Any]] = {}
         offset = 0
-        for _ in range(MAX_PAGES):
-            page = await self._list("/packs", {"limit": PACKS_PAGE, "offset": offset})
-            fresh = [p for p in page if int(p["id"]) not in seen]
-            for pack in fresh:
-                seen.add(int(pack["id"]))
+        for _ in range(max_pages):
+            page = await self._list("/packs", {"limit": PACKS_PAGE, "offset": offset}, "/packs")
+            fresh = 0
+            for pack in page:
+                pid = int(pack["id"])
+                if pid in seen:
+                    if seen[pid] != pack:
+                        raise ProtocolError(
+                            "GET", "/packs", None, f"the list holds pack #{pid} twice, with different content"
+                        )
+                    continue
+                if len(seen) >= max_items:
+                    raise ProtocolError("GET", "/packs", None, _endless(max_items, "items", "/packs"))
+                seen[pid] = pack
+                fresh += 1
                 yield pack
             if len(page) != PACKS_PAGE or not fresh:
                 # a short page ends it; so does a server that ignores limit (all at
                 # once, a longer page) or offset (the same page again)
                 return
             offset += len(page)
-        raise ProtocolError("GET", "/packs", 200, f"more than {MAX_PAGES} pages; refusing to read on")
+        raise ProtocolError("GET", "/packs", None, _endless(max_pages, "pages", "/packs"))
 
     async def list_packs(self) -> list[dict[str, Any]]:
         packs = [pack async for pack in self.iter_packs()]
@@ -412,6 +396,25 @@ class AstriaClient:
         await self.request("DELETE", f"/prompts/{prompt_id}/likes")
 
 
+def _id_text(value: Any) -> str:
+    """An id as text, however the server wrote it (7, 7.0, "7")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _with_query(path: str, filters: Mapping[str, Any]) -> str:
+    """``path`` with its filters, as errors and log lines show a listing."""
+    return f"{path}?{urlencode(filters)}" if filters else path
+
+
+def _endless(bound: int, unit: str, path: str) -> str:
+    return (
+        f"the list did not end after {bound:,} {unit}; refusing to read on (far more than an account's "
+        f"{'packs' if path == '/packs' else 'prompts'} should hold; PACKSYNC_MAX_LIST_ITEMS raises the bound)"
+    )
+
+
 def _expect_object(method: str, path: str, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ProtocolError(method, path, None, f"expected a JSON object, got {_shape(data)}")
@@ -426,25 +429,27 @@ def _shape(data: Any) -> str:
     return type(data).__name__ if data is not None else "nothing"
 
 
-def _snippet(content: bytes, limit: int = 120) -> str:
-    text = content.decode("utf-8", "replace").strip().replace("\n", " ")
+def _snippet(content: bytes, scrub: Scrubber, limit: int = 120) -> str:
+    """The start of a body, for an error message: blanked before it is cut, so no part of a
+    secret is left at the cut."""
+    text = scrub.message(content.decode("utf-8", "replace").strip().replace("\n", " "))
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(response: httpx.Response, scrub: Scrubber) -> str:
     try:
         data = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
-        return _snippet(response.content) or response.reason_phrase
+        return _snippet(response.content, scrub) or response.reason_phrase
     if isinstance(data, dict):
         for key in ("error", "message"):
             if isinstance(data.get(key), str):
-                return str(data[key])
+                return scrub.message(str(data[key]))
         # Rails-style field errors: {"field": ["msg"]}
         parts = [f"{k} {'; '.join(map(str, v))}" for k, v in data.items() if isinstance(v, list)]
         if parts:
-            return ", ".join(parts)
-    return _snippet(response.content)
+            return scrub.message(", ".join(parts))
+    return _snippet(response.content, scrub)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -462,6 +467,6 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: Exception, scrub: Scrubber) -> str:
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    return scrub.message(text.splitlines()[0][:200])

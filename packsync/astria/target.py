@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from packsync.astria.client import ConfigError, Secret
+from packsync.astria.errors import ConfigError
+from packsync.astria.settings import Secret, header_safe
 from packsync.facts import DEFAULT_URL
 from packsync.packfiles.project import DEFAULT_KEY_ENV, Project
 
@@ -55,6 +56,11 @@ class ResolvedTarget:
         if not value:
             raise ConfigError(
                 f"the API key is not set: export {self.key_env}=<your Astria API key> (target {self.name!r})"
+            )
+        if not header_safe(value):
+            raise ConfigError(
+                f"the API key in {self.key_env} has characters other than printable ASCII (a stray quote or line "
+                "break when it was copied?); it is sent as a header and cannot hold them"
             )
         return Secret(value)
 
@@ -107,4 +113,9 @@ def resolve_target(project: Project, name: str | None, env: Mapping[str, str] | 
         raise ConfigError(f"unknown target {chosen!r}; defined targets: {known}")
     url = environ.get("ASTRIA_API_URL") or base.url
     workspace = environ.get("ASTRIA_WORKSPACE_ID") or base.workspace_id
+    if workspace is not None and not header_safe(workspace):
+        where = "ASTRIA_WORKSPACE_ID" if environ.get("ASTRIA_WORKSPACE_ID") else f"targets.{base.name}.workspace_id"
+        raise ConfigError(
+            f"{where} must be printable ASCII (it is sent as the X-Workspace-Id header), such as a workspace number"
+        )
     return ResolvedTarget(base.name, url, base.key_env, workspace, base.tune_ids, base.test_tune_ids)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from packsync.aio import gather_all
-from packsync.astria.client import ApiError, AstriaClient, ConfigError, NotFound
+from packsync.astria.client import AstriaClient
 from packsync.astria.connect import open_client
+from packsync.astria.errors import ApiError, ConfigError, NotFound
 from packsync.astria.target import resolve_target
 from packsync.desired.check import PackChecker
 from packsync.desired.reconstruct import WEB_UI, ImportedPack, file_slug, holdable_slug, is_tune_id, reconstruct

@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import TextIO
 
-from packsync.astria.client import ApiError, ConfigError
 from packsync.astria.connect import open_client
+from packsync.astria.errors import ApiError, ConfigError
 from packsync.astria.live import LivePack, read_account
 from packsync.astria.target import ResolvedTarget, resolve_target
 from packsync.desired.check import PackChecker

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,8 +11,9 @@ from typing import TextIO
 
 from packsync.apply.applier import Applier, ApplyReport, Result, recheck_saved, verify_saved
 from packsync.apply.lock import LockTimeout, account_lock
-from packsync.astria.client import ApiError, AstriaClient, ConfigError
-from packsync.astria.connect import open_client
+from packsync.astria.client import AstriaClient
+from packsync.astria.connect import env_number, open_client
+from packsync.astria.errors import ApiError, ConfigError
 from packsync.astria.target import IMPLICIT_TARGET, ResolvedTarget, resolve_target
 from packsync.desired.state import desired_state
 from packsync.packfiles.pack import Pack
@@ -163,7 +163,8 @@ def run_apply(options: ApplyOptions, out: TextIO, err: TextIO) -> int:
             target = resolve_target(workspace.project, options.target)
         packs = select_packs(workspace.packs, options.packs)
         account = target.lock_key(str(workspace.project.root.resolve()))
-        with account_lock(account, float(os.environ.get("PACKSYNC_LOCK_TIMEOUT", "600")), err):
+        wait = env_number("PACKSYNC_LOCK_TIMEOUT", 600.0, least=0)
+        with account_lock(account, wait, err):
             return asyncio.run(_apply(options, workspace, target, packs, saved, out, err))
     except LockTimeout as exc:
         return _fail(err, str(exc))

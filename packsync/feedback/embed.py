@@ -12,7 +12,8 @@ Contract:
   WebP or AVIF file, and the declared type must not say it is something else. An
   HTML page answered with 200 (a login or error page) is never embedded.
 * Nothing raises for one image: each URL gets an :class:`Embedded` value, with
-  a ``problem`` when it could not be embedded. URLs shown to people go through
+  a ``problem`` when it could not be embedded, in which the key and any bearer
+  token an answer echoed are blanked. URLs shown to people go through
   :func:`redact` (no user info, query or fragment: signed URLs carry their
   credentials there).
 """
@@ -29,7 +30,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 
 from packsync import __version__
-from packsync.astria.client import Secret
+from packsync.astria.settings import Scrubber, Secret
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 
@@ -119,6 +120,7 @@ class ImageFetcher:
         self.api_url = api_url.rstrip("/") + "/"
         self.api_origin = _origin(self.api_url)
         self.key = key
+        self._scrub = Scrubber.of(key) if key else Scrubber()  # a reason phrase may echo the key
         self.limits = limits or FetchLimits()
         self._sem = asyncio.Semaphore(max(1, self.limits.concurrency))
         self._http = httpx.AsyncClient(
@@ -147,11 +149,11 @@ class ImageFetcher:
             try:
                 data = await asyncio.wait_for(self._fetch(url), self.limits.timeout)
             except _Refused as exc:
-                return Embedded(url, problem=str(exc))
+                return Embedded(url, problem=self._scrub.message(str(exc)))
             except (asyncio.TimeoutError, httpx.TimeoutException):
                 return Embedded(url, problem=f"no answer within {self.limits.timeout:g} s")
             except httpx.HTTPError as exc:
-                return Embedded(url, problem=f"cannot fetch it: {_describe(exc)}")
+                return Embedded(url, problem=self._scrub.message(f"cannot fetch it: {_describe(exc)}"))
         return Embedded(url, data_uri=data)
 
     def _headers(self, url: str) -> dict[str, str]:

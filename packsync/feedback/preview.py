@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from packsync.aio import gather_all
-from packsync.astria.client import AstriaClient, NotFound
+from packsync.astria.client import AstriaClient
+from packsync.astria.errors import NotFound
 from packsync.desired.expand import Template
 from packsync.desired.identity import identity
 from packsync.desired.state import desired_state
@@ -400,8 +401,8 @@ def run_preview_command(
 ) -> int:
     """``packsync preview``. Exit 0 when every run gave images and every image is on the sheet; 1 otherwise,
     or on an error before anything ran; 3 when the policy's image budget refuses it."""
-    from packsync.astria.client import ApiError, ConfigError
     from packsync.astria.connect import open_client
+    from packsync.astria.errors import ApiError, ConfigError
     from packsync.plan.build import make_plan, select_packs, valid_workspace_and_target
 
     try:

@@ -337,8 +337,8 @@ def run_stats(
     err: Any,
     exclude_tune_ids: Collection[int] = (),
 ) -> int:
-    from packsync.astria.client import ApiError, ConfigError
     from packsync.astria.connect import open_client
+    from packsync.astria.errors import ApiError, ConfigError
     from packsync.feedback.preview import preview_slug
     from packsync.plan.build import PlanError, select_packs, valid_workspace_and_target
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from packsync.aio import gather_all
-from packsync.astria.client import AstriaClient, NotFound
+from packsync.astria.client import AstriaClient
+from packsync.astria.errors import NotFound
 from packsync.astria.target import ResolvedTarget
 from packsync.desired.check import PackChecker
 from packsync.desired.state import DesiredPack, desired_state

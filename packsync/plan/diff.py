@@ -201,8 +201,38 @@ def _pair(creates: list[Template], removes: list[LiveRef]) -> tuple[list[Change]
     return pairs, left_creates, left_removes
 
 
+def _same_id(a: Any, b: Any) -> bool:
+    """Whether two ids are the same however they are written (7, 7.0, "7"); None is no id."""
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def own_templates(live: LiveState) -> list[dict[str, Any]]:
+    """The live templates that are the pack's own, each once.
+
+    The client checks its listings already; this holds the plan to the same rule
+    whatever handed it the state: an id listed again is the same template (its
+    first listing is kept), and a template that says it belongs to another pack,
+    or to none, is not this pack's to keep or remove. One that does not say (the
+    documented prompt object has no ``pack_id``) is taken as listed.
+    """
+    own: dict[int, dict[str, Any]] = {}
+    pack_id = None if live.summary is None else live.summary.get("id")
+    for template in live.templates:
+        tid = int(template["id"])
+        if tid in own:
+            continue
+        if "pack_id" in template and pack_id is not None and not _same_id(template["pack_id"], pack_id):
+            continue
+        own[tid] = template
+    return list(own.values())
+
+
 def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
     pack = desired.pack
+    live = LiveState(live.summary, own_templates(live), live.detail)
     fingerprints = [template_fingerprint(t) for t in live.templates]  # each computed once: not cheap
     plan = PackPlan(
         slug=pack.slug,
@@ -240,8 +270,11 @@ def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
             creates.append(template)
     removes: list[LiveRef] = []
     duplicates: list[Change] = []
+    keeping = set(kept.values())
     for key, rest in by_identity.items():
         for extra in rest:
+            if int(extra["id"]) in keeping:
+                continue  # never remove what the plan keeps, whatever the listing said
             ref = live_ref(extra, classes)
             if key in kept:
                 duplicates.append(Change(kind="remove", remove=ref, reason=f"duplicate of #{kept[key]}"))

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from packsync.github import COMMENT_MARKER, GitHub, build_comments, drift_issue_body
+from packsync.github import COMMENT_MARKER, GitHub, GitHubError, build_comments, drift_issue_body
 from packsync.plan.formats import MARKDOWN_LIMIT, render_markdown
 from packsync.plan.model import Change, LiveRef, PackPlan, Plan, Source, TemplateSpec
 from tests.conftest import run_packsync
@@ -261,3 +262,16 @@ def test_drift_out_dir_has_drift_md_exactly_when_there_is_drift(tmp_path: Path) 
     (tmp_path / "file").write_text("")
     done = run_packsync("drift", str(plan_file), "--out-dir", str(tmp_path / "file" / "sub"))
     assert done.code == 1 and "cannot write to" in done.err and "Traceback" not in done.err
+
+
+def test_an_error_that_echoes_the_token_never_shows_it() -> None:
+    token = "ghs_SECRET_token_1234"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"message": f"Bad credentials: {request.headers['authorization']} ({token})"})
+
+    github = GitHub("o/r", token, "https://api.github.test", httpx.MockTransport(handler))
+    with pytest.raises(GitHubError) as caught:
+        github.sync_comments(7, ["body"], "production")
+    assert "SECRET" not in str(caught.value)
+    assert "Bad credentials: Bearer [redacted] ([redacted])" in str(caught.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import random
 import time
 from collections.abc import Callable, Coroutine
@@ -12,18 +13,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from packsync.astria import client as client_module
-from packsync.astria.client import (
-    AstriaClient,
-    AuthError,
-    ClientConfig,
-    ConfigError,
-    ProtocolError,
-    RetryPolicy,
-    Secret,
-    ServerError,
-    check_base_url,
-)
+from packsync.astria.client import AstriaClient
+from packsync.astria.errors import AuthError, ConfigError, OutcomeUnknown, ProtocolError, ServerError, TransportError
+from packsync.astria.settings import ClientConfig, RetryPolicy, Scrubber, Secret, Timeouts, check_base_url
 
 T = TypeVar("T")
 RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.02)
@@ -33,8 +25,17 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def mock_client(handler: Callable[[httpx.Request], Any], concurrency: int = 8) -> AstriaClient:
-    config = ClientConfig("https://api.astria.test", Secret("k"), retry=RETRY, concurrency=concurrency, seed=3)
+def mock_client(
+    handler: Callable[[httpx.Request], Any], concurrency: int = 8, max_list_items: int = 100_000
+) -> AstriaClient:
+    config = ClientConfig(
+        "https://api.astria.test",
+        Secret("k"),
+        retry=RETRY,
+        concurrency=concurrency,
+        seed=3,
+        max_list_items=max_list_items,
+    )
     return AstriaClient(config, transport=httpx.MockTransport(handler))
 
 
@@ -74,29 +75,134 @@ def test_list_packs_stops_when_the_server_ignores_offset() -> None:
 
 def test_pagination_that_repeats_itself_is_a_protocol_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=[{"id": 5}, {"id": 4}])
+        return httpx.Response(200, json=[{"id": 5}, {"id": 4}])  # before_id ignored
 
     async def scenario() -> None:
         async with mock_client(handler) as client:
             await client.list_prompts(pack_id=1)
 
-    with pytest.raises(ProtocolError, match="did not advance"):
+    with pytest.raises(ProtocolError, match=r"GET /prompts\?pack_id=1: pagination did not advance"):
         run(scenario())
 
 
-def test_a_list_that_never_ends_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "MAX_PAGES", 5)
+def keyset(ids: list[int], page: int, repeat_cursor: bool = False) -> Callable[[httpx.Request], httpx.Response]:
+    """A server holding ``ids`` (newest first) in pages of ``page``; ``repeat_cursor`` reads
+    ``before_id`` as ``id <= before_id``, so each page starts with the last one's last item."""
 
     def handler(request: httpx.Request) -> httpx.Response:
-        before = int(request.url.params.get("before_id", 10**9))
-        return httpx.Response(200, json=[{"id": before - 1}, {"id": before - 2}])
+        before = request.url.params.get("before_id")
+        held = [i for i in ids if before is None or (i <= int(before) if repeat_cursor else i < int(before))]
+        return httpx.Response(200, json=[{"id": i, "text": f"t{i}", "pack_id": 1} for i in held[:page]])
+
+    return handler
+
+
+def test_ids_listed_again_with_the_same_content_are_read_once() -> None:
+    ids = list(range(40, 0, -1))
+
+    async def scenario(handler: Callable[[httpx.Request], httpx.Response]) -> list[int]:
+        async with mock_client(handler) as client:
+            return [int(p["id"]) for p in await client.list_prompts(pack_id=1)]
+
+    assert run(scenario(keyset(ids, 7, repeat_cursor=True))) == ids  # across pages
+
+    def twice(request: httpx.Request) -> httpx.Response:
+        page = keyset(ids, 7)(request).json()
+        return httpx.Response(200, json=[copy for item in page for copy in (item, item)])
+
+    assert run(scenario(twice)) == ids  # within a page
+
+
+def test_an_id_listed_twice_with_other_content_is_a_protocol_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "before_id" in request.url.params:
+            return httpx.Response(200, json=[])
+        return httpx.Response(200, json=[{"id": 5, "text": "a"}, {"id": 5, "text": "b"}])
 
     async def scenario() -> None:
         async with mock_client(handler) as client:
-            await client.list_prompts()
+            await client.list_prompts(pack_id=1)
 
-    with pytest.raises(ProtocolError, match="more than 5 pages"):
+    with pytest.raises(ProtocolError, match="holds #5 twice, with different content"):
         run(scenario())
+
+
+def test_a_pack_listed_twice_with_other_content_is_a_protocol_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[{"id": 5, "slug": "a"}, {"id": 5, "slug": "b"}])
+
+    async def scenario() -> None:
+        async with mock_client(handler) as client:
+            await client.list_packs()
+
+    with pytest.raises(ProtocolError, match="pack #5 twice"):
+        run(scenario())
+
+
+def test_the_client_applies_the_pack_filter_itself() -> None:
+    """A server that ignores ``pack_id`` lists other packs' prompts and one-offs: left out. An
+    item that does not say its pack (the documented prompt object has no pack_id) is kept."""
+    rows: list[dict[str, Any]] = [
+        {"id": 9, "text": "ours", "pack_id": 1},
+        {"id": 8, "text": "another pack's", "pack_id": 2},
+        {"id": 7, "text": "a one-off", "pack_id": None},
+        {"id": 6, "text": "says nothing"},
+        {"id": 5, "text": "ours as a string", "pack_id": "1"},
+        {"id": 4, "text": "ours as a float", "pack_id": 1.0},
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        before = int(request.url.params.get("before_id", 100))
+        return httpx.Response(200, json=[r for r in rows if r["id"] < before][:2])
+
+    async def scenario() -> list[int]:
+        async with mock_client(handler) as client:
+            return [int(p["id"]) for p in await client.pack_templates(1)]
+
+    assert run(scenario()) == [9, 6, 5, 4]
+
+
+def test_a_list_that_never_ends_is_cut_off_at_the_bound() -> None:
+    asked = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal asked
+        asked += 1
+        before = int(request.url.params.get("before_id", 10**9))
+        return httpx.Response(200, json=[{"id": before - 1 - i} for i in range(120)])
+
+    async def scenario() -> None:
+        async with mock_client(handler, max_list_items=1000) as client:
+            await client.list_prompts(pack_id=3)
+
+    with pytest.raises(ProtocolError, match=r"GET /prompts\?pack_id=3: the list did not end after 1,000 items"):
+        run(scenario())
+    assert asked == 9  # ceil(1000 / 120) pages, not one more
+
+
+def test_a_list_of_tiny_pages_that_never_ends_is_cut_off_too() -> None:
+    asked = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal asked
+        asked += 1
+        if request.url.path == "/packs":
+            offset = int(request.url.params.get("offset", 0))
+            return httpx.Response(200, json=[{"id": offset + i, "slug": f"p{offset + i}"} for i in range(100)])
+        before = int(request.url.params.get("before_id", 10**9))
+        return httpx.Response(200, json=[{"id": before - 1}])
+
+    async def scenario(what: str, bound: int) -> None:
+        async with mock_client(handler, max_list_items=bound) as client:
+            await (client.list_prompts() if what == "prompts" else client.list_packs())
+
+    with pytest.raises(ProtocolError, match="GET /prompts: the list did not end after 6 pages"):
+        run(scenario("prompts", 100))
+    assert asked == 6  # enough pages for 100 items at the default page size of 20
+    asked = 0
+    with pytest.raises(ProtocolError, match="GET /packs: the list did not end after 100 items"):
+        run(scenario("packs", 1000))  # packs: a tenth of the bound
+    assert asked == 2
 
 
 @pytest.mark.parametrize(
@@ -263,3 +369,53 @@ def test_secret_never_shows_itself() -> None:
 def test_no_key_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         AstriaClient(ClientConfig("https://api.astria.ai", Secret("")))
+
+
+def test_the_request_deadline_covers_the_whole_answer() -> None:
+    """An answer slower than the deadline is a lost answer: a read is retried, then given up
+    on; a write is an unknown outcome, sent once."""
+    sent: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        await asyncio.sleep(5)
+        return httpx.Response(200, json={"id": 1})
+
+    async def scenario() -> tuple[Exception, Exception, float]:
+        config = ClientConfig(
+            "https://api.astria.test", Secret("k"), retry=RETRY, seed=3, timeouts=Timeouts(read=10, total=0.2)
+        )
+        async with AstriaClient(config, transport=httpx.MockTransport(handler)) as client:
+            started = time.monotonic()
+            with pytest.raises(TransportError) as read:
+                await client.get_pack(1)
+            with pytest.raises(OutcomeUnknown) as write:
+                await client.create_prompt(1, {"text": "<lora:1:1> ohwx man"})
+            return read.value, write.value, time.monotonic() - started
+
+    read, write, took = run(scenario())
+    assert str(read) == "GET /p/1: no answer: no complete answer within 0.2 s"
+    assert "POST /tunes/1/prompts: no answer (no complete answer within 0.2 s)" in str(write)
+    assert sent == ["GET"] * RETRY.attempts + ["POST"]
+    assert took < 2
+
+
+def test_every_form_of_the_key_is_blanked_in_what_the_server_sends() -> None:
+    key = "sk_live_UNIT+a1/b2=c3"
+    scrub = Scrubber.of(Secret(key))
+    forms = Secret(key).forms()
+    assert key in forms and "sk_live_UNIT%2Ba1%2Fb2%3Dc3" in forms and "sk_live_UNIT+a1\\/b2=c3" in forms
+    for text in (key, f"Bearer {key}", "sk_live_unit%2ba1%2fb2%3dc3", f"x{key}y"):
+        assert "UNIT" not in scrub.message(text).upper(), text
+    assert scrub.message("Authorization: Bearer someone-else") == "Authorization: Bearer [redacted]"
+    escaped = ('{"title": "' + "".join(f"\\u{ord(c):04x}" for c in key) + '", "n": [1, {"k": "' + key + '"}]}').encode()
+    assert scrub.data(json.loads(escaped), escaped) == {"title": "[redacted]", "n": [1, {"k": "[redacted]"}]}
+    plain = b'{"title": "Corporate Headshots"}'
+    data = json.loads(plain)
+    assert scrub.data(data, plain) is data  # nothing to search: the answer is returned as it is
+
+
+def test_a_key_too_short_to_search_for_is_left_to_the_bearer_pattern() -> None:
+    assert Secret("sk-1234").forms() == ()
+    scrub = Scrubber.of(Secret("sk-1234"))
+    assert scrub.message("Bearer sk-1234 and an sk-1234") == "Bearer [redacted] and an sk-1234"

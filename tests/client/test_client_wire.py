@@ -10,19 +10,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from packsync.astria.client import (
-    AstriaClient,
-    ClientConfig,
-    OutcomeUnknown,
-    RateLimited,
-    Rejected,
-    RetryPolicy,
-    Secret,
-    ServerError,
-    Timeouts,
-    TransportError,
-)
+from packsync.astria.client import AstriaClient
+from packsync.astria.errors import OutcomeUnknown, RateLimited, Rejected, ServerError, TransportError
 from packsync.astria.live import read_account
+from packsync.astria.settings import ClientConfig, RetryPolicy, Secret, Timeouts
 from tests.sandbox_helpers import KEY, ThreadSandbox
 
 T = TypeVar("T")

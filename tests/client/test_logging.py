@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from packsync.logs import redact
+from packsync.astria.settings import Secret
+from packsync.logs import keep_secret, redact
 from tests.conftest import run_packsync
 from tests.sandbox_helpers import ThreadSandbox
 
@@ -65,3 +66,10 @@ def test_an_unknown_level_is_said_and_read_as_info(tmp_path: Path, sandbox: Thre
 )
 def test_library_lines_are_redacted(line: str, shown: str) -> None:
     assert redact(line) == shown
+
+
+def test_a_kept_secret_is_blanked_in_every_line_whatever_surrounds_it() -> None:
+    keep_secret(Secret("sk_logged_7f3a9c1e").forms())
+    line = "receive_response_headers.complete return_value=[(b'X-Echo', b'sk_logged_7f3a9c1e')]"
+    assert redact(line) == "receive_response_headers.complete return_value=[(b'X-Echo', b'[redacted]')]"
+    assert redact("k=sk_logged_7f3a9c1e&x") == "k=[redacted]&x"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from packsync.astria.client import ConfigError
+from packsync.astria.errors import ConfigError
 from packsync.astria.target import resolve_target
 from packsync.packfiles.project import load_project
 from packsync.sandbox.embedded import EmbeddedSandbox

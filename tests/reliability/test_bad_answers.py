@@ -9,6 +9,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -49,9 +50,15 @@ CASES: dict[str, Answer] = {
     "ids that are not integers": lambda m, p: as_json([{"id": "abc", "slug": "x"}]),
     "items without ids": lambda m, p: as_json([{"slug": "corporate-headshots"}]),
     "a list that never ends": lambda m, p: as_json(
-        [{"id": 1, "slug": "corporate-headshots"}] if p.startswith("/packs") else [{"id": 10**9 - len(p)}]
+        [{"id": 1, "slug": "corporate-headshots"}] if p.startswith("/packs") else endless_page(p)
     ),
 }
+
+
+def endless_page(path: str) -> list[dict[str, Any]]:
+    """A full page of ids just below the cursor, however far the client reads."""
+    before = int(parse_qs(urlsplit(path).query).get("before_id", ["1000000000"])[0])
+    return [{"id": before - 1 - i} for i in range(120)]
 
 
 @pytest.fixture
@@ -68,7 +75,12 @@ def test_bad_answers_give_one_clear_error(project: Path, case: str, monkeypatch:
     try:
         (project / "packsync.yaml").write_text(f"default_target: bad\ntargets:\n  bad: {{url: '{url}', key_env: K}}\n")
         for command in (["plan"], ["apply", "--auto-approve"], ["packs"], ["import", "--all"], ["stats"]):
-            env = {"K": "key", "PACKSYNC_RETRY_ATTEMPTS": "2", "PACKSYNC_RETRY_MAX_DELAY": "0.05"}
+            env = {
+                "K": "key",
+                "PACKSYNC_RETRY_ATTEMPTS": "2",
+                "PACKSYNC_RETRY_MAX_DELAY": "0.05",
+                "PACKSYNC_MAX_LIST_ITEMS": "2000",  # the default bound: tests/reliability/test_bounded_waits.py
+            }
             done = run_packsync(*command, cwd=project, env=env)
             assert done.code == 1, (case, command, done.out, done.err)
             assert done.err.startswith("packsync: error: "), (case, command, done.err)

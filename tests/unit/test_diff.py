@@ -114,6 +114,29 @@ def test_duplicates_on_the_account_are_removed_but_the_oldest_kept() -> None:
     assert change.remove.id == 900 and change.reason == "duplicate of #100"
 
 
+def test_an_id_listed_twice_is_one_template_never_its_own_duplicate() -> None:
+    d = desired()
+    live = live_from(d)
+    plan = plan_for(d, live + [dict(t) for t in live])  # every template listed twice
+    assert not plan.has_changes
+    assert plan.packs[0].live_count == len(live)
+    # the same id with other content: the first listing counts, and the kept id is never removed
+    plan = plan_for(d, [*live, {**live[0], "text": "<lora:10:1> ohwx man elsewhere"}])
+    assert not plan.has_changes
+
+
+def test_templates_of_another_pack_or_of_none_are_not_this_packs_to_remove() -> None:
+    d = desired()
+    stray = {"text": "<lora:10:1> ohwx man not ours", "tune_id": 10, "num_images": 1}
+    live = [*live_from(d), {**stray, "id": 800, "pack_id": 8}, {**stray, "id": 801, "pack_id": None}]
+    plan = plan_for(d, live)
+    assert not plan.has_changes
+    assert set(plan.packs[0].live_fingerprints) == {100, 101, 102}
+    # an item without pack_id at all (the documented prompt object has none) is taken as listed
+    (change,) = plan_for(d, [*live_from(d), {**stray, "id": 802}]).packs[0].changes
+    assert change.kind == "remove" and change.remove is not None and change.remove.id == 802
+
+
 def test_removal_share_is_measured_against_live_templates() -> None:
     d = desired()
     live = live_from(d) + [

@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
-from packsync.astria.client import Secret
+from packsync.astria.settings import Secret
 from packsync.feedback.embed import Embedded, FetchLimits, ImageFetcher, redact, sniff
 from packsync.sandbox.images import placeholder_png
 
@@ -174,3 +175,16 @@ def test_failures_are_values_and_urls_are_shown_without_secrets(api: Server, cdn
         "https://cdn.example.test:8443/i/1.jpg"
     )
     assert all("secret123" not in e.problem for e in found.values())
+
+
+def test_an_answer_that_echoes_the_key_never_shows_it() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        echoed = request.headers.get("authorization", "").encode()
+        return httpx.Response(401, content=b"no", extensions={"reason_phrase": b"Refused " + echoed})
+
+    async def go() -> Embedded:
+        async with ImageFetcher("https://api.test", Secret(KEY), transport=httpx.MockTransport(handler)) as fetcher:
+            return await fetcher.embed("https://api.test/images/1.png")
+
+    found = asyncio.run(go())
+    assert found.problem == "answered 401 Refused Bearer [redacted]"
