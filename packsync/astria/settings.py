@@ -14,6 +14,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 from packsync import logs
 from packsync.astria.errors import ConfigError
+from packsync.term import printable
 
 # The most items one list may hold before it counts as a list that never ends. The API
 # documents no limit on what an account holds; this is ten times the depth to which it
@@ -144,10 +145,10 @@ class Scrubber:
 
     def message(self, text: str) -> str:
         """A server's text as an error may show it: the secret, bearer tokens and
-        ``Authorization`` values blanked."""
+        ``Authorization`` values blanked, control characters escaped (a terminal shows it)."""
         if self.text is not None:
             text = self.text.sub(BLANK, text)
-        return logs.redact(text)
+        return printable(logs.redact(text))
 
     def data(self, data: Any, content: bytes) -> Any:
         """Decoded JSON with the secret blanked in every string (keys too).

@@ -64,3 +64,36 @@ def test_escapes_are_complete_and_json_stays_json() -> None:
     assert json.loads(encoded) == {"t": hostile}
     assert all(char not in encoded for char in (*RAW, "\x7f", "\ud800")) and "café" in encoded
     encoded.encode("utf-8")  # never a lone surrogate on the wire or on disk
+
+
+def test_a_servers_error_message_is_shown_escaped(project: Project) -> None:
+    """A 422 whose message carries control sequences (a proxy, a crafted error) is shown escaped."""
+    import json as json_module
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Hostile(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json_module.dumps({"error": "bad \x1b[2J\x1b]0;owned\x07 request"}).encode()
+            self.send_response(422)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        (project.root / "packsync.yaml").write_text(
+            f"targets:\n  t:\n    url: http://127.0.0.1:{server.server_port}\n    key_env: PACKSYNC_TEST_KEY\n"
+        )
+        done = project.plan()
+    finally:
+        server.shutdown()
+    assert done.code == 1
+    assert_clean(done.out + done.err)
+    assert "\\x1b[2J\\x1b]0;owned\\x07" in done.err
