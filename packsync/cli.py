@@ -15,19 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from packsync import __version__
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-
-
-class UserError(click.ClickException):
-    """A problem the user can fix; printed as one line, exit code 1."""
-
-    exit_code = EXIT_ERROR
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"packsync: error: {self.format_message()}", err=True)
-
+from packsync.errors import ExitCode
 
 project_option = click.option(
     "--project",
@@ -499,7 +487,7 @@ def main() -> NoReturn:
         cli(prog_name="packsync")
     except KeyboardInterrupt:
         click.echo("packsync: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except Exception as exc:  # a bug: say so in one line, keep the details for debugging
         if os.environ.get("PACKSYNC_DEBUG"):
             import traceback
@@ -510,5 +498,5 @@ def main() -> NoReturn:
                 f"packsync: internal error: {type(exc).__name__}: {exc} (set PACKSYNC_DEBUG=1 for details)",
                 err=True,
             )
-        sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_OK)
+        sys.exit(ExitCode.ERROR)
+    sys.exit(ExitCode.OK)

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from packsync.astria.settings import Scrubber, Secret
+from packsync.errors import PacksyncError
 from packsync.plan.formats import MARKDOWN_LIMIT, markdown_head, markdown_sections, summary_line
 from packsync.plan.model import Plan
 
@@ -75,7 +76,7 @@ def drift_issue_body(plan: Plan, details: str) -> str:
     )
 
 
-class GitHubError(RuntimeError):
+class GitHubError(PacksyncError):
     pass
 
 

@@ -19,13 +19,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from packsync.errors import PacksyncError
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no lock, CI concurrency groups still apply
     fcntl = None  # type: ignore[assignment]
 
 
-class LockTimeout(RuntimeError):
+class LockTimeout(PacksyncError):
     pass
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from packsync.errors import PacksyncError
 
-class ConfigError(Exception):
+
+class ConfigError(PacksyncError):
     """The client cannot be set up as asked (URL, key)."""
 
 
-class ApiError(Exception):
+class ApiError(PacksyncError):
     """A request failed. ``status`` is None when no HTTP answer was received."""
 
     def __init__(self, method: str, path: str, status: int | None, message: str) -> None:

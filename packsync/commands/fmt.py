@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from packsync.errors import ExitCode, fail
 from packsync.packfiles.loader import load_file, load_text
 from packsync.packfiles.project import PROJECT_FILE, display_path, find_pack_files, load_project
 from packsync.packfiles.reporters import report_text
@@ -40,8 +41,7 @@ def run_fmt(paths: Sequence[Path], check: bool, project_dir: Path, out: TextIO, 
     targets = list(paths) or [project.packs_dir]
     files = [p for p in find_pack_files(targets) if p.name != PROJECT_FILE]
     if not files:
-        err.write(f"packsync: error: no pack files found in {', '.join(display_path(p) for p in targets)}\n")
-        return 1
+        return fail(err, f"no pack files found in {', '.join(display_path(p) for p in targets)}")
     changed, failed = [], []
     for path in files:
         shown = display_path(path)
@@ -69,5 +69,5 @@ def run_fmt(paths: Sequence[Path], check: bool, project_dir: Path, out: TextIO, 
     if not changed and not failed:
         out.write(f"{len(files)} file(s) already formatted\n")
     if failed:
-        return 1
-    return 1 if (check and changed) else 0
+        return ExitCode.ERROR
+    return ExitCode.ERROR if (check and changed) else ExitCode.OK

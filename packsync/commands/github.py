@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
+from packsync.errors import ExitCode, PacksyncError, fail
 from packsync.github import (
     GitHub,
     GitHubError,
@@ -14,7 +15,7 @@ from packsync.github import (
     pull_request_number,
 )
 from packsync.plan.formats import render_markdown
-from packsync.plan.model import Plan, PlanFileError
+from packsync.plan.model import Plan
 
 
 def run_comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | None, out: TextIO, err: TextIO) -> int:
@@ -31,13 +32,12 @@ def run_comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | N
                 out.write(line + "\n")
         if out_dir is None and not post:
             out.write("\n\n".join(bodies))
-    except (PlanFileError, GitHubError, OutDirError) as exc:
-        err.write(f"packsync: error: {exc}\n")
-        return 1
-    return 0
+    except PacksyncError as exc:
+        return fail(err, exc)
+    return ExitCode.OK
 
 
-class OutDirError(Exception):
+class OutDirError(PacksyncError):
     pass
 
 
@@ -70,10 +70,9 @@ def run_reviewed_plan(target: str, commit: str | None, out_file: Path, out: Text
             raise GitHubError("no commit: give --commit SHA or run in GitHub Actions (GITHUB_SHA)")
         found = download_reviewed_plan(GitHub.from_environment(), sha, target, out_file)
     except GitHubError as exc:
-        err.write(f"packsync: error: {exc}\n")
-        return 1
+        return fail(err, exc)
     out.write(f"saved {found} to {out_file}\n")
-    return 0
+    return ExitCode.OK
 
 
 def run_drift(plan_file: Path, out_dir: Path | None, post: bool, out: TextIO, err: TextIO) -> int:
@@ -95,7 +94,6 @@ def run_drift(plan_file: Path, out_dir: Path | None, post: bool, out: TextIO, er
             out.write("No drift: the account matches the pack files.\n")
         elif out_dir is None:
             out.write(body)
-    except (PlanFileError, GitHubError, OutDirError) as exc:
-        err.write(f"packsync: error: {exc}\n")
-        return 1
-    return 2 if drifted else 0
+    except PacksyncError as exc:
+        return fail(err, exc)
+    return ExitCode.CHANGES if drifted else ExitCode.OK

@@ -19,16 +19,17 @@ from typing import Any, TextIO
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
 from packsync.astria.connect import open_client
-from packsync.astria.errors import ApiError, ConfigError, NotFound
+from packsync.astria.errors import NotFound
 from packsync.astria.target import resolve_target
 from packsync.desired.check import PackChecker
 from packsync.desired.reconstruct import WEB_UI, ImportedPack, file_slug, holdable_slug, is_tune_id, reconstruct
+from packsync.errors import ExitCode, PacksyncError, fail
 from packsync.packfiles.loader import load_file, load_text
 from packsync.packfiles.project import Project, display_path, find_pack_files, load_project
 from packsync.packfiles.safe_write import UnsafePath, atomic_write, inside, safe_file_name
 from packsync.packfiles.schemafiles import SCHEMA_FILES, project_schema_dir, schema_header, write_schemas
 from packsync.packfiles.writer import Comments, write_pack
-from packsync.plan.build import PlanError, make_plan
+from packsync.plan.build import make_plan
 from packsync.plan.model import Plan
 from packsync.term import Style, color_enabled, printable
 
@@ -79,9 +80,10 @@ def _add_schemas(project: Project, out: TextIO, err: TextIO) -> bool:
     try:
         files = write_schemas(project_schema_dir(project), list(SCHEMA_FILES.values()), replace=False)
     except OSError as exc:
-        err.write(
-            f"packsync: error: cannot write the schemas into {display_path(project_schema_dir(project))}: "
-            f"{exc.strerror or exc}; the files' first line points there (packsync schema --write)\n"
+        fail(
+            err,
+            f"cannot write the schemas into {display_path(project_schema_dir(project))}: "
+            f"{exc.strerror or exc}; the files' first line points there (packsync schema --write)",
         )
         return False
     for file in files:
@@ -96,20 +98,17 @@ def _add_schemas(project: Project, out: TextIO, err: TextIO) -> bool:
 def run_import(options: ImportOptions, out: TextIO, err: TextIO) -> int:
     project = load_project(options.project_dir)
     if options.detailed_exitcode and not options.diff:
-        err.write("packsync: error: --detailed-exitcode goes with --diff (import --diff --detailed-exitcode)\n")
-        return 1
+        return fail(err, "--detailed-exitcode goes with --diff (import --diff --detailed-exitcode)")
     if not options.all and not options.packs and not options.diff:
-        err.write("packsync: error: name the packs to import with --pack SLUG_OR_ID, or import every one with --all\n")
-        return 1
+        return fail(err, "name the packs to import with --pack SLUG_OR_ID, or import every one with --all")
     try:
         target = resolve_target(project, options.target)
         existing = _existing_files(project)
         if options.diff:
             return asyncio.run(_drift(project, target, options, out, err))
         return asyncio.run(_import(project, target, existing, options, out, err))
-    except (ConfigError, ApiError, PlanError, RuntimeError) as exc:
-        err.write(f"packsync: error: {exc}\n")
-        return 1
+    except PacksyncError as exc:
+        return fail(err, exc)
 
 
 def _select(summaries: list[dict[str, Any]], options: ImportOptions) -> tuple[list[dict[str, Any]], list[str]]:
@@ -133,9 +132,9 @@ async def _import(
         summaries = await client.list_packs()
         chosen, missing = _select(summaries, options)
         for ref in missing:
-            err.write(f"packsync: error: the account has no pack {ref!r}\n")
+            fail(err, f"the account has no pack {ref!r}")
         if missing:
-            return 1
+            return ExitCode.ERROR
         imported = await gather_all(*(read_for_import(client, s) for s in chosen))
     return _write_packs(project, existing, imported, options, out, err)
 
@@ -188,10 +187,7 @@ def _verify(text: str, name: str, data: dict[str, Any], checker: PackChecker) ->
 
 
 def _skip(pack: ImportedPack, reasons: Sequence[str], err: TextIO) -> None:
-    err.write(
-        f"packsync: error: skipped pack {pack.label}: a pack file cannot describe it as the account has it "
-        f"({WEB_UI}):\n"
-    )
+    fail(err, f"skipped pack {pack.label}: a pack file cannot describe it as the account has it ({WEB_UI}):")
     for reason in reasons:
         err.write(f"    {reason}\n")
 
@@ -238,14 +234,15 @@ def _write_packs(
                     name = safe_file_name(f"{pack.slug[:90]}-{n}")
                 path = inside(project.packs_dir, name)
         except UnsafePath as exc:
-            err.write(f"packsync: error: {pack.label}: {exc}\n")
+            fail(err, f"{pack.label}: {exc}")
             failed = True
             continue
         if path.exists() and not options.force:
-            err.write(
-                f"packsync: error: {display_path(path)} already exists"
+            fail(
+                err,
+                f"{display_path(path)} already exists"
                 + (" and declares this pack" if owner else "")
-                + "; use --force to overwrite it, or import --diff to compare\n"
+                + "; use --force to overwrite it, or import --diff to compare\n",
             )
             failed = True
             continue
@@ -269,7 +266,7 @@ def _write_packs(
         failed = True
     if not failed and imported:
         out.write("Next: packsync plan — it should show no changes.\n")
-    return 1 if failed else 0
+    return ExitCode.ERROR if failed else ExitCode.OK
 
 
 async def _drift(project: Project, target: Any, options: ImportOptions, out: TextIO, err: TextIO) -> int:
@@ -278,14 +275,13 @@ async def _drift(project: Project, target: Any, options: ImportOptions, out: Tex
 
     workspace = load_workspace(project.root)
     if workspace.errors:
-        err.write("packsync: error: the pack files are invalid; run packsync validate\n")
-        return 1
+        return fail(err, "the pack files are invalid; run packsync validate")
     packs = select_packs(workspace.packs, [p for p in options.packs if not p.isdigit()])
     async with open_client(project, target, workspace.packs) as client:
         plan = await make_plan(client, workspace, target, packs)
     _print_drift(plan, out, Style(color_enabled(out)))
     # the contract of plan --detailed-exitcode: 2 when something differs (manual changes included)
-    return 2 if options.detailed_exitcode and plan.has_changes else 0
+    return ExitCode.CHANGES if options.detailed_exitcode and plan.has_changes else ExitCode.OK
 
 
 def _print_drift(plan: Plan, out: TextIO, style: Style) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TextIO
 
 from packsync.astria.connect import open_client
-from packsync.astria.errors import ApiError, ConfigError
 from packsync.astria.live import LivePack, read_account
 from packsync.astria.target import ResolvedTarget, resolve_target
 from packsync.desired.check import PackChecker
+from packsync.errors import ExitCode, PacksyncError, fail
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import Project, display_path, find_pack_files, load_project
 from packsync.term import Style, color_enabled, json_text, printable
@@ -25,12 +25,8 @@ def run_packs(project_dir: Path, target_name: str | None, output_format: str, ou
     try:
         target = resolve_target(project, target_name)
         live = asyncio.run(_read(project, target, packs))
-    except (ConfigError, ApiError) as exc:
-        err.write(f"packsync: error: {exc}\n")
-        return 1
-    except RuntimeError as exc:  # the embedded sandbox did not start
-        err.write(f"packsync: error: {exc}\n")
-        return 1
+    except PacksyncError as exc:  # the embedded sandbox that did not start included
+        return fail(err, exc)
     by_id = {p.id: p for p in packs if p.id is not None}
     by_slug = {p.slug: p for p in packs}
     rows = []
@@ -47,7 +43,7 @@ def run_packs(project_dir: Path, target_name: str | None, output_format: str, ou
         )
     if output_format == "json":
         out.write(json_text({"target": target.name, "packs": rows}) + "\n")
-        return 0
+        return ExitCode.OK
     style = Style(color_enabled(out))
     out.write(f"target {style(target.name, 'bold')}: {len(rows)} pack(s)\n")
     if rows:
@@ -56,7 +52,7 @@ def run_packs(project_dir: Path, target_name: str | None, output_format: str, ou
         for r in rows:
             where = r["file"] or style("(not in the pack files: never touched)", "dim")
             out.write(f"{r['id']:>8}  {printable(str(r['slug'])):<{width}}  {r['templates']:>9}  {where}\n")
-    return 0
+    return ExitCode.OK
 
 
 async def _read(project: Project, target: ResolvedTarget, packs: list[Pack]) -> list[LivePack]:

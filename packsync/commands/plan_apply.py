@@ -13,23 +13,17 @@ from packsync.apply.applier import Applier, ApplyReport, Result, recheck_saved, 
 from packsync.apply.lock import LockTimeout, account_lock
 from packsync.astria.client import AstriaClient
 from packsync.astria.connect import env_number, open_client
-from packsync.astria.errors import ApiError, ConfigError
+from packsync.astria.errors import ConfigError
 from packsync.astria.target import IMPLICIT_TARGET, ResolvedTarget, resolve_target
 from packsync.desired.state import desired_state
+from packsync.errors import ExitCode, PacksyncError, fail
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.reporters import report_text
-from packsync.plan.build import PlanError, Workspace, load_workspace, make_plan, select_packs
+from packsync.plan.build import Workspace, load_workspace, make_plan, select_packs
 from packsync.plan.diff import evaluate_safety
 from packsync.plan.formats import render_json, render_markdown, render_text
 from packsync.plan.model import Plan, PlanFileError
 from packsync.term import Style, color_enabled
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_CHANGES = 2
-EXIT_REFUSED = 3
-EXIT_STALE = 4
-EXIT_PARTIAL = 5
 
 
 @dataclass
@@ -52,16 +46,11 @@ class ApplyOptions:
     allow: set[str] = field(default_factory=set)  # safety flags given, e.g. "--allow-protected"
 
 
-def _fail(err: TextIO, message: str, code: int = EXIT_ERROR) -> int:
-    err.write(f"packsync: error: {message}\n")
-    return code
-
-
 def _workspace(project_dir: Path, err: TextIO) -> Workspace | None:
     workspace = load_workspace(project_dir)
     if workspace.errors:
         report_text(workspace.diagnostics, len({d.location.path for d in workspace.diagnostics}), err, err)
-        err.write("packsync: error: the pack files are invalid; nothing was sent (run packsync validate)\n")
+        fail(err, "the pack files are invalid; nothing was sent (run packsync validate)")
         return None
     return workspace
 
@@ -70,7 +59,7 @@ def run_plan(options: PlanOptions, out: TextIO, err: TextIO) -> int:
     try:
         workspace = _workspace(options.project_dir, err)
         if workspace is None:
-            return EXIT_ERROR
+            return ExitCode.ERROR
         target = resolve_target(workspace.project, options.target)
         packs = select_packs(workspace.packs, options.packs)
 
@@ -79,13 +68,13 @@ def run_plan(options: PlanOptions, out: TextIO, err: TextIO) -> int:
                 return await make_plan(client, workspace, target, packs)
 
         plan = asyncio.run(go())
-    except (PlanError, ConfigError, ApiError, RuntimeError) as exc:
-        return _fail(err, str(exc))
+    except PacksyncError as exc:
+        return fail(err, str(exc))
     if options.out_file is not None:
         try:
             plan.save(options.out_file)
         except OSError as exc:
-            return _fail(err, f"cannot write the plan to {options.out_file}: {exc.strerror or exc}")
+            return fail(err, f"cannot write the plan to {options.out_file}: {exc.strerror or exc}")
     if options.output_format == "json":
         out.write(render_json(plan))
     elif options.output_format == "markdown":
@@ -95,8 +84,8 @@ def run_plan(options: PlanOptions, out: TextIO, err: TextIO) -> int:
         if options.out_file is not None:
             out.write(f"Saved the plan to {options.out_file}; apply it with: packsync apply {options.out_file}\n")
     if options.detailed_exitcode and plan.has_changes:
-        return EXIT_CHANGES
-    return EXIT_OK
+        return ExitCode.CHANGES
+    return ExitCode.OK
 
 
 class ProgressView:
@@ -139,7 +128,7 @@ class ProgressView:
 def _confirm(out: TextIO, err: TextIO) -> bool:
     stdin = sys.stdin
     if not (hasattr(stdin, "isatty") and stdin.isatty() and hasattr(out, "isatty") and out.isatty()):
-        err.write("packsync: error: apply needs confirmation: run it in a terminal, or pass --auto-approve\n")
+        fail(err, "apply needs confirmation: run it in a terminal, or pass --auto-approve")
         return False
     out.write("\nApply these changes? Only 'yes' will be accepted: ")
     out.flush()
@@ -154,7 +143,7 @@ def run_apply(options: ApplyOptions, out: TextIO, err: TextIO) -> int:
     try:
         workspace = _workspace(options.project_dir, err)
         if workspace is None:
-            return EXIT_ERROR
+            return ExitCode.ERROR
         saved: Plan | None = None
         if options.plan_file is not None:
             saved = Plan.load(options.plan_file)
@@ -167,14 +156,14 @@ def run_apply(options: ApplyOptions, out: TextIO, err: TextIO) -> int:
         with account_lock(account, wait, err):
             return asyncio.run(_apply(options, workspace, target, packs, saved, out, err))
     except LockTimeout as exc:
-        return _fail(err, str(exc))
+        return fail(err, str(exc))
     except PlanFileError as exc:
-        return _fail(err, str(exc))
-    except (PlanError, ConfigError, ApiError, RuntimeError) as exc:
-        return _fail(err, str(exc))
+        return fail(err, str(exc))
+    except PacksyncError as exc:
+        return fail(err, str(exc))
     except KeyboardInterrupt:
         err.write("\npacksync: interrupted. Run apply again: it finds what was done and finishes the rest.\n")
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 def _saved_plan_target(workspace: Workspace, saved: Plan, name: str | None) -> ResolvedTarget:
@@ -229,15 +218,15 @@ async def _apply(
             if check.stale:
                 for line in check.stale:
                     err.write(f"  {line}\n")
-                return _fail(
+                return fail(
                     err,
                     f"the saved plan is stale: {len(check.stale)} object(s) changed since it was made; make a new plan",
-                    EXIT_STALE,
+                    ExitCode.STALE,
                 )
             if check.refused:
                 for line in check.refused:
                     err.write(f"  {line}\n")
-                return _fail(
+                return fail(
                     err,
                     f"the saved plan asks for {len(check.refused)} change(s) that the pack files, the account "
                     "or the policy do not allow; nothing was applied: make a new plan",
@@ -251,13 +240,13 @@ async def _apply(
         if refused:
             for refusal in refused:
                 err.write(f"packsync: refused: {refusal.message}; allow it with {refusal.flag}\n")
-            return EXIT_REFUSED
+            return ExitCode.REFUSED
         if not plan.has_applicable_changes:
             if plan.count("manual"):
                 out.write("Nothing packsync can apply; the manual changes above are made in the Astria web UI.\n")
-            return EXIT_OK
+            return ExitCode.OK
         if not options.auto_approve and not _confirm(out, err):
-            return EXIT_ERROR
+            return ExitCode.ERROR
         total = sum(len(p.applicable) + (1 if p.create_pack else 0) for p in plan.packs)
         view = ProgressView(total, out)
         report = await Applier(client, plan, workspace.project.policy.on_remove, view).run()
@@ -291,11 +280,11 @@ async def _verify(
             for line in missing:
                 err.write(f"  {line}\n")
             err.write("Make a new plan and apply it to finish.\n")
-            return EXIT_PARTIAL
+            return ExitCode.PARTIAL
         if failures:
-            return EXIT_PARTIAL
+            return ExitCode.PARTIAL
         out.write(style("Verified: every change of the plan is in effect.", "green") + "\n")
-        return EXIT_OK
+        return ExitCode.OK
     after = await make_plan(client, workspace, target, packs)
     left = [p for p in after.packs if p.create_pack is not None or p.applicable]
     if left and all(c.kind == "remove" and c.reason.startswith("duplicate") for p in left for c in p.applicable):
@@ -314,10 +303,10 @@ async def _verify(
         err.write(style("The account does not match the pack files yet; still different:\n", "red"))
         render_text(after, err, Style(color_enabled(err)))
         err.write("Run packsync apply again to finish.\n")
-        return EXIT_PARTIAL
+        return ExitCode.PARTIAL
     if failures:
-        return EXIT_PARTIAL
+        return ExitCode.PARTIAL
     manual = after.count("manual")
     tail = f" ({manual} manual change(s) remain for the Astria web UI)" if manual else ""
     out.write(style(f"Verified: the account matches the pack files.{tail}", "green") + "\n")
-    return EXIT_OK
+    return ExitCode.OK

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from packsync.desired.check import PackChecker
 from packsync.desired.expand import Template, expand_pack, expand_text
+from packsync.errors import ExitCode, fail
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import display_path, find_pack_files, load_project
 from packsync.packfiles.reporters import report_text
@@ -35,37 +36,31 @@ def run_render(request: RenderRequest, project_dir: Path, out: TextIO, err: Text
     else:
         project = load_project(project_dir)
         if not project.packs_dir.is_dir():
-            err.write(f"packsync: error: no packs directory at {display_path(project.packs_dir)}\n")
-            return 1
+            return fail(err, f"no packs directory at {display_path(project.packs_dir)}")
         files = list(find_pack_files([project.packs_dir]))
     pack, problems = _find(checker, files, pack_ref)
     if pack is None:
         if problems:
             report_text(problems, len(files), err, err)
-        else:
-            where = ", ".join(sorted({display_path(f.parent) for f in files})) or "the project"
-            err.write(f'packsync: error: no pack with slug "{pack_ref}" in {where}\n')
-        return 1
+            return ExitCode.ERROR
+        where = ", ".join(sorted({display_path(f.parent) for f in files})) or "the project"
+        return fail(err, f'no pack with slug "{pack_ref}" in {where}')
     if class_name is not None and class_name not in {c.name for c in pack.classes}:
         known = ", ".join(c.name for c in pack.classes)
-        err.write(f'packsync: error: pack "{pack.slug}" has no class "{class_name}" (classes: {known})\n')
-        return 1
+        return fail(err, f'pack "{pack.slug}" has no class "{class_name}" (classes: {known})')
     values: dict[str, str] = {}
     declared = {c.name for c in pack.characteristics}
     for assignment in request.assignments:
         name, sep, value = assignment.partition("=")
         if not sep or not name:
-            err.write(f"packsync: error: --set needs NAME=VALUE, got {assignment!r}\n")
-            return 1
+            return fail(err, f"--set needs NAME=VALUE, got {assignment!r}")
         if name not in declared:
             shown = ", ".join(sorted(declared)) or "none"
-            err.write(f'packsync: error: "{name}" is not a characteristic of pack "{pack.slug}" (declared: {shown})\n')
-            return 1
+            return fail(err, f'"{name}" is not a characteristic of pack "{pack.slug}" (declared: {shown})')
         values[name] = value
     unknown = [k for k in request.keys if k not in {p.key for p in pack.prompts}]
     if unknown:
-        err.write(f'packsync: error: pack "{pack.slug}" has no prompt with key "{unknown[0]}"\n')
-        return 1
+        return fail(err, f'pack "{pack.slug}" has no prompt with key "{unknown[0]}"')
     templates = expand_pack(pack, class_name=class_name)
     if request.keys:
         templates = [t for t in templates if t.key in request.keys]
@@ -73,7 +68,7 @@ def run_render(request: RenderRequest, project_dir: Path, out: TextIO, err: Text
         out.write(json.dumps(_as_json(pack, templates, values), indent=2, ensure_ascii=False) + "\n")
     else:
         _as_text(pack, templates, values, out)
-    return 0
+    return ExitCode.OK
 
 
 def _find(checker: PackChecker, files: list[Path], ref: str) -> tuple[Pack | None, list[Any]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from packsync.desired.check import PackChecker
+from packsync.errors import ExitCode, fail
 from packsync.packfiles.diagnostics import Diagnostic
 from packsync.packfiles.project import PROJECT_FILE, display_path, find_pack_files, load_project
 from packsync.packfiles.reporters import REPORTERS
@@ -19,11 +20,8 @@ def run_validate(
     project = load_project(project_dir)
     if not paths:
         if not project.packs_dir.is_dir():
-            err.write(
-                f"packsync: error: no packs directory at {display_path(project.packs_dir)}; "
-                "create it or name the files to check\n"
-            )
-            return 1
+            fail(err, f"no packs directory at {display_path(project.packs_dir)}; create it or name the files to check")
+            return ExitCode.ERROR
         paths = [project.packs_dir]
     # packsync.yaml is checked as a project file, never as a pack: the project's own, and any
     # other one named (a pre-commit hook passes just the changed files, maybe only this one).
@@ -35,12 +33,11 @@ def run_validate(
             projects[named.resolve()] = load_project(named.parent)
     if not files and not projects:
         shown = ", ".join(display_path(p) for p in paths)
-        err.write(f"packsync: error: no pack files (*.yaml, *.yml) found in {shown}\n")
-        return 1
+        return fail(err, f"no pack files (*.yaml, *.yml) found in {shown}")
     result = PackChecker().check_files((f, display_path(f)) for f in files)
     project_diagnostics = [d for checked_project in projects.values() for d in checked_project.diagnostics]
     diagnostics: list[Diagnostic] = sorted([*project_diagnostics, *result.diagnostics], key=Diagnostic.sort_key)
     checked = result.files + len(projects)
     REPORTERS[output_format](diagnostics, checked, out, err)
     failed = any(d.is_error for d in diagnostics) or (strict and bool(diagnostics))
-    return 1 if failed else 0
+    return ExitCode.ERROR if failed else ExitCode.OK

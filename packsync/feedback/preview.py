@@ -23,6 +23,7 @@ from packsync.astria.errors import NotFound
 from packsync.desired.expand import Template
 from packsync.desired.identity import identity
 from packsync.desired.state import desired_state
+from packsync.errors import ExitCode, PacksyncError, fail
 from packsync.facts import format_mc
 from packsync.feedback.embed import Embedded, ImageFetcher, redact
 from packsync.packfiles.pack import Pack
@@ -347,7 +348,7 @@ def report_problems(result: PreviewResult, err: TextIO) -> bool:
     """Say which runs failed and which images could not be embedded; True when there was any."""
     failed = [s for s in result.shots if s.error]
     if failed:
-        err.write(f"packsync: error: {len(failed)} run(s) of the preview failed:\n")
+        fail(err, f"{len(failed)} run(s) of the preview failed:")
         for shot in failed:
             err.write(f"  {_shot_name(shot, result.tunes)}: {shot.error}\n")
     missing = [
@@ -358,10 +359,7 @@ def report_problems(result: PreviewResult, err: TextIO) -> bool:
     ]
     if missing:
         total = sum(len(s.images) for s in result.shots)
-        err.write(
-            f"packsync: error: {len(missing)} of {total} image(s) could not be embedded; "
-            "the sheet shows a placeholder for each:\n"
-        )
+        fail(err, f"{len(missing)} of {total} image(s) could not be embedded; the sheet shows a placeholder for each:")
         for shot, url in missing:
             found = result.embedded.get(url)
             why = found.problem if found is not None else "not fetched"
@@ -402,7 +400,6 @@ def run_preview_command(
     """``packsync preview``. Exit 0 when every run gave images and every image is on the sheet; 1 otherwise,
     or on an error before anything ran; 3 when the policy's image budget refuses it."""
     from packsync.astria.connect import open_client
-    from packsync.astria.errors import ApiError, ConfigError
     from packsync.plan.build import make_plan, select_packs, valid_workspace_and_target
 
     try:
@@ -426,7 +423,7 @@ def run_preview_command(
                 chosen = choose(pack, pack_plan, keys, changed)
                 if not chosen:
                     out.write("Nothing to preview: the plan changes no prompt of this pack.\n")
-                    return 0
+                    return ExitCode.OK
                 where = f" (targets.{target.name}.test_tune_ids in packsync.yaml)" if declared else ""
                 found = await read_test_tunes(client, wanted, where)
                 tunes = tunes_for_pack(pack, found, declared, target.name)
@@ -445,7 +442,7 @@ def run_preview_command(
                         f"packsync: refused: the preview would generate {images:,} images; the policy's budget is "
                         f"{budget:,}; allow it with --allow-over-budget\n"
                     )
-                    return 3
+                    return ExitCode.REFUSED
                 request = PreviewRequest(pack, pack_plan, list(tunes), chosen, changed)
                 shots = await run_preview(client, request, live, target.tune_ids, timeout, tunes)
                 # Fetched now, while the server is still there: the embedded sandbox stops with the client.
@@ -454,9 +451,8 @@ def run_preview_command(
                 return PreviewResult(shots, dict(tunes), embedded)
 
         result = asyncio.run(go())
-    except (PlanError, ConfigError, ApiError, RuntimeError) as exc:
-        err.write(f"packsync: error: {exc}\n")
-        return 1
+    except PacksyncError as exc:
+        return fail(err, exc)
     if isinstance(result, int):
         return result
     return _write_sheet(workspace.project.root, pack, out_file, result, target, out, err)
@@ -482,11 +478,10 @@ def _write_sheet(
             path.parent.mkdir(exist_ok=True)
         atomic_write(path, contact_sheet(pack, result.shots, names, result.embedded))
     except OSError as exc:
-        err.write(f"packsync: error: cannot write the contact sheet to {display_path(path)}: {exc.strerror or exc}\n")
-        return 1
+        return fail(err, f"cannot write the contact sheet to {display_path(path)}: {exc.strerror or exc}")
     total = sum(len(s.images) for s in result.shots)
     shown = sum(1 for s in result.shots for u in s.images if (result.embedded.get(u) or Embedded(u)).ok)
     out.write(f"Wrote {display_path(path)}: {len(result.shots)} run(s), {total} image(s), {shown} embedded\n")
     for line in undeclared_warnings(result, target.test_tune_ids, target.name):
         err.write(line)
-    return 1 if report_problems(result, err) else 0
+    return ExitCode.ERROR if report_problems(result, err) else ExitCode.OK

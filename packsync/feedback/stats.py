@@ -30,6 +30,7 @@ from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
 from packsync.desired.identity import identity
 from packsync.desired.state import desired_state
+from packsync.errors import ExitCode, PacksyncError, fail
 from packsync.packfiles.pack import Pack
 from packsync.plan.build import read_declared
 from packsync.plan.diff import LiveState
@@ -338,9 +339,8 @@ def run_stats(
     exclude_tune_ids: Collection[int] = (),
 ) -> int:
     from packsync.astria.connect import open_client
-    from packsync.astria.errors import ApiError, ConfigError
     from packsync.feedback.preview import preview_slug
-    from packsync.plan.build import PlanError, select_packs, valid_workspace_and_target
+    from packsync.plan.build import select_packs, valid_workspace_and_target
 
     try:
         workspace, target = valid_workspace_and_target(project_dir, target_name)
@@ -354,9 +354,8 @@ def run_stats(
                 return await gather_stats(client, packs, target.tune_ids, since, min_runs, test, previews)
 
         report = asyncio.run(go())
-    except (PlanError, ConfigError, ApiError, RuntimeError) as exc:
-        err.write(f"packsync: error: {exc}\n")
-        return 1
+    except PacksyncError as exc:
+        return fail(err, exc)
     if output_format == "json":
         out.write(to_json(report, since))
     elif output_format == "csv":
@@ -365,4 +364,4 @@ def run_stats(
         out.write(to_html(report.packs, since))
     else:
         out.write(to_table(report.packs))
-    return 0
+    return ExitCode.OK

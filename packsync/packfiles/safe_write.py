@@ -7,6 +7,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from packsync.errors import PacksyncError
+
 _UNSAFE = re.compile(r"[^a-z0-9-]+")
 # Names Windows reserves whatever the extension; refusing them keeps a repository portable.
 _RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
@@ -14,7 +16,7 @@ MAX_STEM = 100
 STATE_DIR = ".packsync"  # a project's local state; never committed
 
 
-class UnsafePath(ValueError):
+class UnsafePath(PacksyncError, ValueError):
     pass
 
 

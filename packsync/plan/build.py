@@ -14,6 +14,7 @@ from packsync.astria.errors import NotFound
 from packsync.astria.target import ResolvedTarget
 from packsync.desired.check import PackChecker
 from packsync.desired.state import DesiredPack, desired_state
+from packsync.errors import PacksyncError
 from packsync.packfiles.diagnostics import Diagnostic
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import Project, display_path, find_pack_files, load_project
@@ -21,7 +22,7 @@ from packsync.plan.diff import LiveState, diff_pack, evaluate_safety
 from packsync.plan.model import PackPlan, Plan
 
 
-class PlanError(Exception):
+class PlanError(PacksyncError):
     """A plan cannot be made (for a reason that is not a network error)."""
 
 

@@ -14,12 +14,13 @@ from typing import Any
 
 from packsync import __version__
 from packsync.desired.identity import PromptContent
+from packsync.errors import PacksyncError
 from packsync.packfiles.pack import Params
 
 PLAN_VERSION = 1
 
 
-class PlanFileError(ValueError):
+class PlanFileError(PacksyncError, ValueError):
     """A saved plan that cannot be read."""
 
 

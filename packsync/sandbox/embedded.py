@@ -21,13 +21,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from packsync.errors import PacksyncError
 from packsync.packfiles.safe_write import STATE_DIR, state_dir
 
 STARTUP_TIMEOUT = 20.0
 DB_NAME = f"{STATE_DIR}/sandbox.db"
 
 
-class EmbeddedSandboxError(RuntimeError):
+class EmbeddedSandboxError(PacksyncError):
     pass
 
 

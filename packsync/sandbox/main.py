@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packsync.errors import ExitCode, fail
 from packsync.sandbox.context import SandboxConfig
 from packsync.sandbox.faults import FaultConfigError, FaultPlan, parse_fault_option
 from packsync.sandbox.server import load_seed_file, serve
@@ -39,8 +40,7 @@ def run_sandbox(options: SandboxOptions) -> int:
         )
         seed = load_seed_file(options.seed_file) if options.seed_file else None
     except (FaultConfigError, ValueError, OSError) as exc:
-        sys.stderr.write(f"packsync: error: {exc}\n")
-        return 1
+        return fail(sys.stderr, f"{exc}")
     config = SandboxConfig(
         key=options.key,
         idempotency=options.idempotency,
@@ -53,9 +53,7 @@ def run_sandbox(options: SandboxOptions) -> int:
             serve(options.db, config, options.port, seed, access_log=sys.stderr if options.access_log else None)
         )
     except ValueError as exc:
-        sys.stderr.write(f"packsync: error: {exc}\n")
-        return 1
+        return fail(sys.stderr, f"{exc}")
     except OSError as exc:
-        sys.stderr.write(f"packsync: error: cannot serve on 127.0.0.1:{options.port}: {exc.strerror or exc}\n")
-        return 1
-    return 0
+        return fail(sys.stderr, f"cannot serve on 127.0.0.1:{options.port}: {exc.strerror or exc}")
+    return ExitCode.OK

@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "packsync"
 STAGES = ("packfiles", "desired", "astria", "plan", "apply", "feedback", "commands")
-SHARED = ("facts", "slug", "term", "aio", "logs")  # small modules every stage may use
+SHARED = ("errors", "facts", "slug", "term", "aio", "logs")  # small modules every stage may use
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
 
