@@ -48,6 +48,9 @@ PROMPT_PARAM_DEFAULTS: dict[str, Any] = {
     "prompt_expansion": False,
 }
 
+# The generation parameters a pack file may set, in the format's order.
+GENERATION_PARAMS: tuple[str, ...] = tuple(PROMPT_PARAM_DEFAULTS)
+
 # With the account's idempotency setting on, a prompt create whose values of
 # these attributes all equal an existing prompt's returns that prompt (A5).
 IDEMPOTENCY_ATTRIBUTES = (

@@ -77,7 +77,7 @@ class Applier:
         self.progress(result)
 
     async def run(self) -> ApplyReport:
-        await gather_all(*(self._pack(p) for p in self.plan.packs if p.create_pack is not None or p.applicable))
+        await gather_all(*(self._pack(p) for p in self.plan.packs if p.needs_applying))
         return self.report
 
     async def _pack(self, pack: PackPlan) -> None:
@@ -491,5 +491,5 @@ async def verify_saved(client: AstriaClient, plan: Plan) -> list[str]:
                 missing.append(f"{pack.slug}: #{change.remove.id} is still on the pack")
         return missing
 
-    results = await gather_all(*(check(p) for p in plan.packs if p.create_pack is not None or p.applicable))
+    results = await gather_all(*(check(p) for p in plan.packs if p.needs_applying))
     return [line for lines in results for line in lines]

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from packsync.aio import gather_all
+from packsync.aio import cancelled_on_failure, gather_all
 from packsync.astria.client import AstriaClient
 
 
@@ -32,15 +32,10 @@ async def read_account(client: AstriaClient) -> list[LivePack]:
     """
     summaries: list[dict[str, Any]] = []
     reads: list[asyncio.Task[list[dict[str, Any]]]] = []
-    try:
+    async with cancelled_on_failure(reads):
         async for summary in client.iter_packs():
             summaries.append(summary)
             reads.append(asyncio.ensure_future(client.pack_templates(int(summary["id"]))))
         templates = await gather_all(*reads)
-    except BaseException:
-        for task in reads:
-            task.cancel()
-        await asyncio.gather(*reads, return_exceptions=True)
-        raise
     packs = [LivePack(s, t) for s, t in zip(summaries, templates, strict=True)]
     return sorted(packs, key=lambda p: -p.id)

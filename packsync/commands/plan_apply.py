@@ -286,14 +286,14 @@ async def _verify(
         out.write(style("Verified: every change of the plan is in effect.", "green") + "\n")
         return ExitCode.OK
     after = await make_plan(client, workspace, target, packs)
-    left = [p for p in after.packs if p.create_pack is not None or p.applicable]
+    left = [p for p in after.packs if p.needs_applying]
     if left and all(c.kind == "remove" and c.reason.startswith("duplicate") for p in left for c in p.applicable):
         # Only extra copies remain (an apply elsewhere raced this one): remove them, keeping
         # the oldest copy of each, as every apply does, and look again.
         out.write("Removing extra copies that appeared meanwhile...\n")
         await Applier(client, after, workspace.project.policy.on_remove).run()
         after = await make_plan(client, workspace, target, packs)
-        left = [p for p in after.packs if p.create_pack is not None or p.applicable]
+        left = [p for p in after.packs if p.needs_applying]
     if failures:
         err.write(f"{len(failures)} change(s) failed:\n")
         for result in failures:

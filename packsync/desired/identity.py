@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from packsync.facts import PROMPT_PARAM_DEFAULTS, TUNE_TAG_RE
-from packsync.packfiles.pack import GENERATION_PARAMS, Params
+from packsync.facts import GENERATION_PARAMS, PROMPT_PARAM_DEFAULTS, TUNE_TAG_RE
+from packsync.packfiles.pack import Params
 
 Identity = tuple[str, Params]
 

@@ -34,9 +34,9 @@ from typing import Any
 
 from packsync.desired.expand import NAME_RE, PLACEHOLDER_RE, SUBJECT, expand_text, format_weight
 from packsync.desired.identity import canonical_params
-from packsync.facts import TUNE_TAG_RE
+from packsync.facts import GENERATION_PARAMS, TUNE_TAG_RE
 from packsync.packfiles.fastschema import Check, Compiler
-from packsync.packfiles.pack import DEFAULT_TOKEN, GENERATION_PARAMS
+from packsync.packfiles.pack import DEFAULT_TOKEN
 from packsync.packfiles.schema import PACK_SCHEMA, load_schema
 from packsync.slug import derive_slug
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from packsync.facts import GENERATION_PARAMS
 from packsync.packfiles.diagnostics import NOWHERE, Location
 from packsync.packfiles.loader import Document
 
@@ -14,30 +15,6 @@ DEFAULT_WEIGHT = 1
 
 # Generation parameters in the order the pack format lists them; this is also
 # the order in which render and plans show them.
-GENERATION_PARAMS: tuple[str, ...] = (
-    "num_images",
-    "negative_prompt",
-    "seed",
-    "cfg_scale",
-    "steps",
-    "super_resolution",
-    "inpaint_faces",
-    "hires_fix",
-    "face_correct",
-    "face_swap",
-    "w",
-    "h",
-    "aspect_ratio",
-    "resolution",
-    "scheduler",
-    "style",
-    "color_grading",
-    "film_grain",
-    "backend_version",
-    "denoising_strength",
-    "use_lpw",
-    "prompt_expansion",
-)
 
 Params = tuple[tuple[str, Any], ...]
 

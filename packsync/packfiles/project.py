@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packsync.facts import DEFAULT_URL
 from packsync.packfiles.diagnostics import Diagnostic, make
 from packsync.packfiles.loader import load_file
 from packsync.packfiles.schema import PROJECT_SCHEMA, SchemaValidator
 
 PROJECT_FILE = "packsync.yaml"
 DEFAULT_PACKS_DIR = "packs"
-DEFAULT_URL = "https://api.astria.ai"
 DEFAULT_KEY_ENV = "ASTRIA_API_KEY"
 PACK_SUFFIXES = (".yaml", ".yml")
 

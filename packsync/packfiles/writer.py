@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from packsync.packfiles.pack import GENERATION_PARAMS
+from packsync.facts import GENERATION_PARAMS
 
 TOP_ORDER = ("slug", "title", "subtitle", "id", "protect", "model", "classes", "characteristics", "defaults", "prompts")
 MODEL_ORDER = ("base_tune_id", "model_type", "token", "preset")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from packsync.aio import gather_all
+from packsync.aio import cancelled_on_failure, gather_all
 from packsync.astria.client import AstriaClient
 from packsync.astria.errors import NotFound
 from packsync.astria.target import ResolvedTarget
@@ -105,7 +105,7 @@ async def read_declared(
             templates, detail = await templates_read, None
         return handle(pack, LiveState(summary, templates, detail))
 
-    try:
+    async with cancelled_on_failure(tasks.values()):
         async for summary in client.iter_packs():
             pack = by_id.get(int(summary["id"])) or by_slug.get(str(summary.get("slug")))
             if pack is None or pack.slug in tasks:
@@ -141,11 +141,6 @@ async def read_declared(
                 ) from None
             tasks[pack.slug] = asyncio.ensure_future(read(summary, pack))
         results = dict(zip(tasks, await gather_all(*tasks.values()), strict=True))
-    except BaseException:
-        for task in tasks.values():
-            task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
-        raise
     for pack in packs:
         if pack.slug not in results:
             results[pack.slug] = handle(pack, LiveState(None))

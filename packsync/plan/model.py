@@ -103,6 +103,11 @@ class PackPlan:
         return self.create_pack is not None or bool(self.changes)
 
     @property
+    def needs_applying(self) -> bool:
+        """Whether apply has anything to do here: the pack to create, or a change it can make."""
+        return self.create_pack is not None or bool(self.applicable)
+
+    @property
     def new_images(self) -> int:
         return sum(c.create.images for c in self.changes if c.create is not None)
 
@@ -145,7 +150,7 @@ class Plan:
 
     @property
     def has_applicable_changes(self) -> bool:
-        return any(p.create_pack is not None or p.applicable for p in self.packs)
+        return any(p.needs_applying for p in self.packs)
 
     def count(self, kind: str) -> int:
         return sum(len(p.of_kind(kind)) for p in self.packs)
@@ -221,12 +226,10 @@ class Plan:
 
     def save(self, path: Path) -> None:
         """Write atomically: a reader never sees half a plan."""
+        from packsync.packfiles.safe_write import atomic_write
         from packsync.term import json_text
 
-        text = json_text(self.to_json()) + "\n"
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
+        atomic_write(path, json_text(self.to_json()) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> Plan:

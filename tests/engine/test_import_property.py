@@ -26,8 +26,7 @@ from packsync.desired.check import PackChecker
 from packsync.desired.identity import canonical_params
 from packsync.desired.reconstruct import file_slug, reconstruct
 from packsync.desired.state import desired_state
-from packsync.facts import PROMPT_PARAM_DEFAULTS
-from packsync.packfiles.pack import GENERATION_PARAMS
+from packsync.facts import GENERATION_PARAMS, PROMPT_PARAM_DEFAULTS
 from packsync.packfiles.writer import write_pack
 from packsync.plan.diff import LiveState, diff_pack
 from tests.engine.conftest import Project
