@@ -17,6 +17,27 @@ import click
 from packsync import __version__
 from packsync.errors import ExitCode
 
+
+class RegistryChoice(click.Choice):  # type: ignore[type-arg]
+    """A --format choice built from a registry of renderers, imported only when it is needed
+    (parsing that option, or its help), so that a command's start-up imports nothing more."""
+
+    def __init__(self, module: str, registry: str) -> None:
+        self._where = (module, registry)
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        import importlib
+
+        module, registry = self._where
+        return tuple(getattr(importlib.import_module(module), registry))
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass  # the registry is the one source of the choices
+
+
 project_option = click.option(
     "--project",
     "project_dir",
@@ -38,7 +59,7 @@ def cli() -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "github"]),
+    type=RegistryChoice("packsync.packfiles.reporters", "REPORTERS"),
     default="text",
     show_default=True,
     help="text for people, json for tools, github for workflow annotations.",
@@ -191,7 +212,7 @@ pack_option = click.option("--pack", "packs", metavar="SLUG", multiple=True, hel
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=RegistryChoice("packsync.plan.formats", "PLAN_FORMATS"),
     default="text",
     show_default=True,
     help="markdown: for a pull-request comment.",
@@ -375,7 +396,7 @@ def reviewed_plan(target_name: str, commit: str | None, out_file: Path) -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["table", "json", "csv", "html"]),
+    type=RegistryChoice("packsync.feedback.stats", "STATS_FORMATS"),
     default="table",
     show_default=True,
     help="html: one self-contained page with bar charts.",

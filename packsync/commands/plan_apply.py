@@ -21,7 +21,7 @@ from packsync.packfiles.pack import Pack
 from packsync.packfiles.reporters import report_text
 from packsync.plan.build import Workspace, load_workspace, make_plan, select_packs
 from packsync.plan.diff import evaluate_safety
-from packsync.plan.formats import render_json, render_markdown, render_text
+from packsync.plan.formats import PLAN_FORMATS, render_text
 from packsync.plan.model import Plan, PlanFileError
 from packsync.term import Style, color_enabled
 
@@ -75,14 +75,9 @@ def run_plan(options: PlanOptions, out: TextIO, err: TextIO) -> int:
             plan.save(options.out_file)
         except OSError as exc:
             return fail(err, f"cannot write the plan to {options.out_file}: {exc.strerror or exc}")
-    if options.output_format == "json":
-        out.write(render_json(plan))
-    elif options.output_format == "markdown":
-        out.write(render_markdown(plan))
-    else:
-        render_text(plan, out, Style(color_enabled(out)))
-        if options.out_file is not None:
-            out.write(f"Saved the plan to {options.out_file}; apply it with: packsync apply {options.out_file}\n")
+    PLAN_FORMATS[options.output_format](plan, out)
+    if options.output_format == "text" and options.out_file is not None:
+        out.write(f"Saved the plan to {options.out_file}; apply it with: packsync apply {options.out_file}\n")
     if options.detailed_exitcode and plan.has_changes:
         return ExitCode.CHANGES
     return ExitCode.OK

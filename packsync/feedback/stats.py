@@ -327,6 +327,15 @@ def to_html(stats: list[PackStats], since: date | None) -> str:
     return "".join(parts)
 
 
+# The output formats of stats; the command line's --format choices are these names.
+STATS_FORMATS: dict[str, Callable[[StatsReport, date | None], str]] = {
+    "table": lambda report, since: to_table(report.packs),
+    "json": to_json,
+    "csv": lambda report, since: to_csv(report.packs),
+    "html": lambda report, since: to_html(report.packs, since),
+}
+
+
 def run_stats(
     project_dir: Any,
     target_name: str | None,
@@ -356,12 +365,5 @@ def run_stats(
         report = asyncio.run(go())
     except PacksyncError as exc:
         return fail(err, exc)
-    if output_format == "json":
-        out.write(to_json(report, since))
-    elif output_format == "csv":
-        out.write(to_csv(report.packs))
-    elif output_format == "html":
-        out.write(to_html(report.packs, since))
-    else:
-        out.write(to_table(report.packs))
+    out.write(STATS_FORMATS[output_format](report, since))
     return ExitCode.OK

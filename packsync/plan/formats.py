@@ -11,7 +11,7 @@ from typing import Any, TextIO
 from packsync.desired.identity import canonical_params
 from packsync.facts import format_mc
 from packsync.plan.model import Change, PackPlan, Plan
-from packsync.term import Style, json_text, printable
+from packsync.term import Style, color_enabled, json_text, printable
 
 MARKDOWN_LIMIT = 65_000
 SYMBOLS = {"create": "+", "replace": "-/+", "remove": "-", "manual": "!"}
@@ -308,3 +308,19 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
 
 def render_json(plan: Plan) -> str:
     return json_text(plan.to_json()) + "\n"
+
+
+def _text(plan: Plan, out: TextIO) -> None:
+    render_text(plan, out, Style(color_enabled(out)))
+
+
+def _json(plan: Plan, out: TextIO) -> None:
+    out.write(render_json(plan))
+
+
+def _markdown(plan: Plan, out: TextIO) -> None:
+    out.write(render_markdown(plan))
+
+
+# The plan's output formats; the command line's --format choices are these names.
+PLAN_FORMATS: dict[str, Callable[[Plan, TextIO], None]] = {"text": _text, "json": _json, "markdown": _markdown}

@@ -107,3 +107,16 @@ def test_no_module_or_function_is_too_long(name: str) -> None:
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert long == [], f"{name}: {long}"
+
+
+def test_format_choices_come_from_the_registries() -> None:
+    from click.testing import CliRunner
+
+    from packsync.cli import cli
+    from packsync.feedback.stats import STATS_FORMATS
+    from packsync.packfiles.reporters import REPORTERS
+    from packsync.plan.formats import PLAN_FORMATS
+
+    for command, registry in (("plan", PLAN_FORMATS), ("stats", STATS_FORMATS), ("validate", REPORTERS)):
+        shown = CliRunner().invoke(cli, [command, "--help"]).output
+        assert f"[{'|'.join(registry)}]" in shown, (command, shown)
