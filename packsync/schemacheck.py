@@ -112,21 +112,41 @@ class Compiler:
     def compile(self, schema: Any = None) -> Check:
         return self._compile(self.root if schema is None else schema)
 
-    def resolve(self, ref: str) -> dict[str, Any]:
-        if not ref.startswith("#/"):
+    def resolve(self, ref: str) -> dict[str, Any] | bool:
+        """The schema a local ``$ref`` names: ``#`` (the root) or a JSON pointer into it."""
+        if ref != "#" and not ref.startswith("#/"):
             raise UnsupportedSchema(f"only local $ref is supported, not {ref!r}")
         node: Any = self.root
-        for part in ref[2:].split("/"):
-            node = node[part.replace("~1", "/").replace("~0", "~")]
-        if not isinstance(node, dict):
+        for part in ref[2:].split("/") if ref != "#" else ():
+            node = node.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
+        if not isinstance(node, (dict, bool)):
             raise UnsupportedSchema(f"$ref {ref!r} does not name a schema")
         return node
 
-    def property_names(self, schema: dict[str, Any]) -> set[str]:
+    def property_names(self, schema: dict[str, Any] | bool, seen: frozenset[str] = frozenset()) -> set[str]:
         """Names declared by ``properties`` here and in any schema reached by ``$ref``."""
+        if not isinstance(schema, dict):
+            return set()
         names = set(schema.get("properties", {}))
-        if "$ref" in schema:
-            names |= self.property_names(self.resolve(schema["$ref"]))
+        ref = schema.get("$ref")
+        if ref is not None and ref not in seen:
+            names |= self.property_names(self.resolve(ref), seen | {ref})
+        return names
+
+    def evaluated(self, schema: dict[str, Any] | bool, seen: frozenset[str] = frozenset()) -> frozenset[str] | None:
+        """The properties that ``unevaluatedProperties`` beside these keywords does not see:
+        those of ``properties`` here and in the schemas ``$ref`` reaches; None for every one,
+        when ``additionalProperties`` (here or there) evaluates them all. (An
+        ``unevaluatedProperties: false`` there rejects the others itself.)"""
+        if not isinstance(schema, dict):
+            return frozenset()
+        if "additionalProperties" in schema:
+            return None
+        names = frozenset(schema.get("properties", {}))
+        ref = schema.get("$ref")
+        if ref is not None and ref not in seen:
+            inner = self.evaluated(self.resolve(ref), seen | {ref})
+            return None if inner is None else names | inner
         return names
 
     def _ref(self, ref: str) -> Check:
@@ -285,8 +305,9 @@ class Compiler:
         if "unevaluatedProperties" in schema:
             if schema["unevaluatedProperties"] is not False:
                 raise UnsupportedSchema("unevaluatedProperties is supported only as false")
-            evaluated = frozenset(self.property_names(schema))
-            out.append(lambda v: type(v) is not dict or evaluated.issuperset(v))
+            evaluated = self.evaluated(schema)
+            if evaluated is not None:
+                out.append(lambda v: type(v) is not dict or evaluated.issuperset(v))
         return out
 
 
