@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +16,7 @@ from packsync.expand import expand_pack, expand_text, format_weight, subject_tag
 from packsync.identity import canonical_value, fingerprint, identity, tagged_tune
 from packsync.loader import load_text
 from packsync.model import Pack, pack_from_document
-from packsync.render import _fill
+from packsync.render import RenderRequest, _fill, run_render
 from packsync.slug import derive_slug, transliterate
 
 PACK = """\
@@ -183,3 +186,20 @@ def test_transliteration_keeps_what_it_cannot_spell_in_ascii() -> None:
     assert transliterate("a≠b") == "a≠b"  # '=' with a combining stroke is not a letter
     assert transliterate("日本") == "日本"
     assert derive_slug("-Ökologie -") == "okologie"
+
+
+def test_render_fills_set_characteristics_for_the_preview_only(tmp_path: Path) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text(PACK)
+    out, err = io.StringIO(), io.StringIO()
+    request = RenderRequest(str(path), class_name="woman", assignments=["eye_color=green eyes"], output_format="json")
+    assert run_render(request, tmp_path, out, err) == 0, err.getvalue()
+    rendered = json.loads(out.getvalue())
+    assert rendered["characteristics"] == {"eye_color": "green eyes"}
+    assert [(t["class"], t["key"]) for t in rendered["templates"]] == [("woman", "a"), ("woman", "b")]
+    assert rendered["templates"][0]["request"]["body"]["prompt"]["text"] == (
+        "<lora:11:0.8> ohwx woman with green eyes and {{hair}}, studio"
+    )
+    # what plan and apply send is the template itself, braces kept
+    (sent,) = [t for t in expand_pack(pack(), class_name="woman") if t.key == "a"]
+    assert sent.body()["text"] == "<lora:11:0.8> ohwx woman with {{eye_color}} and {{hair}}, studio"
