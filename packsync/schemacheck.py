@@ -92,14 +92,14 @@ def json_key(value: Any) -> Any:
     if cls is bool or value is None:
         return (cls, value)
     if cls is int or cls is float:
-        return ("n", value)
+        return (float, value)  # 1 and 1.0 are one number
     if cls is str:
-        return ("s", value)
+        return (str, value)
     if cls is list:
-        return ("a", tuple(json_key(v) for v in value))
+        return (list, tuple(json_key(v) for v in value))
     if cls is dict:
-        return ("o", frozenset((k, json_key(v)) for k, v in value.items()))
-    return ("?", repr(value))
+        return (dict, frozenset((k, json_key(v)) for k, v in value.items()))
+    return (object, repr(value))
 
 
 class Compiler:
@@ -123,17 +123,20 @@ class Compiler:
             raise UnsupportedSchema(f"$ref {ref!r} does not name a schema")
         return node
 
-    def property_names(self, schema: dict[str, Any] | bool, seen: frozenset[str] = frozenset()) -> set[str]:
-        """Names declared by ``properties`` here and in any schema reached by ``$ref``."""
+    def property_names(self, schema: dict[str, Any] | bool) -> set[str]:
+        """Names declared by ``properties`` here and in any schema reached by ``$ref``.
+
+        (A chain of ``$ref`` that comes back to where it started, with no instance in between,
+        is a schema no validator can apply; here it is a RecursionError.)
+        """
         if not isinstance(schema, dict):
             return set()
         names = set(schema.get("properties", {}))
-        ref = schema.get("$ref")
-        if ref is not None and ref not in seen:
-            names |= self.property_names(self.resolve(ref), seen | {ref})
+        if "$ref" in schema:
+            names |= self.property_names(self.resolve(schema["$ref"]))
         return names
 
-    def evaluated(self, schema: dict[str, Any] | bool, seen: frozenset[str] = frozenset()) -> frozenset[str] | None:
+    def evaluated(self, schema: dict[str, Any] | bool) -> frozenset[str] | None:
         """The properties that ``unevaluatedProperties`` beside these keywords does not see:
         those of ``properties`` here and in the schemas ``$ref`` reaches; None for every one,
         when ``additionalProperties`` (here or there) evaluates them all. (An
@@ -143,9 +146,8 @@ class Compiler:
         if "additionalProperties" in schema:
             return None
         names = frozenset(schema.get("properties", {}))
-        ref = schema.get("$ref")
-        if ref is not None and ref not in seen:
-            inner = self.evaluated(self.resolve(ref), seen | {ref})
+        if "$ref" in schema:
+            inner = self.evaluated(self.resolve(schema["$ref"]))
             return None if inner is None else names | inner
         return names
 

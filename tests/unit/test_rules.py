@@ -232,6 +232,21 @@ CASES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
             ),
         ],
     ),
+    "invisible-then-control-characters": (
+        HEAD
+        + "prompts:\n  - key: a\n"
+        + '    text: "{{subject}} \\u202e rtl"\n'
+        + '    negative_prompt: "a \\x07 bell"\n',
+        [
+            (
+                "p.yaml:9:11",
+                "text-bidi-character",
+                "invisible bidirectional character U+202E at offset 12; "
+                "it can make the text read differently from what is sent",
+            ),
+            ("p.yaml:10:22", "text-control-character", "control character U+0007 at offset 2; remove it"),
+        ],
+    ),
 }
 
 
@@ -318,3 +333,15 @@ def test_a_duplicate_id_without_a_duplicate_slug_points_at_the_id(tmp_path: Path
     (tmp_path / "b.yaml").write_text(HEAD.replace("slug: demo", "slug: other\nid: 8") + A)
     result = PackChecker().check_files((p, p.name) for p in sorted(tmp_path.iterdir()))
     assert result.diagnostics == []  # two pinned ids, each its own
+
+
+def test_an_unknown_key_is_told_the_names_the_schema_allows_there() -> None:
+    text = HEAD + "defaults: {sed: 1}\nprompts:\n  - key: a\n    text: '{{subject}}'\n    sed: 2\n    clases: [man]\n"
+    doc = load_text(text, "p.yaml").document
+    assert doc is not None
+    _, found = PackChecker().check_document(doc)
+    messages = {(d.location.line, d.message) for d in found if d.rule == "schema-unknown-key"}
+    assert {line for line, _ in messages} == {7, 11, 12}
+    for line, word in ((7, "seed"), (11, "seed"), (12, "classes")):
+        (message,) = [m for at, m in messages if at == line]
+        assert f'did you mean "{word}"?' in message, message

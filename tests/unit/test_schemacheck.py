@@ -335,6 +335,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "string": {"type": "string"},
     "boolean": {"type": "boolean"},
     "integer": {"type": "integer"},
+    "object-or-null": {"type": ["object", "null"]},
+    "array-or-boolean": {"type": ["array", "boolean"]},
+    "string-or-integer": {"type": ["string", "integer"]},
     "number": {"type": "number"},
     "enum-with-null-and-numbers": {"enum": [None, 1, "a"]},
     "enum-of-containers": {"enum": [[1], {"a": 1}]},
@@ -374,6 +377,17 @@ def test_a_subschema_compiles_against_its_root() -> None:
     check = compiler.compile({"$ref": "#/$defs/int"})
     assert check(3) and not check("3")
     assert compiler.compile()({"a": 3}) and not compiler.compile()({"a": "3"})
+    assert compiler.compile(False)(1) is False and compiler.compile(True)(1) is True
+    assert compiler.compile({})(1) is True
+
+
+def test_property_names_follow_refs_for_the_did_you_mean_hints() -> None:
+    root = {"$defs": {"base": {"properties": {"seed": {}}}, "bare": {"type": "object"}, "no": False}}
+    compiler = Compiler(root)
+    assert compiler.property_names({"$ref": "#/$defs/base", "properties": {"key": {}}}) == {"seed", "key"}
+    assert compiler.property_names({"$ref": "#/$defs/bare"}) == set()
+    assert compiler.property_names({"$ref": "#/$defs/no"}) == set()
+    assert compiler.property_names(True) == set()
 
 
 @pytest.mark.parametrize(
