@@ -247,6 +247,12 @@ CASES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
             ("p.yaml:10:22", "text-control-character", "control character U+0007 at offset 2; remove it"),
         ],
     ),
+    "a-merged-value-overridden-is-not-checked-the-rest-is": (
+        HEAD
+        + 'defaults:\n  <<: {negative_prompt: "old \\x07"}\n  negative_prompt: "new"\n'
+        + 'prompts:\n  - key: a\n    text: "{{subject}} \\x07 bell"\n',
+        [("p.yaml:12:11", "text-control-character", "control character U+0007 at offset 12; remove it")],
+    ),
 }
 
 
