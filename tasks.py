@@ -197,8 +197,8 @@ def demo() -> None:
 
 def lint() -> None:
     setup()
-    run([str(BIN / "ruff"), "check", "packsync", "tests", "bench", "tasks.py"])
-    run([str(BIN / "ruff"), "format", "--check", "packsync", "tests", "bench", "tasks.py"])
+    run([str(BIN / "ruff"), "check", "packsync", "tests", "bench", "mutation", "tasks.py"])
+    run([str(BIN / "ruff"), "format", "--check", "packsync", "tests", "bench", "mutation", "tasks.py"])
     run([str(BIN / "mypy")])
 
 
