@@ -1,4 +1,4 @@
-"""Project tasks that need nothing but Python 3.10+: python3 tasks.py demo|test|bench|lint|setup|lock.
+"""Project tasks that need nothing but Python 3.10+: python3 tasks.py demo|test|bench|mutate|lint|setup|lock.
 
 Each task creates (or refreshes) a virtual environment in .venv with packsync and
 its development tools installed at the versions pinned in requirements/dev.lock
@@ -197,8 +197,8 @@ def demo() -> None:
 
 def lint() -> None:
     setup()
-    run([str(BIN / "ruff"), "check", "packsync", "tests", "bench", "tasks.py"])
-    run([str(BIN / "ruff"), "format", "--check", "packsync", "tests", "bench", "tasks.py"])
+    run([str(BIN / "ruff"), "check", "packsync", "tests", "bench", "mutation", "tasks.py"])
+    run([str(BIN / "ruff"), "format", "--check", "packsync", "tests", "bench", "mutation", "tasks.py"])
     run([str(BIN / "mypy")])
 
 
@@ -219,6 +219,16 @@ def bench() -> None:
     failed = [name for name in chosen if run([str(PY), f"bench/{name}"], check=False) != 0]
     if failed:
         sys.exit(f"missed targets: {', '.join(failed)}")
+
+
+def mutate() -> None:
+    """Mutation testing of the pure core (python3 tasks.py mutate [MODULE ...] [--workers N]).
+
+    Slow (minutes per module): CI runs it on a schedule, not on every push. mutation/mutate.py
+    says what it reports.
+    """
+    setup()
+    sys.exit(run([str(PY), "mutation/mutate.py", *ARGS], check=False))
 
 
 def lock_commands(uv: Path | str, python: Path | str, extra: list[str]) -> list[list[str]]:
@@ -262,7 +272,7 @@ def lock() -> None:
         print("the lock files are unchanged")
 
 
-TASKS = {"setup": setup, "demo": demo, "test": test, "lint": lint, "bench": bench, "lock": lock}
+TASKS = {"setup": setup, "demo": demo, "test": test, "lint": lint, "bench": bench, "mutate": mutate, "lock": lock}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

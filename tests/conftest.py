@@ -10,8 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.sandbox_helpers import ThreadSandbox
+
+# For mutation runs (python3 tasks.py mutate, --hypothesis-profile=mutation): the same examples
+# on every run, and none replayed from the failures another mutant caused.
+settings.register_profile("mutation", derandomize=True, database=None)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

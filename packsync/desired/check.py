@@ -172,7 +172,7 @@ def check_pack(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
             doc.location(("characteristics", name), key=True),
             f'characteristic "{name}" is declared but no prompt uses {{{{{name}}}}}',
         )
-    yield from _check_duplicates(pack, doc)
+    yield from _check_duplicates(pack)
 
 
 def _check_text(text: str, text_at: Location, characteristics: set[str], used: set[str]) -> Iterator[Diagnostic]:
@@ -246,13 +246,13 @@ def _check_params(
             yield make("param-size-pair", loc, f"{name} is set without {other}; set both, or use aspect_ratio")
 
 
-def _check_duplicates(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
+def _check_duplicates(pack: Pack) -> Iterator[Diagnostic]:
     seen: dict[tuple[Any, ...], Template] = {}
     clashes: dict[tuple[Location, Location], list[str]] = {}
     pairs: dict[tuple[Location, Location], tuple[Template, Template]] = {}
     for template in expand_pack(pack):
         first = seen.setdefault(template.duplicate_key(), template)
-        if first is template or first.location == template.location:
+        if first is template:  # (a prompt gives one template per class: never two alike)
             continue
         pair = (template.location, first.location)
         clashes.setdefault(pair, []).append(template.class_name)
@@ -286,8 +286,7 @@ def claim_of(doc: Document) -> Iterator[Claim]:
     reported even while either file has other errors (fixing those first would
     only hide the clash until the next run).
     """
-    data = doc.data if isinstance(doc.data, dict) else {}
-    slug, pinned = data.get("slug"), data.get("id")
+    slug, pinned = doc.data.get("slug"), doc.data.get("id")
     if not isinstance(slug, str) or not slug:
         return
     has_id = isinstance(pinned, int) and not isinstance(pinned, bool)

@@ -46,8 +46,9 @@ def format_weight(weight: float | int) -> str:
     tag pattern does not read), with no trailing zeros (``1``, not ``1.0``)."""
     if isinstance(weight, float) and weight.is_integer():
         return str(int(weight))
-    text = format(Decimal(repr(weight)), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    # repr is the shortest text that reads back as the same float (no trailing zeros);
+    # Decimal writes it without an exponent.
+    return format(Decimal(repr(weight)), "f")
 
 
 def subject_tag(pack: Pack, cls: PackClass, tune_id: int | None = None) -> str:

