@@ -262,3 +262,17 @@ def test_a_price_that_is_not_a_number_is_unknown_not_a_crash() -> None:
         assert plan.new_images and plan.new_cost_mc is None
     plan = plan_for(edited, live_from(before, cost_mc="10000", num_images="4"))
     assert plan.new_images == 8 and plan.new_cost_mc == 8 * 2500
+
+
+def test_own_templates_keep_reading_past_a_repeat_or_another_packs_template() -> None:
+    from packsync.plan.diff import own_templates
+
+    summary = {"id": 7, "slug": "demo"}
+    first = {"id": 1, "pack_id": 7, "text": "a"}
+    foreign = {"id": 2, "pack_id": 8, "text": "b"}
+    later = {"id": 3, "pack_id": 7, "text": "c"}
+    unsaid = {"id": 4, "text": "d"}  # the documented prompt object has no pack_id: taken as listed
+    found = own_templates(LiveState(summary, [first, dict(first), foreign, later, unsaid]))
+    assert [t["id"] for t in found] == [1, 3, 4]
+    assert own_templates(LiveState(summary, [foreign, later]))[0]["id"] == 3
+    assert [t["id"] for t in own_templates(LiveState(summary, [first, first, later]))] == [1, 3]
