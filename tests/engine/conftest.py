@@ -88,6 +88,18 @@ class Project:
         with self.sandbox.http() as http:
             return http.get(f"/p/{slug}").status_code == 200
 
+    def hand_made_pack(self) -> tuple[int, int]:
+        """A pack made in the web UI, as no file declares it, with one template: (its id, the template's)."""
+        with self.sandbox.http() as http:
+            pack = http.post(
+                "/packs", json={"pack": {"title": "Hand Made", "base_tune_id": 1, "model_type": "lora"}}
+            ).json()
+            mine = http.post(
+                "/tunes/690204/prompts",
+                json={"prompt": {"text": "<lora:690204:1> ohwx man, by hand", "pack_id": pack["id"]}},
+            ).json()
+        return int(pack["id"]), int(mine["id"])
+
     def api_requests(self) -> int:
         return int(self.sandbox.requests()["total"])
 

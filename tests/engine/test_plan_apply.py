@@ -189,20 +189,13 @@ def test_pack_fields_the_api_cannot_write_are_manual(project: Project) -> None:
 
 
 def test_packs_no_file_declares_are_never_touched(project: Project) -> None:
-    with project.sandbox.http() as http:
-        pack = http.post(
-            "/packs", json={"pack": {"title": "Hand Made", "base_tune_id": 1, "model_type": "lora"}}
-        ).json()
-        mine = http.post(
-            "/tunes/690204/prompts",
-            json={"prompt": {"text": "<lora:690204:1> ohwx man, by hand", "pack_id": pack["id"]}},
-        ).json()
+    pack_id, template_id = project.hand_made_pack()
     done = project.plan()
     assert "1 pack(s) on the account are not in the pack files and are not touched: hand-made" in done.out
     applied(project)
     assert len(project.templates("hand-made")) == 1
     writes = [e["path"] for e in project.sandbox.requests()["log"] if e["method"] != "GET"]
-    assert not [p for p in writes if p.endswith(f"/prompts/{mine['id']}") or p.startswith(f"/p/{pack['id']}")]
+    assert not [p for p in writes if p.endswith(f"/prompts/{template_id}") or p.startswith(f"/p/{pack_id}")]
 
 
 def test_pack_filter(project: Project) -> None:

@@ -29,17 +29,10 @@ def pack_of(data: dict[str, Any], slug: str) -> dict[str, Any]:
 
 
 def hand_made(project: Project) -> tuple[int, int]:
-    """An undeclared pack with one template: (pack id, template id)."""
-    with project.sandbox.http() as http:
-        pack = http.post(
-            "/packs", json={"pack": {"title": "Hand Made", "base_tune_id": 1, "model_type": "lora"}}
-        ).json()
-        mine = http.post(
-            "/tunes/690204/prompts",
-            json={"prompt": {"text": "<lora:690204:1> ohwx man, by hand", "pack_id": pack["id"]}},
-        ).json()
+    """An undeclared pack with one template, made before the requests counted: (pack id, template id)."""
+    made = project.hand_made_pack()
     project.sandbox.admin("DELETE", "requests")
-    return int(pack["id"]), int(mine["id"])
+    return made
 
 
 def test_emptied_refusals_do_not_allow_a_mass_removal(project: Project) -> None:
