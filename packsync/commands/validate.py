@@ -20,8 +20,8 @@ def run_validate(
     project = load_project(project_dir)
     if not paths:
         if not project.packs_dir.is_dir():
-            fail(err, f"no packs directory at {display_path(project.packs_dir)}; create it or name the files to check")
-            return ExitCode.ERROR
+            missing = display_path(project.packs_dir)
+            return fail(err, f"no packs directory at {missing}; create it or name the files to check")
         paths = [project.packs_dir]
     # packsync.yaml is checked as a project file, never as a pack: the project's own, and any
     # other one named (a pre-commit hook passes just the changed files, maybe only this one).
