@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,14 @@ settings.register_profile("mutation", derandomize=True, database=None)
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PACKS = FIXTURES / "packs"  # the tests' own copies: the shipped examples in packs/ may change freely
+
+
+def with_packs(root: Path) -> Path:
+    """``root`` as a project holding the tests' copies of the example packs (in ``packs/``)."""
+    (root / "packs").mkdir(parents=True, exist_ok=True)
+    for pack in PACKS.glob("*.yaml"):
+        shutil.copy(pack, root / "packs" / pack.name)
+    return root
 
 
 @dataclass

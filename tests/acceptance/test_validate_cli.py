@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PACKS, ROOT, run_packsync
+from tests.conftest import PACKS, ROOT, run_packsync, with_packs
 
 TEXT_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<rule>[a-z0-9-]+) (?P<message>.+)$")
 
@@ -32,9 +31,7 @@ prompts:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "packs").mkdir()
-    for pack in PACKS.glob("*.yaml"):
-        shutil.copy(pack, tmp_path / "packs" / pack.name)
+    with_packs(tmp_path)
     return tmp_path
 
 

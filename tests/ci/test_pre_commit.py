@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PACKS, ROOT
+from tests.conftest import ROOT, with_packs
 
 pytestmark = [
     pytest.mark.slow,
@@ -25,9 +25,7 @@ def git(repo: Path, *args: str) -> None:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     work = tmp_path / "packs-repo"
-    (work / "packs").mkdir(parents=True)
-    for pack in PACKS.glob("*.yaml"):
-        shutil.copy(pack, work / "packs" / pack.name)
+    with_packs(work)
     git(work, "init", "-q")
     git(work, "config", "user.email", "ci@example.test")
     git(work, "config", "user.name", "ci")

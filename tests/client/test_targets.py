@@ -12,7 +12,7 @@ from packsync.astria.errors import ConfigError
 from packsync.astria.target import resolve_target
 from packsync.packfiles.project import load_project
 from packsync.sandbox.embedded import EmbeddedSandbox
-from tests.conftest import PACKS, run_packsync
+from tests.conftest import PACKS, run_packsync, with_packs
 from tests.sandbox_helpers import KEY, ThreadSandbox
 
 PROJECT = """\
@@ -98,9 +98,7 @@ def test_plain_http_to_a_remote_host_is_refused(project_dir: Path) -> None:
 
 @pytest.fixture
 def sandbox_project(tmp_path: Path) -> Path:
-    (tmp_path / "packs").mkdir()
-    for pack in PACKS.glob("*.yaml"):
-        shutil.copy(pack, tmp_path / "packs" / pack.name)
+    with_packs(tmp_path)
     (tmp_path / "packsync.yaml").write_text("default_target: sandbox\ntargets:\n  sandbox: {url: sandbox}\n")
     return tmp_path
 

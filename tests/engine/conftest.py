@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from packsync.cli import cli
-from tests.conftest import PACKS
+from tests.conftest import with_packs
 from tests.sandbox_helpers import KEY, ThreadSandbox
 
 SLUGS_ALL = ("corporate-headshots", "pet-portraits")
@@ -106,9 +105,7 @@ class Project:
 
 @pytest.fixture
 def project(tmp_path: Path, sandbox: ThreadSandbox) -> Iterator[Project]:
-    (tmp_path / "packs").mkdir()
-    for pack in PACKS.glob("*.yaml"):
-        shutil.copy(pack, tmp_path / "packs" / pack.name)
+    with_packs(tmp_path)
     (tmp_path / "packsync.yaml").write_text(
         f"default_target: test\ntargets:\n  test:\n    url: {sandbox.url}\n    key_env: PACKSYNC_TEST_KEY\n"
     )

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -145,3 +146,8 @@ def timed(limit: float) -> Iterator[None]:
     yield
     took = time.monotonic() - started
     assert took < limit, f"took {took:.1f} s, more than {limit} s"
+
+
+def point_at(root: Path, url: str, key_env: str = "K") -> None:
+    """Make the project at ``root`` talk to ``url`` (its only target), with the key in ``key_env``."""
+    (root / "packsync.yaml").write_text(f"default_target: t\ntargets:\n  t: {{url: '{url}', key_env: {key_env}}}\n")

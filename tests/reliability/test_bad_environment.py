@@ -3,14 +3,13 @@ exit 1, no traceback, and nothing is sent."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from packsync.astria.connect import env_number, max_list_items, retry_policy, timeouts
 from packsync.astria.errors import ConfigError
-from tests.conftest import PACKS, run_packsync
+from tests.conftest import run_packsync, with_packs
 from tests.reliability.hostile import Hostile, as_json
 
 COMMANDS = (["plan"], ["apply", "--auto-approve"], ["packs"], ["stats"], ["import", "--all"])
@@ -30,9 +29,7 @@ BAD = [
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "packs").mkdir()
-    for pack in PACKS.glob("*.yaml"):
-        shutil.copy(pack, tmp_path / "packs" / pack.name)
+    with_packs(tmp_path)
     return tmp_path
 
 

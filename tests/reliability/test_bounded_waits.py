@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PACKS, Run
+from tests.conftest import Run, with_packs
 from tests.engine.conftest import Project, assert_no_duplicates
-from tests.reliability.hostile import Asked, Hostile, Reply, as_json, forward
+from tests.reliability.hostile import Asked, Hostile, Reply, as_json, forward, point_at
 from tests.sandbox_helpers import KEY
 
 QUICK = {"PACKSYNC_RETRY_ATTEMPTS": "2", "PACKSYNC_RETRY_MAX_DELAY": "0.05", "NO_COLOR": "1"}
@@ -41,15 +40,9 @@ def run(*args: str, cwd: Path, env: dict[str, str], timeout: float) -> tuple[Run
     return Run(done.returncode, done.stdout, done.stderr), time.monotonic() - started
 
 
-def point_at(root: Path, url: str, key_env: str = "K") -> None:
-    (root / "packsync.yaml").write_text(f"default_target: t\ntargets:\n  t: {{url: '{url}', key_env: {key_env}}}\n")
-
-
 @pytest.fixture
 def files(tmp_path: Path) -> Path:
-    (tmp_path / "packs").mkdir()
-    for pack in PACKS.glob("*.yaml"):
-        shutil.copy(pack, tmp_path / "packs" / pack.name)
+    with_packs(tmp_path)
     return tmp_path
 
 

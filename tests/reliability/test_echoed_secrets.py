@@ -7,15 +7,14 @@ logged or written by any command. Any other ``Bearer`` token in an error is blan
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import PACKS, run_packsync
-from tests.reliability.hostile import Asked, Hostile, Reply, as_json
+from tests.conftest import run_packsync, with_packs
+from tests.reliability.hostile import Asked, Hostile, Reply, as_json, point_at
 
 CANARY = "sk_live_CANARY+4f1e/9a7c=2d"  # characters that URL-encoding and JSON may rewrite
 OTHER = "sk_live_SOMEONE_ELSES_5e8b1d"
@@ -66,15 +65,9 @@ MODES: dict[str, Callable[[Asked], Reply]] = {
 }
 
 
-def point_at(project: Path, url: str) -> None:
-    (project / "packsync.yaml").write_text(f"default_target: t\ntargets:\n  t: {{url: '{url}', key_env: K}}\n")
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "packs").mkdir()
-    for pack in PACKS.glob("*.yaml"):
-        shutil.copy(pack, tmp_path / "packs" / pack.name)
+    with_packs(tmp_path)
     return tmp_path
 
 
