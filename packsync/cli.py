@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from packsync import __version__
+from packsync.commands.base import invoke
 from packsync.errors import ExitCode
 
 
@@ -72,10 +73,9 @@ def validate(paths: tuple[Path, ...], output_format: str, strict: bool, project_
     PATHS are files or directories; the default is the project's packs directory.
     Exit 0 when valid, 1 when any file is invalid.
     """
-    from packsync.commands.validate import run_validate
+    from packsync.commands.validate import ValidateOptions, run_validate
 
-    code = run_validate(list(paths), project_dir, output_format, strict, sys.stdout, sys.stderr)
-    sys.exit(code)
+    sys.exit(invoke(run_validate, ValidateOptions(paths, project_dir, output_format, strict)))
 
 
 @cli.command()
@@ -103,10 +103,9 @@ def render(
 
     PACK is a pack's slug or the path of its file.
     """
-    from packsync.commands.render import RenderRequest, run_render
+    from packsync.commands.render import RenderOptions, run_render
 
-    request = RenderRequest(pack, class_name, list(values), list(keys), output_format)
-    sys.exit(run_render(request, project_dir, sys.stdout, sys.stderr))
+    sys.exit(invoke(run_render, RenderOptions(pack, class_name, values, keys, output_format, project_dir)))
 
 
 @cli.command()
@@ -192,9 +191,9 @@ def packs(target_name: str | None, output_format: str, project_dir: Path) -> Non
 
     Packs that no file declares are shown here and never touched by apply.
     """
-    from packsync.commands.packs import run_packs
+    from packsync.commands.packs import PacksOptions, run_packs
 
-    sys.exit(run_packs(project_dir, target_name, output_format, sys.stdout, sys.stderr))
+    sys.exit(invoke(run_packs, PacksOptions(project_dir, target_name, output_format)))
 
 
 target_option = click.option(
@@ -229,10 +228,10 @@ def plan(
     project_dir: Path,
 ) -> None:
     """Show what apply would change on the account to make it match the pack files."""
-    from packsync.commands.plan_apply import PlanOptions, run_plan
+    from packsync.commands.plan import PlanOptions, run_plan
 
     options = PlanOptions(project_dir, target_name, packs, output_format, out_file, detailed_exitcode)
-    sys.exit(run_plan(options, sys.stdout, sys.stderr))
+    sys.exit(invoke(run_plan, options))
 
 
 @cli.command()
@@ -261,7 +260,7 @@ def apply(
     Exit 3 when a safety limit refuses the plan, 4 when a saved plan is stale,
     5 when some changes failed or the account does not match afterwards.
     """
-    from packsync.commands.plan_apply import ApplyOptions, run_apply
+    from packsync.commands.apply import ApplyOptions, run_apply
 
     flags = {
         "--allow-mass-removal": allow_mass_removal,
@@ -275,9 +274,9 @@ def apply(
         packs=packs,
         plan_file=plan_file,
         auto_approve=auto_approve,
-        allow={flag for flag, given in flags.items() if given},
+        allow=frozenset(flag for flag, given in flags.items() if given),
     )
-    sys.exit(run_apply(options, sys.stdout, sys.stderr))
+    sys.exit(invoke(run_apply, options))
 
 
 @cli.command("import")
@@ -305,7 +304,7 @@ def import_(
     from packsync.commands.import_packs import ImportOptions, run_import
 
     options = ImportOptions(project_dir, target_name, packs, import_all, force, show_diff, detailed_exitcode)
-    sys.exit(run_import(options, sys.stdout, sys.stderr))
+    sys.exit(invoke(run_import, options))
 
 
 @cli.command()
@@ -330,9 +329,9 @@ def schema(kind: str | None, write_dir: str | None, project_dir: Path) -> None:
     Pack files point editors at the project's schemas/ directory; `packsync schema --write`
     puts this packsync's schemas there (run it again after upgrading packsync).
     """
-    from packsync.packfiles.schemafiles import run_schema
+    from packsync.commands.schema import SchemaOptions, run_schema
 
-    sys.exit(run_schema(kind, write_dir, project_dir, sys.stdout, sys.stderr))
+    sys.exit(invoke(run_schema, SchemaOptions(kind, write_dir, project_dir)))
 
 
 @cli.command()
@@ -341,9 +340,9 @@ def schema(kind: str | None, write_dir: str | None, project_dir: Path) -> None:
 @project_option
 def fmt(paths: tuple[Path, ...], check: bool, project_dir: Path) -> None:
     """Rewrite pack files in the canonical layout, keeping comments (default: the packs directory)."""
-    from packsync.commands.fmt import run_fmt
+    from packsync.commands.fmt import FmtOptions, run_fmt
 
-    sys.exit(run_fmt(list(paths), check, project_dir, sys.stdout, sys.stderr))
+    sys.exit(invoke(run_fmt, FmtOptions(paths, check, project_dir)))
 
 
 @cli.command()
@@ -359,9 +358,9 @@ def fmt(paths: tuple[Path, ...], check: bool, project_dir: Path) -> None:
 @click.option("--pull", type=int, help="The pull request number (default: from GITHUB_EVENT_PATH).")
 def comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | None) -> None:
     """Turn a saved plan into pull-request comments: split between packs, found again by a hidden marker."""
-    from packsync.commands.github import run_comment
+    from packsync.commands.github import CommentOptions, run_comment
 
-    sys.exit(run_comment(plan_file, out_dir, post, pull, sys.stdout, sys.stderr))
+    sys.exit(invoke(run_comment, CommentOptions(plan_file, out_dir, post, pull)))
 
 
 @cli.command()
@@ -374,9 +373,9 @@ def comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | None)
 @click.option("--post", is_flag=True, help="Open, update or close the drift issue (GITHUB_TOKEN, GITHUB_REPOSITORY).")
 def drift(plan_file: Path, out_dir: Path | None, post: bool) -> None:
     """Report drift from a saved plan: exit 0 when the account matches, 2 when it does not."""
-    from packsync.commands.github import run_drift
+    from packsync.commands.github import DriftOptions, run_drift
 
-    sys.exit(run_drift(plan_file, out_dir, post, sys.stdout, sys.stderr))
+    sys.exit(invoke(run_drift, DriftOptions(plan_file, out_dir, post)))
 
 
 @cli.command("reviewed-plan")
@@ -385,9 +384,9 @@ def drift(plan_file: Path, out_dir: Path | None, post: bool) -> None:
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path("plan.json"))
 def reviewed_plan(target_name: str, commit: str | None, out_file: Path) -> None:
     """Download the plan saved when the merged pull request was reviewed (GitHub Actions)."""
-    from packsync.commands.github import run_reviewed_plan
+    from packsync.commands.github import ReviewedPlanOptions, run_reviewed_plan
 
-    sys.exit(run_reviewed_plan(target_name, commit, out_file, sys.stdout, sys.stderr))
+    sys.exit(invoke(run_reviewed_plan, ReviewedPlanOptions(target_name, commit, out_file)))
 
 
 @cli.command()
@@ -423,14 +422,12 @@ def stats(
     Runs on test tunes are left out: the target's test_tune_ids, --exclude-tune-ids, and
     every tune a preview pack (PACK-preview) has run on.
     """
-    from packsync.feedback.stats import run_stats
+    from packsync.commands.stats import StatsOptions, run_stats
 
     day = since.date() if since is not None else None
     exclude = _tune_ids(exclude_tune_ids, "--exclude-tune-ids")
-    code = run_stats(
-        project_dir, target_name, list(packs), day, output_format, min_runs, sys.stdout, sys.stderr, exclude
-    )
-    sys.exit(code)
+    options = StatsOptions(project_dir, target_name, packs, day, output_format, min_runs, exclude)
+    sys.exit(invoke(run_stats, options))
 
 
 @cli.command()
@@ -467,23 +464,20 @@ def preview(
 
     Exit 1 when a run failed or an image could not be embedded (the sheet is written all the same).
     """
-    from packsync.feedback.preview import run_preview_command
+    from packsync.commands.preview import PreviewOptions, run_preview
 
-    ids = _tune_ids(tune_ids, "--tune-ids")
-    code = run_preview_command(
-        project_dir,
-        target_name,
-        pack,
-        ids,
-        list(keys),
-        changed,
-        out_file,
-        timeout,
-        allow_over_budget,
-        sys.stdout,
-        sys.stderr,
+    options = PreviewOptions(
+        pack=pack,
+        project_dir=project_dir,
+        target=target_name,
+        tune_ids=_tune_ids(tune_ids, "--tune-ids"),
+        keys=keys,
+        changed=changed,
+        out_file=out_file,
+        timeout=timeout,
+        allow_over_budget=allow_over_budget,
     )
-    sys.exit(code)
+    sys.exit(invoke(run_preview, options))
 
 
 def _tune_ids(value: str | None, flag: str) -> list[int]:

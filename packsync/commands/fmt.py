@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
-from packsync.errors import ExitCode, fail
+from packsync.commands.base import Streams
+from packsync.errors import ExitCode, PacksyncError
 from packsync.packfiles.loader import load_file, load_text
 from packsync.packfiles.project import PROJECT_FILE, display_path, find_pack_files, load_project
 from packsync.packfiles.reporters import report_text
@@ -36,12 +36,24 @@ def format_text(text: str, name: str) -> FormatResult:
     return FormatResult(formatted, formatted != text)
 
 
-def run_fmt(paths: Sequence[Path], check: bool, project_dir: Path, out: TextIO, err: TextIO) -> int:
-    project = load_project(project_dir)
-    targets = list(paths) or [project.packs_dir]
+class NothingToFormat(PacksyncError):
+    """No pack file where fmt was pointed."""
+
+
+@dataclass(frozen=True)
+class FmtOptions:
+    paths: Sequence[Path] = ()  # files or directories; none: the project's packs directory
+    check: bool = False  # change nothing; fail when a file would change
+    project_dir: Path = Path(".")
+
+
+def run_fmt(options: FmtOptions, io: Streams) -> ExitCode:
+    project = load_project(options.project_dir)
+    check, out, err = options.check, io.out, io.err
+    targets = list(options.paths) or [project.packs_dir]
     files = [p for p in find_pack_files(targets) if p.name != PROJECT_FILE]
     if not files:
-        return fail(err, f"no pack files found in {', '.join(display_path(p) for p in targets)}")
+        raise NothingToFormat(f"no pack files found in {', '.join(display_path(p) for p in targets)}")
     changed, failed = [], []
     for path in files:
         shown = display_path(path)

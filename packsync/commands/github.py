@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from packsync.errors import ExitCode, PacksyncError, fail
+from packsync.commands.base import Streams
+from packsync.errors import ExitCode, PacksyncError
 from packsync.github import (
     GitHub,
     GitHubError,
@@ -18,22 +20,27 @@ from packsync.plan.formats import render_markdown
 from packsync.plan.model import Plan
 
 
-def run_comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | None, out: TextIO, err: TextIO) -> int:
-    try:
-        plan = Plan.load(plan_file)
-        bodies = build_comments(plan)
-        if out_dir is not None:
-            names = {f"comment-{index}.md": body for index, body in enumerate(bodies, start=1)}
-            _write_dir(out_dir, names, "comment-*.md", out)
-        if post:
-            github = GitHub.from_environment()
-            number = pull if pull is not None else pull_request_number()
-            for line in github.sync_comments(number, bodies, plan.target):
-                out.write(line + "\n")
-        if out_dir is None and not post:
-            out.write("\n\n".join(bodies))
-    except PacksyncError as exc:
-        return fail(err, exc)
+@dataclass(frozen=True)
+class CommentOptions:
+    plan_file: Path
+    out_dir: Path | None = None  # write comment-N.md files here
+    post: bool = False  # create or update the pull request's comments
+    pull: int | None = None  # the pull request; default: from GITHUB_EVENT_PATH
+
+
+def run_comment(options: CommentOptions, io: Streams) -> ExitCode:
+    plan = Plan.load(options.plan_file)
+    bodies = build_comments(plan)
+    if options.out_dir is not None:
+        names = {f"comment-{index}.md": body for index, body in enumerate(bodies, start=1)}
+        _write_dir(options.out_dir, names, "comment-*.md", io.out)
+    if options.post:
+        github = GitHub.from_environment()
+        number = options.pull if options.pull is not None else pull_request_number()
+        for line in github.sync_comments(number, bodies, plan.target):
+            io.out.write(line + "\n")
+    if options.out_dir is None and not options.post:
+        io.out.write("\n\n".join(bodies))
     return ExitCode.OK
 
 
@@ -60,40 +67,48 @@ def _write_dir(out_dir: Path, files: dict[str, str], pattern: str, out: TextIO) 
         raise OutDirError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
 
 
-def run_reviewed_plan(target: str, commit: str | None, out_file: Path, out: TextIO, err: TextIO) -> int:
+@dataclass(frozen=True)
+class ReviewedPlanOptions:
+    target: str  # the target the plan was made for
+    commit: str | None = None  # the pushed merge commit; default: GITHUB_SHA
+    out_file: Path = Path("plan.json")
+
+
+def run_reviewed_plan(options: ReviewedPlanOptions, io: Streams) -> ExitCode:
     """Download the plan reviewed on the pull request that the pushed commit merged."""
     import os
 
-    try:
-        sha = commit or os.environ.get("GITHUB_SHA", "")
-        if not sha:
-            raise GitHubError("no commit: give --commit SHA or run in GitHub Actions (GITHUB_SHA)")
-        found = download_reviewed_plan(GitHub.from_environment(), sha, target, out_file)
-    except GitHubError as exc:
-        return fail(err, exc)
-    out.write(f"saved {found} to {out_file}\n")
+    sha = options.commit or os.environ.get("GITHUB_SHA", "")
+    if not sha:
+        raise GitHubError("no commit: give --commit SHA or run in GitHub Actions (GITHUB_SHA)")
+    found = download_reviewed_plan(GitHub.from_environment(), sha, options.target, options.out_file)
+    io.out.write(f"saved {found} to {options.out_file}\n")
     return ExitCode.OK
 
 
-def run_drift(plan_file: Path, out_dir: Path | None, post: bool, out: TextIO, err: TextIO) -> int:
+@dataclass(frozen=True)
+class DriftOptions:
+    plan_file: Path
+    out_dir: Path | None = None  # drift.md goes here when there is drift
+    post: bool = False  # open, update or close the drift issue
+
+
+def run_drift(options: DriftOptions, io: Streams) -> ExitCode:
     """Exit 0 when the account matches, 2 when it drifted (after opening or updating the issue).
 
     ``out_dir`` gets ``drift.md``, the issue's body, when the account drifted, and loses the
     ``drift.md`` of an earlier run when it no longer does: the file is there exactly when
     there is drift.
     """
-    try:
-        plan = Plan.load(plan_file)
-        drifted = plan.has_changes
-        body = drift_issue_body(plan, render_markdown(plan, limit=50_000)) if drifted else None
-        if out_dir is not None:
-            _write_dir(out_dir, {} if body is None else {"drift.md": body}, "drift.md", out)
-        if post:
-            out.write(GitHub.from_environment().sync_drift_issue(plan.target, body) + "\n")
-        elif body is None:
-            out.write("No drift: the account matches the pack files.\n")
-        elif out_dir is None:
-            out.write(body)
-    except PacksyncError as exc:
-        return fail(err, exc)
+    plan = Plan.load(options.plan_file)
+    drifted = plan.has_changes
+    body = drift_issue_body(plan, render_markdown(plan, limit=50_000)) if drifted else None
+    if options.out_dir is not None:
+        _write_dir(options.out_dir, {} if body is None else {"drift.md": body}, "drift.md", io.out)
+    if options.post:
+        io.out.write(GitHub.from_environment().sync_drift_issue(plan.target, body) + "\n")
+    elif body is None:
+        io.out.write("No drift: the account matches the pack files.\n")
+    elif options.out_dir is None:
+        io.out.write(body)
     return ExitCode.CHANGES if drifted else ExitCode.OK

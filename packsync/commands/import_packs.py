@@ -20,7 +20,8 @@ from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
 from packsync.astria.connect import open_client
 from packsync.astria.errors import NotFound
-from packsync.astria.target import resolve_target
+from packsync.astria.target import ResolvedTarget, resolve_target
+from packsync.commands.base import Streams
 from packsync.desired.check import PackChecker
 from packsync.desired.reconstruct import WEB_UI, ImportedPack, file_slug, holdable_slug, is_tune_id, reconstruct
 from packsync.errors import ExitCode, PacksyncError, fail
@@ -34,7 +35,11 @@ from packsync.plan.model import Plan
 from packsync.term import Style, color_enabled, printable
 
 
-@dataclass
+class ImportUsageError(PacksyncError):
+    """Options that do not go together, or that choose nothing."""
+
+
+@dataclass(frozen=True)
 class ImportOptions:
     project_dir: Path = Path(".")
     target: str | None = None
@@ -95,20 +100,17 @@ def _add_schemas(project: Project, out: TextIO, err: TextIO) -> bool:
     return True
 
 
-def run_import(options: ImportOptions, out: TextIO, err: TextIO) -> int:
+def run_import(options: ImportOptions, io: Streams) -> ExitCode:
     project = load_project(options.project_dir)
     if options.detailed_exitcode and not options.diff:
-        return fail(err, "--detailed-exitcode goes with --diff (import --diff --detailed-exitcode)")
+        raise ImportUsageError("--detailed-exitcode goes with --diff (import --diff --detailed-exitcode)")
     if not options.all and not options.packs and not options.diff:
-        return fail(err, "name the packs to import with --pack SLUG_OR_ID, or import every one with --all")
-    try:
-        target = resolve_target(project, options.target)
-        existing = _existing_files(project)
-        if options.diff:
-            return asyncio.run(_drift(project, target, options, out, err))
-        return asyncio.run(_import(project, target, existing, options, out, err))
-    except PacksyncError as exc:
-        return fail(err, exc)
+        raise ImportUsageError("name the packs to import with --pack SLUG_OR_ID, or import every one with --all")
+    target = resolve_target(project, options.target)
+    existing = _existing_files(project)
+    if options.diff:
+        return asyncio.run(_drift(project, target, options, io))
+    return ExitCode(asyncio.run(_import(project, target, existing, options, io.out, io.err)))
 
 
 def _select(summaries: list[dict[str, Any]], options: ImportOptions) -> tuple[list[dict[str, Any]], list[str]]:
@@ -126,7 +128,12 @@ def _select(summaries: list[dict[str, Any]], options: ImportOptions) -> tuple[li
 
 
 async def _import(
-    project: Project, target: Any, existing: list[_Existing], options: ImportOptions, out: TextIO, err: TextIO
+    project: Project,
+    target: ResolvedTarget,
+    existing: list[_Existing],
+    options: ImportOptions,
+    out: TextIO,
+    err: TextIO,
 ) -> int:
     async with open_client(project, target) as client:
         summaries = await client.list_packs()
@@ -269,17 +276,16 @@ def _write_packs(
     return ExitCode.ERROR if failed else ExitCode.OK
 
 
-async def _drift(project: Project, target: Any, options: ImportOptions, out: TextIO, err: TextIO) -> int:
+async def _drift(project: Project, target: ResolvedTarget, options: ImportOptions, io: Streams) -> ExitCode:
     """What the account has that the files do not, for packs that have files."""
-    from packsync.plan.build import load_workspace, select_packs
+    from packsync.commands.prologue import checked_workspace
+    from packsync.plan.build import select_packs
 
-    workspace = load_workspace(project.root)
-    if workspace.errors:
-        return fail(err, "the pack files are invalid; run packsync validate")
+    workspace = checked_workspace(project.root, io)
     packs = select_packs(workspace.packs, [p for p in options.packs if not p.isdigit()])
     async with open_client(project, target, workspace.packs) as client:
         plan = await make_plan(client, workspace, target, packs)
-    _print_drift(plan, out, Style(color_enabled(out)))
+    _print_drift(plan, io.out, Style(color_enabled(io.out)))
     # the contract of plan --detailed-exitcode: 2 when something differs (manual changes included)
     return ExitCode.CHANGES if options.detailed_exitcode and plan.has_changes else ExitCode.OK
 

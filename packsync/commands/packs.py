@@ -3,30 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 from packsync.astria.connect import open_client
 from packsync.astria.live import LivePack, read_account
 from packsync.astria.target import ResolvedTarget, resolve_target
+from packsync.commands.base import Streams
 from packsync.desired.check import PackChecker
-from packsync.errors import ExitCode, PacksyncError, fail
+from packsync.errors import ExitCode
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import Project, display_path, find_pack_files, load_project
 from packsync.term import Style, color_enabled, json_text, printable
 
 
-def run_packs(project_dir: Path, target_name: str | None, output_format: str, out: TextIO, err: TextIO) -> int:
-    project = load_project(project_dir)
+@dataclass(frozen=True)
+class PacksOptions:
+    project_dir: Path = Path(".")
+    target: str | None = None
+    output_format: str = "text"
+
+
+def run_packs(options: PacksOptions, io: Streams) -> ExitCode:
+    """The account's packs, each with the file that declares it. Invalid files are no obstacle:
+    this only reads, and the valid ones still name their packs."""
+    project = load_project(options.project_dir)
     packs: list[Pack] = []
     if project.packs_dir.is_dir():
         result = PackChecker().check_files((f, display_path(f)) for f in find_pack_files([project.packs_dir]))
         packs = result.packs
-    try:
-        target = resolve_target(project, target_name)
-        live = asyncio.run(_read(project, target, packs))
-    except PacksyncError as exc:  # the embedded sandbox that did not start included
-        return fail(err, exc)
+    target = resolve_target(project, options.target)
+    live = asyncio.run(_read(project, target, packs))
+    out = io.out
     by_id = {p.id: p for p in packs if p.id is not None}
     by_slug = {p.slug: p for p in packs}
     rows = []
@@ -41,7 +49,7 @@ def run_packs(project_dir: Path, target_name: str | None, output_format: str, ou
                 "file": declared.path if declared else None,
             }
         )
-    if output_format == "json":
+    if options.output_format == "json":
         out.write(json_text({"target": target.name, "packs": rows}) + "\n")
         return ExitCode.OK
     style = Style(color_enabled(out))

@@ -8,66 +8,72 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from packsync.commands.base import Streams
 from packsync.desired.check import PackChecker
 from packsync.desired.expand import Template, expand_pack, expand_text
-from packsync.errors import ExitCode, fail
+from packsync.errors import ExitCode, PacksyncError
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import display_path, find_pack_files, load_project
 from packsync.packfiles.reporters import report_text
 from packsync.term import Style, color_enabled
 
 
+class RenderError(PacksyncError):
+    """The pack, class, prompt or characteristic asked for is not there."""
+
+
 @dataclass(frozen=True)
-class RenderRequest:
+class RenderOptions:
     pack: str  # a slug or a file path
     class_name: str | None = None
     assignments: Sequence[str] = ()  # NAME=VALUE
     keys: Sequence[str] = ()  # prompt keys; empty: all
     output_format: str = "text"
+    project_dir: Path = Path(".")
 
 
-def run_render(request: RenderRequest, project_dir: Path, out: TextIO, err: TextIO) -> int:
-    """Print the templates of one pack; return the exit code."""
-    pack_ref, class_name = request.pack, request.class_name
+def run_render(options: RenderOptions, io: Streams) -> ExitCode:
+    """Print the templates of one pack."""
+    pack_ref, class_name = options.pack, options.class_name
     checker = PackChecker()
     candidate = Path(pack_ref)
     if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
         files = [candidate]
     else:
-        project = load_project(project_dir)
+        project = load_project(options.project_dir)
         if not project.packs_dir.is_dir():
-            return fail(err, f"no packs directory at {display_path(project.packs_dir)}")
+            raise RenderError(f"no packs directory at {display_path(project.packs_dir)}")
         files = list(find_pack_files([project.packs_dir]))
     pack, problems = _find(checker, files, pack_ref)
     if pack is None:
         if problems:
-            report_text(problems, len(files), err, err)
+            report_text(problems, len(files), io.err, io.err)
             return ExitCode.ERROR
         where = ", ".join(sorted({display_path(f.parent) for f in files})) or "the project"
-        return fail(err, f'no pack with slug "{pack_ref}" in {where}')
+        raise RenderError(f'no pack with slug "{pack_ref}" in {where}')
     if class_name is not None and class_name not in {c.name for c in pack.classes}:
         known = ", ".join(c.name for c in pack.classes)
-        return fail(err, f'pack "{pack.slug}" has no class "{class_name}" (classes: {known})')
+        raise RenderError(f'pack "{pack.slug}" has no class "{class_name}" (classes: {known})')
     values: dict[str, str] = {}
     declared = {c.name for c in pack.characteristics}
-    for assignment in request.assignments:
+    for assignment in options.assignments:
         name, sep, value = assignment.partition("=")
         if not sep or not name:
-            return fail(err, f"--set needs NAME=VALUE, got {assignment!r}")
+            raise RenderError(f"--set needs NAME=VALUE, got {assignment!r}")
         if name not in declared:
             shown = ", ".join(sorted(declared)) or "none"
-            return fail(err, f'"{name}" is not a characteristic of pack "{pack.slug}" (declared: {shown})')
+            raise RenderError(f'"{name}" is not a characteristic of pack "{pack.slug}" (declared: {shown})')
         values[name] = value
-    unknown = [k for k in request.keys if k not in {p.key for p in pack.prompts}]
+    unknown = [k for k in options.keys if k not in {p.key for p in pack.prompts}]
     if unknown:
-        return fail(err, f'pack "{pack.slug}" has no prompt with key "{unknown[0]}"')
+        raise RenderError(f'pack "{pack.slug}" has no prompt with key "{unknown[0]}"')
     templates = expand_pack(pack, class_name=class_name)
-    if request.keys:
-        templates = [t for t in templates if t.key in request.keys]
-    if request.output_format == "json":
-        out.write(json.dumps(_as_json(pack, templates, values), indent=2, ensure_ascii=False) + "\n")
+    if options.keys:
+        templates = [t for t in templates if t.key in options.keys]
+    if options.output_format == "json":
+        io.out.write(json.dumps(_as_json(pack, templates, values), indent=2, ensure_ascii=False) + "\n")
     else:
-        _as_text(pack, templates, values, out)
+        _as_text(pack, templates, values, io.out)
     return ExitCode.OK
 
 

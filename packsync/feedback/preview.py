@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
@@ -23,18 +23,15 @@ from packsync.astria.errors import NotFound
 from packsync.desired.expand import Template
 from packsync.desired.identity import identity
 from packsync.desired.state import desired_state
-from packsync.errors import ExitCode, PacksyncError, fail
+from packsync.errors import fail
 from packsync.facts import format_mc
-from packsync.feedback.embed import Embedded, ImageFetcher, redact
+from packsync.feedback.embed import Embedded, redact
 from packsync.packfiles.pack import Pack
-from packsync.packfiles.safe_write import STATE_DIR, atomic_write, safe_file_name, state_dir
+from packsync.packfiles.safe_write import STATE_DIR, safe_file_name
 from packsync.plan.build import PlanError, read_declared
 from packsync.plan.diff import LiveState
 from packsync.plan.model import PackPlan
 from packsync.slug import derive_slug
-
-if TYPE_CHECKING:
-    from packsync.astria.target import ResolvedTarget
 
 PREVIEW_SUFFIX = " (preview)"
 
@@ -176,7 +173,7 @@ def planned_runs(pack: Pack, keys: Sequence[str], tunes: Mapping[int, Mapping[st
     return sum(1 for key in keys for tune in tunes.values() if (key, tune.get("name")) in pairs)
 
 
-async def run_preview(
+async def take_shots(
     client: AstriaClient,
     request: PreviewRequest,
     live: LiveState,
@@ -382,106 +379,3 @@ def undeclared_warnings(result: PreviewResult, declared: Sequence[int], target: 
         f"(or pass stats --exclude-tune-ids {tune_id})\n"
         for tune_id in sorted(live - recorded - set(declared))
     ]
-
-
-def run_preview_command(
-    project_dir: Path,
-    target_name: str | None,
-    slug: str,
-    tune_ids: Sequence[int],
-    keys: list[str],
-    changed: bool,
-    out_file: Path | None,
-    timeout: float,
-    allow_over_budget: bool,
-    out: TextIO,
-    err: TextIO,
-) -> int:
-    """``packsync preview``. Exit 0 when every run gave images and every image is on the sheet; 1 otherwise,
-    or on an error before anything ran; 3 when the policy's image budget refuses it."""
-    from packsync.astria.connect import open_client
-    from packsync.plan.build import make_plan, select_packs, valid_workspace_and_target
-
-    try:
-        workspace, target = valid_workspace_and_target(project_dir, target_name)
-        (pack,) = select_packs(workspace.packs, [slug])
-        if out_file is not None and not out_file.parent.is_dir():  # found out before anything is spent
-            raise PlanError(f"cannot write the contact sheet to {out_file}: {out_file.parent} is not a directory")
-        declared = not tune_ids
-        wanted = list(dict.fromkeys(tune_ids)) or list(target.test_tune_ids)
-        if not wanted:
-            raise PlanError(
-                f"no test tunes to run on: give --tune-ids ID,..., or list the account's test tunes under "
-                f"targets.{target.name}.test_tune_ids in packsync.yaml"
-            )
-
-        async def go() -> PreviewResult | int:
-            async with open_client(workspace.project, target, workspace.packs) as client:
-                plan = await make_plan(client, workspace, target, [pack])
-                pack_plan = plan.packs[0]
-                live = await read_pack_state(client, pack)
-                chosen = choose(pack, pack_plan, keys, changed)
-                if not chosen:
-                    out.write("Nothing to preview: the plan changes no prompt of this pack.\n")
-                    return ExitCode.OK
-                where = f" (targets.{target.name}.test_tune_ids in packsync.yaml)" if declared else ""
-                found = await read_test_tunes(client, wanted, where)
-                tunes = tunes_for_pack(pack, found, declared, target.name)
-                if not planned_runs(pack, chosen, tunes):
-                    classes = ", ".join(sorted({str(t.get("name")) for t in tunes.values()}))
-                    raise PlanError(
-                        f"nothing to run: no chosen prompt of pack {pack.slug} ({', '.join(chosen)}) is for the "
-                        f"class of the test tunes ({classes})"
-                    )
-                replaced = {c.create.key for c in pack_plan.changes if c.kind == "replace" and c.create}
-                images = estimate(pack, chosen, [str(t.get("name")) for t in tunes.values()], replaced)
-                out.write(cost_line(images, pack_plan.price_per_image_mc) + "\n")
-                budget = workspace.project.policy.max_images
-                if budget is not None and images > budget and not allow_over_budget:
-                    err.write(
-                        f"packsync: refused: the preview would generate {images:,} images; the policy's budget is "
-                        f"{budget:,}; allow it with --allow-over-budget\n"
-                    )
-                    return ExitCode.REFUSED
-                request = PreviewRequest(pack, pack_plan, list(tunes), chosen, changed)
-                shots = await run_preview(client, request, live, target.tune_ids, timeout, tunes)
-                # Fetched now, while the server is still there: the embedded sandbox stops with the client.
-                async with ImageFetcher(client.base_url, client.config.key) as fetcher:
-                    embedded = await fetcher.embed_all(url for shot in shots for url in shot.images)
-                return PreviewResult(shots, dict(tunes), embedded)
-
-        result = asyncio.run(go())
-    except PacksyncError as exc:
-        return fail(err, exc)
-    if isinstance(result, int):
-        return result
-    return _write_sheet(workspace.project.root, pack, out_file, result, target, out, err)
-
-
-def _write_sheet(
-    root: Path,
-    pack: Pack,
-    out_file: Path | None,
-    result: PreviewResult,
-    target: ResolvedTarget,
-    out: TextIO,
-    err: TextIO,
-) -> int:
-    """Write the contact sheet and report what it holds; 1 when a run or an image is missing."""
-    from packsync.packfiles.project import display_path
-
-    path = out_file if out_file is not None else default_sheet(root, pack.slug)
-    names = {tune_id: str(tune.get("name") or "") for tune_id, tune in result.tunes.items()}
-    try:
-        if out_file is None:
-            state_dir(root)  # with the .gitignore that keeps it out of the repository
-            path.parent.mkdir(exist_ok=True)
-        atomic_write(path, contact_sheet(pack, result.shots, names, result.embedded))
-    except OSError as exc:
-        return fail(err, f"cannot write the contact sheet to {display_path(path)}: {exc.strerror or exc}")
-    total = sum(len(s.images) for s in result.shots)
-    shown = sum(1 for s in result.shots for u in s.images if (result.embedded.get(u) or Embedded(u)).ok)
-    out.write(f"Wrote {display_path(path)}: {len(result.shots)} run(s), {total} image(s), {shown} embedded\n")
-    for line in undeclared_warnings(result, target.test_tune_ids, target.name):
-        err.write(line)
-    return ExitCode.ERROR if report_problems(result, err) else ExitCode.OK

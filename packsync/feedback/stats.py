@@ -17,7 +17,6 @@ What was left out is counted and shown.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import html
 import io
@@ -30,7 +29,6 @@ from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
 from packsync.desired.identity import identity
 from packsync.desired.state import desired_state
-from packsync.errors import ExitCode, PacksyncError, fail
 from packsync.packfiles.pack import Pack
 from packsync.plan.build import read_declared
 from packsync.plan.diff import LiveState
@@ -334,36 +332,3 @@ STATS_FORMATS: dict[str, Callable[[StatsReport, date | None], str]] = {
     "csv": lambda report, since: to_csv(report.packs),
     "html": lambda report, since: to_html(report.packs, since),
 }
-
-
-def run_stats(
-    project_dir: Any,
-    target_name: str | None,
-    slugs: list[str],
-    since: date | None,
-    output_format: str,
-    min_runs: int,
-    out: Any,
-    err: Any,
-    exclude_tune_ids: Collection[int] = (),
-) -> int:
-    from packsync.astria.connect import open_client
-    from packsync.feedback.preview import preview_slug
-    from packsync.plan.build import select_packs, valid_workspace_and_target
-
-    try:
-        workspace, target = valid_workspace_and_target(project_dir, target_name)
-        packs = select_packs(workspace.packs, slugs)
-        test = set(target.test_tune_ids) | set(exclude_tune_ids)
-        declared = {p.slug for p in workspace.packs}
-        previews = {preview_slug(p) for p in workspace.packs} - declared
-
-        async def go() -> StatsReport:
-            async with open_client(workspace.project, target, workspace.packs) as client:
-                return await gather_stats(client, packs, target.tune_ids, since, min_runs, test, previews)
-
-        report = asyncio.run(go())
-    except PacksyncError as exc:
-        return fail(err, exc)
-    out.write(STATS_FORMATS[output_format](report, since))
-    return ExitCode.OK

@@ -15,10 +15,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import TextIO
 
-from packsync.errors import ExitCode, fail
-from packsync.packfiles.project import Project, display_path, load_project
+from packsync.packfiles.project import Project
 from packsync.packfiles.safe_write import atomic_write
 from packsync.packfiles.schema import PACK_SCHEMA, PROJECT_SCHEMA, schema_dir
 
@@ -74,25 +72,3 @@ def write_schemas(directory: Path, names: Sequence[str], *, replace: bool) -> li
         atomic_write(path, text)
         done.append(SchemaFile(path, "written"))
     return done
-
-
-def run_schema(kind: str | None, write_dir: str | None, project_dir: Path, out: TextIO, err: TextIO) -> int:
-    """Print one schema (``kind``, default the pack schema), or write them into ``write_dir``.
-
-    ``write_dir`` None: print; "" : the project's ``schemas/`` directory.
-    """
-    if write_dir is None:
-        out.write(shipped_text(SCHEMA_FILES[kind or "pack"]))
-        return ExitCode.OK
-    directory = Path(write_dir) if write_dir else project_schema_dir(load_project(project_dir))
-    names = [SCHEMA_FILES[kind]] if kind else list(SCHEMA_FILES.values())
-    if directory.exists() and not directory.is_dir():
-        return fail(err, f"{display_path(directory)} is not a directory (schema --write DIR)")
-    try:
-        written = write_schemas(directory, names, replace=True)
-    except OSError as exc:
-        return fail(err, f"cannot write the schemas into {display_path(directory)}: {exc.strerror or exc}")
-    for file in written:
-        shown = display_path(file.path)
-        out.write(f"{shown} is up to date\n" if file.status == "unchanged" else f"{file.status} {shown}\n")
-    return ExitCode.OK

@@ -52,16 +52,6 @@ def load_workspace(project_dir: Path) -> Workspace:
     return workspace
 
 
-def valid_workspace_and_target(project_dir: Path, target_name: str | None) -> tuple[Workspace, ResolvedTarget]:
-    """The project's valid packs and its chosen target; PlanError when any pack file is invalid."""
-    from packsync.astria.target import resolve_target
-
-    workspace = load_workspace(project_dir)
-    if workspace.errors:
-        raise PlanError("the pack files are invalid; run packsync validate")
-    return workspace, resolve_target(workspace.project, target_name)
-
-
 def select_packs(packs: Sequence[Pack], slugs: Sequence[str]) -> list[Pack]:
     if not slugs:
         return list(packs)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from packsync.commands.render import RenderRequest, _fill, run_render
+from packsync.commands.base import Streams, invoke
+from packsync.commands.render import RenderOptions, _fill, run_render
 from packsync.desired.expand import expand_pack, expand_text, format_weight, subject_tag
 from packsync.desired.identity import canonical_value, fingerprint, identity, tagged_tune
 from packsync.desired.state import desired_state
@@ -192,8 +193,10 @@ def test_render_fills_set_characteristics_for_the_preview_only(tmp_path: Path) -
     path = tmp_path / "demo.yaml"
     path.write_text(PACK)
     out, err = io.StringIO(), io.StringIO()
-    request = RenderRequest(str(path), class_name="woman", assignments=["eye_color=green eyes"], output_format="json")
-    assert run_render(request, tmp_path, out, err) == 0, err.getvalue()
+    options = RenderOptions(
+        str(path), class_name="woman", assignments=["eye_color=green eyes"], output_format="json", project_dir=tmp_path
+    )
+    assert invoke(run_render, options, Streams(out, err)) == 0, err.getvalue()
     rendered = json.loads(out.getvalue())
     assert rendered["characteristics"] == {"eye_color": "green eyes"}
     assert [(t["class"], t["key"]) for t in rendered["templates"]] == [("woman", "a"), ("woman", "b")]

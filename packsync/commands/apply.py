@@ -1,0 +1,262 @@
+"""``packsync apply``: a fresh or saved plan carried out under the account's lock, then verified.
+
+A saved plan is re-checked against the account and the files before anything is sent; the
+account is read again afterwards, so the exit code says whether it now matches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from packsync.apply.applier import Applier, ApplyReport, Result, recheck_saved, verify_saved
+from packsync.apply.lock import account_lock
+from packsync.astria.client import AstriaClient
+from packsync.astria.connect import env_number
+from packsync.astria.errors import ConfigError
+from packsync.astria.target import IMPLICIT_TARGET, ResolvedTarget, resolve_target
+from packsync.commands.base import Streams
+from packsync.commands.prologue import Prepared, checked_workspace
+from packsync.desired.state import desired_state
+from packsync.errors import ExitCode, fail
+from packsync.plan.build import Workspace, make_plan, select_packs
+from packsync.plan.diff import evaluate_safety
+from packsync.plan.formats import render_text
+from packsync.plan.model import Plan
+from packsync.term import Style, color_enabled
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    project_dir: Path = Path(".")
+    target: str | None = None
+    packs: Sequence[str] = ()
+    plan_file: Path | None = None
+    auto_approve: bool = False
+    allow: frozenset[str] = field(default_factory=frozenset)  # safety flags given, e.g. "--allow-protected"
+
+
+def run_apply(options: ApplyOptions, io: Streams) -> ExitCode:
+    workspace = checked_workspace(options.project_dir, io)
+    saved: Plan | None = None
+    if options.plan_file is not None:
+        saved = Plan.load(options.plan_file)
+        target = _saved_plan_target(workspace, saved, options.target)
+    else:
+        target = resolve_target(workspace.project, options.target)
+    ready = Prepared(workspace, target, select_packs(workspace.packs, options.packs))
+    account = target.lock_key(str(workspace.project.root.resolve()))
+    wait = env_number("PACKSYNC_LOCK_TIMEOUT", 600.0, least=0)
+    try:
+        with account_lock(account, wait, io.err):
+            return asyncio.run(_apply(options, ready, saved, io))
+    except KeyboardInterrupt:
+        io.err.write("\npacksync: interrupted. Run apply again: it finds what was done and finishes the rest.\n")
+        return ExitCode.INTERRUPTED
+
+
+def _saved_plan_target(workspace: Workspace, saved: Plan, name: str | None) -> ResolvedTarget:
+    """The target a saved plan is applied to: the one it was made for, found the way plan found it.
+
+    ``--target`` must agree with the plan. Without it, the plan's own target is used; a plan made
+    with no target chosen (the account given by ``ASTRIA_API_URL`` and the key alone) is resolved
+    from the environment again. Either way the account must be the one the plan was read from.
+    """
+    if name and name != saved.target:
+        raise ConfigError(f"the plan was made for target {saved.target!r}, not {name!r}")
+    chosen: str | None = name or saved.target
+    if chosen == IMPLICIT_TARGET and chosen not in workspace.project.targets:
+        chosen = None
+    target = resolve_target(workspace.project, chosen)
+    if target.name != saved.target:
+        raise ConfigError(
+            f"the plan was made for target {saved.target!r}, but this environment chooses {target.name!r}; "
+            f"give --target {saved.target} or make a new plan"
+        )
+    if saved.account is not None and saved.account != target.account:
+        raise ConfigError(
+            f"the plan was made for the account at {_account_text(saved.account)}, but target {target.name!r} "
+            f"is now {_account_text(target.account)} (ASTRIA_API_URL, ASTRIA_WORKSPACE_ID); apply it with the "
+            "environment that made it, or make a new plan"
+        )
+    return target
+
+
+def _account_text(account: dict[str, str | None]) -> str:
+    workspace = account.get("workspace_id")
+    return f"{account.get('url')}" + (f" (workspace {workspace})" if workspace else "")
+
+
+async def _apply(options: ApplyOptions, ready: Prepared, saved: Plan | None, io: Streams) -> ExitCode:
+    style = Style(color_enabled(io.out))
+    policy = ready.workspace.project.policy
+    async with ready.client() as client:
+        if saved is not None:
+            checked = await _recheck(client, ready, saved, options, io)
+            if isinstance(checked, ExitCode):
+                return checked
+            plan = checked
+        else:
+            plan = await make_plan(client, ready.workspace, ready.target, ready.packs)
+        render_text(plan, io.out, style)
+        refused = [r for r in plan.refusals if r.flag not in options.allow]
+        if refused:
+            for refusal in refused:
+                io.err.write(f"packsync: refused: {refusal.message}; allow it with {refusal.flag}\n")
+            return ExitCode.REFUSED
+        if not plan.has_applicable_changes:
+            if plan.count("manual"):
+                io.out.write("Nothing packsync can apply; the manual changes above are made in the Astria web UI.\n")
+            return ExitCode.OK
+        if not options.auto_approve and not _confirm(io):
+            return ExitCode.ERROR
+        total = sum(len(p.applicable) + (1 if p.create_pack is not None else 0) for p in plan.packs)
+        view = ProgressView(total, io.out)
+        report = await Applier(client, plan, policy.on_remove, view).run()
+        view.finish()
+        io.out.write(f"\nApplied {report.done} change(s); verifying...\n")
+        if saved is not None:
+            return await _verify_saved(client, plan, report, io, style)
+        return await _verify_fresh(client, ready, report, io, style)
+
+
+async def _recheck(
+    client: AstriaClient, ready: Prepared, saved: Plan, options: ApplyOptions, io: Streams
+) -> Plan | ExitCode:
+    """The saved plan, if the account and the files still allow every change of it."""
+    plan = saved
+    if options.packs:
+        plan.packs = [p for p in plan.packs if p.slug in options.packs]
+    policy = ready.workspace.project.policy
+    check = await recheck_saved(client, plan, desired_state(ready.packs, ready.target.tune_ids), policy)
+    if check.stale:
+        for line in check.stale:
+            io.err.write(f"  {line}\n")
+        return ExitCode(
+            fail(
+                io.err,
+                f"the saved plan is stale: {len(check.stale)} object(s) changed since it was made; make a new plan",
+                ExitCode.STALE,
+            )
+        )
+    if check.refused:
+        for line in check.refused:
+            io.err.write(f"  {line}\n")
+        return ExitCode(
+            fail(
+                io.err,
+                f"the saved plan asks for {len(check.refused)} change(s) that the pack files, the account "
+                "or the policy do not allow; nothing was applied: make a new plan",
+            )
+        )
+    # The limits of the policy in force now, on the counts just read: never the file's own.
+    plan.refusals = evaluate_safety(plan, policy)
+    return plan
+
+
+def _confirm(io: Streams) -> bool:
+    stdin = sys.stdin
+    out = io.out
+    if not (hasattr(stdin, "isatty") and stdin.isatty() and hasattr(out, "isatty") and out.isatty()):
+        fail(io.err, "apply needs confirmation: run it in a terminal, or pass --auto-approve")
+        return False
+    out.write("\nApply these changes? Only 'yes' will be accepted: ")
+    out.flush()
+    answer = stdin.readline().strip()
+    if answer != "yes":
+        out.write("Apply cancelled; nothing was changed.\n")
+        return False
+    return True
+
+
+def _write_failures(failures: list[Result], err: TextIO) -> None:
+    for result in failures:
+        where = f"{result.source}: " if result.source else ""
+        err.write(f"  {where}{result.pack}: {result.description}: {result.error}\n")
+
+
+async def _verify_saved(client: AstriaClient, plan: Plan, report: ApplyReport, io: Streams, style: Style) -> ExitCode:
+    """A saved plan's own changes must all be in effect."""
+    missing = await verify_saved(client, plan)
+    _write_failures(report.failures, io.err)
+    if missing:
+        io.err.write(style("The account does not hold what the plan says yet:\n", "red"))
+        for line in missing:
+            io.err.write(f"  {line}\n")
+        io.err.write("Make a new plan and apply it to finish.\n")
+        return ExitCode.PARTIAL
+    if report.failures:
+        return ExitCode.PARTIAL
+    io.out.write(style("Verified: every change of the plan is in effect.", "green") + "\n")
+    return ExitCode.OK
+
+
+async def _verify_fresh(
+    client: AstriaClient, ready: Prepared, report: ApplyReport, io: Streams, style: Style
+) -> ExitCode:
+    """A fresh plan is planned again and must now be empty."""
+    workspace, target, packs = ready.workspace, ready.target, ready.packs
+    after = await make_plan(client, workspace, target, packs)
+    left = [p for p in after.packs if p.needs_applying]
+    if left and all(c.kind == "remove" and c.reason.startswith("duplicate") for p in left for c in p.applicable):
+        # Only extra copies remain (an apply elsewhere raced this one): remove them, keeping
+        # the oldest copy of each, as every apply does, and look again.
+        io.out.write("Removing extra copies that appeared meanwhile...\n")
+        await Applier(client, after, workspace.project.policy.on_remove).run()
+        after = await make_plan(client, workspace, target, packs)
+        left = [p for p in after.packs if p.needs_applying]
+    if report.failures:
+        io.err.write(f"{len(report.failures)} change(s) failed:\n")
+        _write_failures(report.failures, io.err)
+    if left:
+        io.err.write(style("The account does not match the pack files yet; still different:\n", "red"))
+        render_text(after, io.err, Style(color_enabled(io.err)))
+        io.err.write("Run packsync apply again to finish.\n")
+        return ExitCode.PARTIAL
+    if report.failures:
+        return ExitCode.PARTIAL
+    manual = after.count("manual")
+    tail = f" ({manual} manual change(s) remain for the Astria web UI)" if manual else ""
+    io.out.write(style(f"Verified: the account matches the pack files.{tail}", "green") + "\n")
+    return ExitCode.OK
+
+
+class ProgressView:
+    """A progress bar on a terminal; one line per change otherwise."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total = total
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.style = Style(color_enabled(stream))
+        self.count = 0
+
+    def __call__(self, result: Result) -> None:
+        self.count += 1
+        if self.tty:
+            width = 30
+            filled = int(width * min(self.count, self.total) / max(self.total, 1))
+            bar = "#" * filled + "." * (width - filled)
+            line = f"\rapplying [{bar}] {min(self.count, self.total)}/{self.total}"
+            if not result.ok:
+                line = f"\r{self._line(result)}\n" + line
+            self.stream.write(line)
+            self.stream.flush()
+            return
+        self.stream.write(self._line(result) + "\n")
+        self.stream.flush()
+
+    def _line(self, result: Result) -> str:
+        where = f" ({result.source})" if result.source else ""
+        if result.ok:
+            return f"{self.style('ok', 'green')}   {result.pack}: {result.description}"
+        word = "skip" if result.skipped else "FAIL"
+        return f"{self.style(word, 'red')} {result.pack}: {result.description}{where}: {result.error}"
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")

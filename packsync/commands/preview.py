@@ -1,0 +1,155 @@
+"""``packsync preview``: run chosen prompts of a pack on test tunes and write a contact sheet.
+
+Exit 0 when every run gave images and every image is on the sheet; 1 otherwise, or on an error
+before anything ran; 3 when the policy's image budget refuses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packsync.astria.client import AstriaClient
+from packsync.commands.base import Streams
+from packsync.commands.prologue import Prepared, prepare
+from packsync.errors import ExitCode, PacksyncError
+from packsync.feedback.embed import Embedded, ImageFetcher
+from packsync.feedback.preview import (
+    PreviewRequest,
+    PreviewResult,
+    choose,
+    contact_sheet,
+    cost_line,
+    default_sheet,
+    estimate,
+    planned_runs,
+    read_pack_state,
+    read_test_tunes,
+    report_problems,
+    take_shots,
+    tunes_for_pack,
+    undeclared_warnings,
+)
+from packsync.packfiles.pack import Pack
+from packsync.packfiles.project import display_path
+from packsync.packfiles.safe_write import atomic_write, state_dir
+from packsync.plan.build import PlanError, make_plan
+from packsync.plan.model import PackPlan
+
+
+class SheetNotWritten(PacksyncError):
+    """The contact sheet cannot be written."""
+
+
+@dataclass(frozen=True)
+class PreviewOptions:
+    pack: str  # the pack's slug
+    project_dir: Path = Path(".")
+    target: str | None = None
+    tune_ids: Sequence[int] = ()  # test tunes; none: the target's test_tune_ids
+    keys: Sequence[str] = ()  # the prompts to preview
+    changed: bool = False  # the prompts the plan would create or replace
+    out_file: Path | None = None  # default: .packsync/preview/PACK.html
+    timeout: float = 600.0  # seconds to wait for the images
+    allow_over_budget: bool = False
+
+
+def run_preview(options: PreviewOptions, io: Streams) -> ExitCode:
+    ready = prepare(options.project_dir, options.target, [options.pack], io)
+    (pack,) = ready.packs
+    out_file = options.out_file
+    if out_file is not None and not out_file.parent.is_dir():  # found out before anything is spent
+        raise PlanError(f"cannot write the contact sheet to {out_file}: {out_file.parent} is not a directory")
+    wanted = list(dict.fromkeys(options.tune_ids)) or list(ready.target.test_tune_ids)
+    if not wanted:
+        raise PlanError(
+            f"no test tunes to run on: give --tune-ids ID,..., or list the account's test tunes under "
+            f"targets.{ready.target.name}.test_tune_ids in packsync.yaml"
+        )
+
+    async def go() -> PreviewResult | ExitCode:
+        async with ready.client() as client:
+            return await _preview(client, ready, pack, wanted, options, io)
+
+    result = asyncio.run(go())
+    if isinstance(result, ExitCode):
+        return result
+    return _write_sheet(ready, pack, out_file, result, io)
+
+
+async def _preview(
+    client: AstriaClient, ready: Prepared, pack: Pack, wanted: list[int], options: PreviewOptions, io: Streams
+) -> PreviewResult | ExitCode:
+    plan = await make_plan(client, ready.workspace, ready.target, [pack])
+    pack_plan = plan.packs[0]
+    live = await read_pack_state(client, pack)
+    chosen = choose(pack, pack_plan, options.keys, options.changed)
+    if not chosen:
+        io.out.write("Nothing to preview: the plan changes no prompt of this pack.\n")
+        return ExitCode.OK
+    declared = not options.tune_ids
+    where = f" (targets.{ready.target.name}.test_tune_ids in packsync.yaml)" if declared else ""
+    found = await read_test_tunes(client, wanted, where)
+    tunes = tunes_for_pack(pack, found, declared, ready.target.name)
+    if not planned_runs(pack, chosen, tunes):
+        classes = ", ".join(sorted({str(t.get("name")) for t in tunes.values()}))
+        raise PlanError(
+            f"nothing to run: no chosen prompt of pack {pack.slug} ({', '.join(chosen)}) is for the "
+            f"class of the test tunes ({classes})"
+        )
+    if not _within_budget(ready, pack, pack_plan, chosen, tunes, options, io):
+        return ExitCode.REFUSED
+    request = PreviewRequest(pack, pack_plan, list(tunes), chosen, options.changed)
+    shots = await take_shots(client, request, live, ready.target.tune_ids, options.timeout, tunes)
+    # Fetched now, while the server is still there: the embedded sandbox stops with the client.
+    async with ImageFetcher(client.base_url, client.config.key) as fetcher:
+        embedded = await fetcher.embed_all(url for shot in shots for url in shot.images)
+    return PreviewResult(shots, dict(tunes), embedded)
+
+
+def _within_budget(
+    ready: Prepared,
+    pack: Pack,
+    pack_plan: PackPlan,
+    chosen: list[str],
+    tunes: dict[int, Any],
+    options: PreviewOptions,
+    io: Streams,
+) -> bool:
+    """Say what the preview costs; False (refused, said why) when it is over the policy's budget."""
+    replaced = {c.create.key for c in pack_plan.changes if c.kind == "replace" and c.create}
+    images = estimate(pack, chosen, [str(t.get("name")) for t in tunes.values()], replaced)
+    io.out.write(cost_line(images, pack_plan.price_per_image_mc) + "\n")
+    budget = ready.workspace.project.policy.max_images
+    if budget is not None and images > budget and not options.allow_over_budget:
+        io.err.write(
+            f"packsync: refused: the preview would generate {images:,} images; the policy's budget is "
+            f"{budget:,}; allow it with --allow-over-budget\n"
+        )
+        return False
+    return True
+
+
+def _write_sheet(ready: Prepared, pack: Pack, out_file: Path | None, result: PreviewResult, io: Streams) -> ExitCode:
+    """Write the contact sheet and report what it holds; 1 when a run or an image is missing."""
+    root, target = ready.workspace.project.root, ready.target
+    path = out_file if out_file is not None else default_sheet(root, pack.slug)
+    names = {tune_id: str(tune.get("name") or "") for tune_id, tune in result.tunes.items()}
+    try:
+        if out_file is None:
+            state_dir(root)  # with the .gitignore that keeps it out of the repository
+            path.parent.mkdir(exist_ok=True)
+        atomic_write(path, contact_sheet(pack, result.shots, names, result.embedded))
+    except OSError as exc:
+        raise SheetNotWritten(
+            f"cannot write the contact sheet to {display_path(path)}: {exc.strerror or exc}"
+        ) from None
+    total = sum(len(s.images) for s in result.shots)
+    shown = sum(1 for s in result.shots for u in s.images if (result.embedded.get(u) or Embedded(u)).ok)
+    io.out.write(f"Wrote {display_path(path)}: {len(result.shots)} run(s), {total} image(s), {shown} embedded\n")
+    for line in undeclared_warnings(result, target.test_tune_ids, target.name):
+        io.err.write(line)
+    return ExitCode.ERROR if report_problems(result, io.err) else ExitCode.OK

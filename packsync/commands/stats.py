@@ -1,0 +1,43 @@
+"""``packsync stats``: likes per template prompt and per pack, from customers' runs only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from packsync.commands.base import Streams
+from packsync.commands.prologue import prepare
+from packsync.errors import ExitCode
+from packsync.feedback.preview import preview_slug
+from packsync.feedback.stats import STATS_FORMATS, StatsReport, gather_stats
+
+
+@dataclass(frozen=True)
+class StatsOptions:
+    project_dir: Path = Path(".")
+    target: str | None = None
+    packs: Sequence[str] = ()
+    since: date | None = None  # only runs from this day on
+    output_format: str = "table"
+    min_runs: int = 10  # runs without a like before a template is flagged
+    exclude_tune_ids: Collection[int] = ()  # more test tunes, besides the target's test_tune_ids
+
+
+def run_stats(options: StatsOptions, io: Streams) -> ExitCode:
+    ready = prepare(options.project_dir, options.target, options.packs, io)
+    test = set(ready.target.test_tune_ids) | set(options.exclude_tune_ids)
+    declared = {p.slug for p in ready.workspace.packs}
+    previews = {preview_slug(p) for p in ready.workspace.packs} - declared
+
+    async def read() -> StatsReport:
+        async with ready.client() as client:
+            return await gather_stats(
+                client, ready.packs, ready.target.tune_ids, options.since, options.min_runs, test, previews
+            )
+
+    report = asyncio.run(read())
+    io.out.write(STATS_FORMATS[options.output_format](report, options.since))
+    return ExitCode.OK
