@@ -28,7 +28,7 @@ class Template(PromptContent):
 
     pack: str
     class_name: str
-    tune_id: int  # the reference tune it is created on
+    tune_id: int  # the tune it is created on (facts.ModelType.posts_on)
     key: str
     text: str
     params: Params
@@ -52,9 +52,21 @@ def format_weight(weight: float | int) -> str:
 
 
 def subject_tag(pack: Pack, cls: PackClass, tune_id: int | None = None) -> str:
-    """What ``{{subject}}`` becomes for a class: ``<lora:690204:1> ohwx man``."""
+    """What ``{{subject}}`` becomes for a class, by the pack's model type (A9): ``<lora:690204:1> ohwx man``
+    (lora, pti), ``<faceid:690204:1> woman`` (faceid), ``ohwx man`` (checkpoint)."""
+    kind = pack.model.kind
     tune = cls.tune_id if tune_id is None else tune_id
-    return f"<{pack.model.model_type}:{tune}:{format_weight(cls.weight)}> {pack.model.token} {cls.name}"
+    words = [pack.model.token, cls.name] if kind.uses_token else [cls.name]
+    if kind.tag is not None:
+        weight = format_weight(cls.weight) if kind.weighted else "1"
+        words.insert(0, f"<{kind.tag}:{tune}:{weight}>")
+    return " ".join(words)
+
+
+def post_tune(pack: Pack, reference: int) -> int:
+    """The tune a template of a class is created on: its reference tune (as the target names it) or
+    the pack's base model, as the model type says."""
+    return pack.model.base_tune_id if pack.model.kind.posts_on == "base" else reference
 
 
 def placeholders(text: str) -> Iterator[tuple[str, int]]:
@@ -104,7 +116,7 @@ def expand_pack(
                 Template(
                     pack=pack.slug,
                     class_name=name,
-                    tune_id=tune_id,
+                    tune_id=post_tune(pack, tune_id),
                     key=prompt.key,
                     text=expand_text(prompt.text, subject_tag(pack, cls, tune_id)).strip(),
                     params=params,
