@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from packsync.desired.identity import PromptContent
+from packsync.facts import ModelType
 from packsync.packfiles.diagnostics import Location
 from packsync.packfiles.pack import Pack, PackClass, Params, Prompt, freeze_params
 
@@ -51,16 +52,19 @@ def format_weight(weight: float | int) -> str:
     return format(Decimal(repr(weight)), "f")
 
 
-def subject_tag(pack: Pack, cls: PackClass, tune_id: int | None = None) -> str:
-    """What ``{{subject}}`` becomes for a class, by the pack's model type (A9): ``<lora:690204:1> ohwx man``
-    (lora, pti), ``<faceid:690204:1> woman`` (faceid), ``ohwx man`` (checkpoint)."""
-    kind = pack.model.kind
-    tune = cls.tune_id if tune_id is None else tune_id
-    words = [pack.model.token, cls.name] if kind.uses_token else [cls.name]
+def subject_for(kind: ModelType, token: str, class_name: str, tune_id: int, weight: float | int) -> str:
+    """What ``{{subject}}`` becomes, by the model type (A9): ``<lora:690204:1> ohwx man`` (lora, pti),
+    ``<faceid:690204:1> woman`` (faceid), ``ohwx man`` (checkpoint)."""
+    words = [token, class_name] if kind.uses_token else [class_name]
     if kind.tag is not None:
-        weight = format_weight(cls.weight) if kind.weighted else "1"
-        words.insert(0, f"<{kind.tag}:{tune}:{weight}>")
+        words.insert(0, f"<{kind.tag}:{tune_id}:{format_weight(weight) if kind.weighted else '1'}>")
     return " ".join(words)
+
+
+def subject_tag(pack: Pack, cls: PackClass, tune_id: int | None = None) -> str:
+    """What ``{{subject}}`` becomes for a class of a pack (``tune_id``: the target's name for its tune)."""
+    tune = cls.tune_id if tune_id is None else tune_id
+    return subject_for(pack.model.kind, pack.model.token, cls.name, tune, cls.weight)
 
 
 def post_tune(pack: Pack, reference: int) -> int:
