@@ -7,6 +7,7 @@ they come from.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_URL = "https://api.astria.ai"
@@ -17,8 +18,58 @@ PAGE_MAX = 120
 OFFSET_MAX_PROMPTS = 10_000
 OFFSET_MAX_TUNES = 200
 
-# A literal fine-tune tag, as every template prompt must contain (A5).
-TUNE_TAG_RE = re.compile(r"<(lora|faceid|pti):(\d+):([0-9.]+)>")
+
+@dataclass(frozen=True)
+class ModelType:
+    """What a pack's ``model_type`` implies for its templates (A9).
+
+    ``wire`` is the value the API holds (a checkpoint pack's is null); ``tag``
+    the kind of fine-tune tag ``{{subject}}`` writes (None: no tag); ``weighted``
+    whether the class weight goes into the tag (else the tag's ``:1`` is fixed);
+    ``uses_token`` whether the token stands before the class; ``posts_on`` the
+    tune a template is created on: ``reference`` (the class's tune) or ``base``
+    (the pack's ``base_tune_id``).
+    """
+
+    name: str
+    wire: str | None
+    tag: str | None
+    weighted: bool
+    uses_token: bool
+    posts_on: str
+
+
+# Templates go on the class's reference tune for every type: that is what
+# packsync has always done and what its sandbox and import rely on. A9 names the
+# pack's base model for lora, pti and faceid; a type's posts_on is where to switch.
+MODEL_TYPES: dict[str, ModelType] = {
+    "lora": ModelType("lora", "lora", "lora", weighted=True, uses_token=True, posts_on="reference"),
+    # SDXL packs: the API forces pti for SDXL tunes, and their prompts still use <lora:...>.
+    "pti": ModelType("pti", "pti", "lora", weighted=True, uses_token=True, posts_on="reference"),
+    "faceid": ModelType("faceid", "faceid", "faceid", weighted=False, uses_token=False, posts_on="reference"),
+    "checkpoint": ModelType("checkpoint", None, None, weighted=False, uses_token=True, posts_on="reference"),
+}
+POST_TUNES = ("reference", "base")
+
+
+def model_type_of_wire(value: str | None) -> ModelType | None:
+    """The pack file's model type for a value the API holds; None for one no pack file can name."""
+    for kind in MODEL_TYPES.values():
+        if kind.wire == value:
+            return kind
+    return None
+
+
+# The kinds of fine-tune tag that reference a tune, and a literal tag, as every
+# template prompt of a tagged model type contains (A5, A9): the weight is
+# optional (``<faceid:123>``); ``<pti:...>`` is not a tag.
+TAG_KINDS: tuple[str, ...] = tuple(sorted({k.tag for k in MODEL_TYPES.values() if k.tag is not None}))
+TUNE_TAG_RE = re.compile(r"<(" + "|".join(TAG_KINDS) + r"):(\d+)(?::([0-9.]+))?>")
+
+# Flux base models (A9): no negative prompt, cfg_scale below FLUX_CFG_LIMIT, no
+# weighted words, no resolution tier.
+FLUX_BASE_TUNE_IDS = frozenset({1504944})
+FLUX_CFG_LIMIT = 5
 NOT_FINE_TUNED = "Prompt is not using a fine-tuned model"
 
 # Generation parameters a template prompt carries, with the value the server

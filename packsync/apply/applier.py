@@ -122,7 +122,7 @@ class Applier:
         source = Source(pack.file, 1)
         try:
             created = await self.client.create_pack(
-                str(body.pop("title")), int(body.pop("base_tune_id")), str(body.pop("model_type")), **body
+                str(body.pop("title")), int(body.pop("base_tune_id")), body.pop("model_type"), **body
             )
         except OutcomeUnknown:
             found = await self._find_pack(pack)

@@ -353,7 +353,7 @@ class AstriaClient:
         """A pack's template prompts, every page of them."""
         return await self.list_prompts(pack_id=pack_id)
 
-    async def create_pack(self, title: str, base_tune_id: int, model_type: str, **extra: Any) -> dict[str, Any]:
+    async def create_pack(self, title: str, base_tune_id: int, model_type: str | None, **extra: Any) -> dict[str, Any]:
         body = {"pack": {"title": title, "base_tune_id": base_tune_id, "model_type": model_type, **extra}}
         return _expect_object("POST", "/packs", await self.request("POST", "/packs", body=body))
 

@@ -34,7 +34,7 @@ def reference_tunes(packs: Iterable[Pack], target: ResolvedTarget) -> list[dict[
                     "id": tune_id,
                     "name": cls.name,
                     "title": f"reference {cls.name} ({pack.slug})",
-                    "model_type": pack.model.model_type,
+                    "model_type": pack.model.wire_model_type,
                     "base_tune_id": pack.model.base_tune_id,
                     "token": pack.model.token,
                     "branch": "flux1",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from packsync.desired.expand import NAME_RE, SUBJECT, Template, expand_pack, placeholders
+from packsync.desired.model_rules import check_dedup, check_dedup_across, check_model
 from packsync.facts import TUNE_TAG_RE
 from packsync.packfiles.diagnostics import Diagnostic, Location, make
 from packsync.packfiles.loader import Document, load_file
@@ -63,6 +64,7 @@ class PackChecker:
             if pack is not None:
                 result.packs.append(pack)
         result.diagnostics.extend(check_across(claims))
+        result.diagnostics.extend(check_dedup_across(result.packs))
         result.diagnostics.sort(key=Diagnostic.sort_key)
         return result
 
@@ -173,6 +175,8 @@ def check_pack(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
             f'characteristic "{name}" is declared but no prompt uses {{{{{name}}}}}',
         )
     yield from _check_duplicates(pack)
+    yield from check_dedup(pack)
+    yield from check_model(pack, doc)
 
 
 def _check_text(text: str, text_at: Location, characteristics: set[str], used: set[str]) -> Iterator[Diagnostic]:
@@ -205,7 +209,7 @@ def _check_text(text: str, text_at: Location, characteristics: set[str], used: s
         yield make(
             "prompt-no-subject",
             text_at,
-            "the text references no fine-tuned model: add {{subject}} (or a literal <lora:ID:1> tag); "
+            "the text references no fine-tuned model: add {{subject}} (or a literal <lora:ID:1> or <faceid:ID> tag); "
             "Astria rejects such a template",
         )
 

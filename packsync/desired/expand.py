@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from packsync.desired.identity import PromptContent
+from packsync.facts import ModelType
 from packsync.packfiles.diagnostics import Location
 from packsync.packfiles.pack import Pack, PackClass, Params, Prompt, freeze_params
 
@@ -28,7 +29,7 @@ class Template(PromptContent):
 
     pack: str
     class_name: str
-    tune_id: int  # the reference tune it is created on
+    tune_id: int  # the tune it is created on (facts.ModelType.posts_on)
     key: str
     text: str
     params: Params
@@ -51,10 +52,25 @@ def format_weight(weight: float | int) -> str:
     return format(Decimal(repr(weight)), "f")
 
 
+def subject_for(kind: ModelType, token: str, class_name: str, tune_id: int, weight: float | int) -> str:
+    """What ``{{subject}}`` becomes, by the model type (A9): ``<lora:690204:1> ohwx man`` (lora, pti),
+    ``<faceid:690204:1> woman`` (faceid), ``ohwx man`` (checkpoint)."""
+    words = [token, class_name] if kind.uses_token else [class_name]
+    if kind.tag is not None:
+        words.insert(0, f"<{kind.tag}:{tune_id}:{format_weight(weight) if kind.weighted else '1'}>")
+    return " ".join(words)
+
+
 def subject_tag(pack: Pack, cls: PackClass, tune_id: int | None = None) -> str:
-    """What ``{{subject}}`` becomes for a class: ``<lora:690204:1> ohwx man``."""
+    """What ``{{subject}}`` becomes for a class of a pack (``tune_id``: the target's name for its tune)."""
     tune = cls.tune_id if tune_id is None else tune_id
-    return f"<{pack.model.model_type}:{tune}:{format_weight(cls.weight)}> {pack.model.token} {cls.name}"
+    return subject_for(pack.model.kind, pack.model.token, cls.name, tune, cls.weight)
+
+
+def post_tune(pack: Pack, reference: int) -> int:
+    """The tune a template of a class is created on: its reference tune (as the target names it) or
+    the pack's base model, as the model type says."""
+    return pack.model.base_tune_id if pack.model.kind.posts_on == "base" else reference
 
 
 def placeholders(text: str) -> Iterator[tuple[str, int]]:
@@ -104,7 +120,7 @@ def expand_pack(
                 Template(
                     pack=pack.slug,
                     class_name=name,
-                    tune_id=tune_id,
+                    tune_id=post_tune(pack, tune_id),
                     key=prompt.key,
                     text=expand_text(prompt.text, subject_tag(pack, cls, tune_id)).strip(),
                     params=params,

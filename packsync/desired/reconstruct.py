@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from packsync.desired.expand import NAME_RE, PLACEHOLDER_RE, SUBJECT, expand_text, format_weight
+from packsync.desired.expand import NAME_RE, PLACEHOLDER_RE, SUBJECT, expand_text, format_weight, subject_for
 from packsync.desired.identity import canonical_params
-from packsync.facts import GENERATION_PARAMS, TUNE_TAG_RE
+from packsync.facts import GENERATION_PARAMS, MODEL_TYPES, TUNE_TAG_RE, ModelType, model_type_of_wire
 from packsync.packfiles.fastschema import Check, Compiler
 from packsync.packfiles.pack import DEFAULT_TOKEN
 from packsync.packfiles.schema import PACK_SCHEMA, load_schema
@@ -268,15 +268,19 @@ def _pack_fields(
     else:
         title = account_slug if holdable_slug(account_slug) else f"pack {pack_id}"
         notes.append(f"the account does not report the pack's title; written as {title!r}")
-    model_type: Any = summary.get("model_type", "lora")
+    model_type: Any = "lora"
     if "model_type" not in summary:
         notes.append("the account does not report the pack's model_type; written as 'lora'")
+    else:
+        # the file's name for the account's value (a checkpoint's null); one no file can name stays, to block
+        known = model_type_of_wire(summary["model_type"]) if isinstance(summary["model_type"], str | None) else None
+        model_type = summary["model_type"] if known is None else known.name
     problem = _value_problem("model_type", model_type, (*_MODEL, "model_type"))
     if problem is not None:
         blockers.append(problem)
     token: Any = summary.get("token", DEFAULT_TOKEN)
     problem = _value_problem("token", token, (*_MODEL, "token"))
-    if problem is not None:
+    if problem is not None and _kind(model_type).uses_token:
         blockers.append(problem)
     base_tune_id = summary.get("base_tune_id")
     if "base_tune_id" not in summary:
@@ -295,8 +299,13 @@ def _pack_fields(
     return _PackFields(title, model_type, token, base_tune_id, subtitle, preset)
 
 
+def _kind(model_type: Any) -> ModelType:
+    """The model type a pack is read back as (one no file can name is blocked already: read it as lora)."""
+    return MODEL_TYPES.get(model_type, MODEL_TYPES["lora"]) if isinstance(model_type, str) else MODEL_TYPES["lora"]
+
+
 def _classes(
-    usable: Sequence[Mapping[str, Any]], tune_names: Mapping[int, str | None], notes: list[str]
+    usable: Sequence[Mapping[str, Any]], tune_names: Mapping[int, str | None], kind: ModelType, notes: list[str]
 ) -> dict[int, _Class]:
     """One class per reference tune (the tune a template was created on), named after the tune,
     with the weight its tags use most."""
@@ -325,14 +334,17 @@ def _classes(
             )
         names_used.add(name)
         classes[tune_id] = _Class(name, tune_id)
-    # The weight each class's {{subject}} uses: the most common one in its tags.
-    for cls in classes.values():
+    # The weight each class's {{subject}} uses: the most common one in its tags (of a weighted type).
+    for cls in classes.values() if kind.weighted else ():
         weights = Counter(
             weight
             for t in usable
             if int(t["tune_id"]) == cls.tune_id
             for m in TUNE_TAG_RE.finditer(str(t.get("text") or ""))
-            if int(m.group(2)) == cls.tune_id and (weight := _weight(m.group(3))) is not None
+            if m.group(1) == kind.tag
+            and int(m.group(2)) == cls.tune_id
+            and m.group(3) is not None
+            and (weight := _weight(m.group(3))) is not None
         )
         if weights:
             cls.weight = weights.most_common(1)[0][0]
@@ -352,11 +364,22 @@ def _prompts(
     placeholders they use."""
     entries: dict[tuple[str, tuple[tuple[str, Any], ...]], list[str]] = {}
     placeholders: set[str] = set()
+    # (tune, text, seed) -> the first template and its parameters: Astria takes two alike for one
+    # (validate's prompt-dedup), so a file cannot hold both
+    dedup: dict[tuple[int, str, Any], tuple[Any, tuple[tuple[str, Any], ...]]] = {}
     for t in usable:
         found = _template(t, classes[int(t["tune_id"])], str(model_type), str(token))
         notes.extend(found.notes)
         blockers.extend(found.blockers)
         if found.blockers:
+            continue
+        key = (int(t["tune_id"]), found.text, dict(found.params).get("seed"))
+        first_id, first_params = dedup.setdefault(key, (t["id"], found.params))
+        if first_params != found.params:
+            blockers.append(
+                f"templates #{first_id} and #{t['id']}: the same tune, text and seed with other parameters, "
+                "which Astria takes for one template; a pack file cannot hold both (give one another seed)"
+            )
             continue
         placeholders.update(found.placeholders)
         entries.setdefault((found.text, found.params), []).append(classes[int(t["tune_id"])].name)
@@ -426,7 +449,7 @@ def reconstruct(
             usable.append(t)
         else:
             blockers.append(f"template #{t['id']}: its tune_id {shown(t.get('tune_id'))} is not a tune id")
-    classes = _classes(usable, tune_names, notes)
+    classes = _classes(usable, tune_names, _kind(model_type), notes)
     prompts, placeholders = _prompts(usable, classes, str(model_type), str(token), notes, blockers)
     defaults = _factor_defaults(prompts)
 
@@ -434,7 +457,9 @@ def reconstruct(
     if subtitle not in (None, ""):
         data["subtitle"] = subtitle
     data["id"] = pack_id
-    model: dict[str, Any] = {"base_tune_id": base_tune_id, "model_type": model_type, "token": token}
+    model: dict[str, Any] = {"base_tune_id": base_tune_id, "model_type": model_type}
+    if _kind(model_type).uses_token:
+        model["token"] = token  # a faceid pack's templates never write it: plan does not compare it
     if preset is not None:
         model["preset"] = preset
     data["model"] = model
@@ -476,7 +501,8 @@ def _template(t: Mapping[str, Any], cls: _Class, model_type: str, token: str) ->
     text = str(t.get("text") or "").strip()  # as plan reads it: surrounding whitespace is not part of identity
     if "{{" + SUBJECT + "}}" in text:
         blockers.append(f"{where}: its text contains {{{{subject}}}} literally, which a pack file would expand")
-    prefix = f"<{model_type}:{cls.tune_id}:{format_weight(cls.weight)}> {token} {cls.name}"
+    kind = _kind(model_type)
+    prefix = subject_for(kind, token, cls.name, cls.tune_id, cls.weight)
     with_subject = text.replace(prefix, "{{" + SUBJECT + "}}")
     if prefix in text and expand_text(with_subject, prefix) == text:
         text = with_subject
@@ -485,7 +511,8 @@ def _template(t: Mapping[str, Any], cls: _Class, model_type: str, token: str) ->
     elif TUNE_TAG_RE.search(text):
         notes.append(f"{where}: kept its tune tag literally (it does not match {shown(prefix)})")
     elif text:
-        blockers.append(f"{where}: its text has no <lora|faceid|pti:ID:W> tag, which a pack file's prompt needs")
+        needs = "a <lora:ID:W> or <faceid:ID> tag" if kind.tag else f"a tag or {shown(prefix)}"
+        blockers.append(f"{where}: its text has neither {{{{subject}}}} nor {needs}, which a pack file's prompt needs")
     if not text:
         blockers.append(f"{where}: its text is empty")
     else:

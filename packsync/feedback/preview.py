@@ -116,7 +116,9 @@ async def _preview_pack(client: AstriaClient, pack: Pack) -> int:
     async for summary in client.iter_packs():
         if summary.get("slug") == slug:
             return int(summary["id"])
-    created = await client.create_pack(title, pack.model.base_tune_id, pack.model.model_type, token=pack.model.token)
+    created = await client.create_pack(
+        title, pack.model.base_tune_id, pack.model.wire_model_type, token=pack.model.token
+    )
     return int(created["id"])
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from packsync.facts import GENERATION_PARAMS
+from packsync.facts import FLUX_BASE_TUNE_IDS, GENERATION_PARAMS, MODEL_TYPES, ModelType
 from packsync.packfiles.diagnostics import NOWHERE, Location
 from packsync.packfiles.loader import Document
 
@@ -30,6 +30,20 @@ class ModelConfig:
     model_type: str
     token: str = DEFAULT_TOKEN
     preset: str | None = None
+
+    @property
+    def kind(self) -> ModelType:
+        """What the model type implies for the templates (facts.MODEL_TYPES)."""
+        return MODEL_TYPES[self.model_type]
+
+    @property
+    def wire_model_type(self) -> str | None:
+        """The model type as the API holds it (a checkpoint pack's is null)."""
+        return self.kind.wire
+
+    @property
+    def is_flux(self) -> bool:
+        return self.base_tune_id in FLUX_BASE_TUNE_IDS
 
 
 @dataclass(frozen=True)

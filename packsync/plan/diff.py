@@ -111,7 +111,7 @@ def create_pack_body(desired: DesiredPack) -> dict[str, Any]:
     body: dict[str, Any] = {
         "title": pack.title,
         "base_tune_id": pack.model.base_tune_id,
-        "model_type": pack.model.model_type,
+        "model_type": pack.model.wire_model_type,  # a checkpoint's is null
         "token": pack.model.token,
     }
     if pack.subtitle is not None:
@@ -132,9 +132,10 @@ def _manual_changes(desired: DesiredPack, live: LiveState) -> list[Change]:
     fields: list[tuple[str, dict[str, Any], str, Any]] = [
         ("title", summary, "title", pack.title),
         ("model.base_tune_id", summary, "base_tune_id", pack.model.base_tune_id),
-        ("model.model_type", summary, "model_type", pack.model.model_type),
-        ("model.token", summary, "token", pack.model.token),
+        ("model.model_type", summary, "model_type", pack.model.wire_model_type),
     ]
+    if pack.model.kind.uses_token:  # a faceid pack's templates never write the token
+        fields.append(("model.token", summary, "token", pack.model.token))
     if pack.subtitle is not None:
         fields.append(("subtitle", detail, "subtitle", pack.subtitle))
     if pack.model.preset is not None:

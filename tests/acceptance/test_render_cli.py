@@ -49,7 +49,7 @@ def test_render_one_class_and_fill_a_characteristic(here: Path) -> None:
 def test_prompt_overrides_beat_defaults(tmp_path: Path) -> None:
     pack = tmp_path / "p.yaml"
     pack.write_text(
-        "slug: p\ntitle: P\nmodel: {base_tune_id: 1, model_type: faceid, token: sks}\n"
+        "slug: p\ntitle: P\nmodel: {base_tune_id: 1, model_type: lora, token: sks}\n"
         "classes:\n  dog: {tune_id: 7, weight: 0.8}\n"
         "defaults: {num_images: 4, seed: 1}\n"
         'prompts:\n  - key: a\n    text: "{{subject}} in a park"\n    num_images: 2\n'
@@ -57,7 +57,7 @@ def test_prompt_overrides_beat_defaults(tmp_path: Path) -> None:
     done = run_packsync("render", str(pack), "--format", "json")
     assert done.code == 0, done.err
     body = json.loads(done.out)["templates"][0]["request"]["body"]["prompt"]
-    assert body == {"text": "<faceid:7:0.8> sks dog in a park", "num_images": 2, "seed": 1}
+    assert body == {"text": "<lora:7:0.8> sks dog in a park", "num_images": 2, "seed": 1}
 
 
 def test_render_chosen_prompts_only(here: Path) -> None:

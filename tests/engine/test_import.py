@@ -24,7 +24,7 @@ from tests.conftest import ROOT
 from tests.engine.conftest import Done, Project
 from tests.sandbox.support import in_sandbox
 
-BASE_TUNE = 1504944
+BASE_TUNE = 666678  # SDXL 1.0: the tests set negative prompts and cfg_scale 7, which Flux refuses
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -126,7 +126,7 @@ def test_import_of_the_applied_examples_round_trips(project: Project) -> None:
 
     # what every prompt shares is in defaults, not repeated in each prompt
     defaults = data["defaults"]
-    for name in ("negative_prompt", "super_resolution", "inpaint_faces"):
+    for name in ("super_resolution", "inpaint_faces"):
         assert defaults[name] == original["defaults"][name]
         assert all(name not in p for p in prompts)
 
@@ -374,7 +374,9 @@ def test_what_the_format_cannot_hold_is_noted_or_skips_the_pack(hand: Project) -
     assert done.code == 1, done.out + done.err
     assert "Traceback" not in done.err
     assert any(f"#{tight['id']}" in n and "literally" in n for n in notes(done)), done.out
-    assert sorted(p.name for p in (hand.root / "packs").glob("*.yaml")) == ["braces.yaml"]
+    # a pack whose model_type is null is a checkpoint pack, which a file declares
+    assert sorted(p.name for p in (hand.root / "packs").glob("*.yaml")) == ["braces.yaml", "untyped.yaml"]
+    assert pack_data(hand, "untyped.yaml")["model"]["model_type"] == "checkpoint"
 
     def skipped(pack: dict[str, Any]) -> str:
         """The lines of stderr about one skipped pack."""
@@ -392,7 +394,6 @@ def test_what_the_format_cannot_hold_is_noted_or_skips_the_pack(hand: Project) -
         (negative, ("negative_prompt", "U+0002")),
     ):
         assert any(f"#{template['id']}" in line and all(w in line for w in words) for line in cannot.splitlines())
-    assert "model_type None" in skipped(untyped)
     assert "token 'my token'" in skipped(odd)
     assert "web UI" in done.err
 
@@ -785,3 +786,40 @@ def test_the_schema_line_follows_the_packs_directory(hand: Project) -> None:
     assert written.read_text().startswith("# yaml-language-server: $schema=../../schemas/pack.schema.json\n")
     assert schema_of(written).read_bytes() == (ROOT / "schemas" / "pack.schema.json").read_bytes()
     assert hand.plan("--detailed-exitcode").code == 0
+
+
+# -- model types (astria-api.md A9) --------------------------------------------
+
+
+def test_each_model_type_reads_back_as_its_subject(hand: Project) -> None:
+    """faceid texts are <faceid:ID:1> class (weightless and :1.0 tags kept literally), SDXL (pti)
+    texts use <lora:...>, and a checkpoint pack (model_type null) has tagless token-class texts."""
+    with hand.sandbox.http() as http:
+        faceid = create_pack(http, "Face Pack", model_type="faceid")
+        create_template(http, 690205, faceid["id"], "<faceid:690205:1> woman, studio light")
+        create_template(http, 690205, faceid["id"], "<faceid:690205> woman, weightless", seed=1)
+        create_template(http, 690205, faceid["id"], "<faceid:690205:1.0> woman, decimal", seed=2)
+        sdxl = create_pack(http, "Sdxl Pack", model_type="pti", token="sks")
+        create_template(http, 690204, sdxl["id"], "<lora:690204:0.8> sks man, on a beach")
+        create_template(http, 690204, sdxl["id"], "<lora:690204:0.8> sks man, in a loft")
+    import_round_trip(hand)
+    face = pack_data(hand, "face-pack.yaml")
+    assert face["model"] == {"base_tune_id": BASE_TUNE, "model_type": "faceid"}  # no token: faceid never writes it
+    assert face["classes"] == {"woman": {"tune_id": 690205}}
+    assert prompt_with(face, "studio light")["text"] == "{{subject}}, studio light"
+    assert prompt_with(face, "weightless")["text"] == "<faceid:690205> woman, weightless"
+    assert prompt_with(face, "decimal")["text"] == "<faceid:690205:1.0> woman, decimal"
+    sdxl_data = pack_data(hand, "sdxl-pack.yaml")
+    assert sdxl_data["model"]["model_type"] == "pti"
+    assert sdxl_data["classes"] == {"man": {"tune_id": 690204, "weight": 0.8}}
+    assert {p["text"] for p in sdxl_data["prompts"]} == {"{{subject}}, on a beach", "{{subject}}, in a loft"}
+
+
+def test_a_pack_file_cannot_hold_two_templates_astria_takes_for_one(hand: Project) -> None:
+    with hand.sandbox.http() as http:
+        pack = create_pack(http, "Twice")
+        first = create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man twice", num_images=1)
+        second = create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man twice", num_images=3)
+    done = hand.run("import", "--all")
+    assert done.code == 1, done.out + done.err
+    assert f"templates #{first['id']} and #{second['id']}: the same tune, text and seed" in done.err

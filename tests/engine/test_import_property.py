@@ -41,6 +41,7 @@ WORDS = (
 CHARACTERISTICS = ("{{eye_color}}", "{{hair}}", "{{Fur_2}}")
 WEIGHTS = ("1", "1", "1", "0.8", "1.5", "2", "0.50", "3")
 MODEL_TYPES = ("lora", "faceid", "pti")
+TAG_OF = {"lora": "lora", "faceid": "faceid", "pti": "lora"}  # an SDXL (pti) pack's texts use <lora:...>
 
 _counter = itertools.count()
 
@@ -63,9 +64,11 @@ TITLES = (
 )  # fmt: skip
 SUBTITLES = (None, "s" * 501, "\x01", "fine subtitle")  # one that does not fit is left out: always holdable
 TOKENS = (V("my token", False), V("", False), V("t" * 51, False), V("ohwx"), V("ohwx"), V("sks"), V("Tok_1"))
-PACK_MODEL_TYPES = (V(None, False), V("sdxl", False), V("lora"), V("lora"), V("faceid"), V("pti"))
+# null is a checkpoint pack: its texts here keep their tags literally
+PACK_MODEL_TYPES = (V(None), V("sdxl", False), V("lora"), V("lora"), V("faceid"), V("pti"))
 PRESETS = (None, "bogus", "flux-lora-fast")  # one that does not fit is left out
-BASE_TUNE_IDS = (V(None, False), V(0, False), V(1504944), V(1504944))
+# SDXL 1.0: a Flux base refuses negative prompts and cfg_scale 5 and up, which the parameters draw
+BASE_TUNE_IDS = (V(None, False), V(0, False), V(666678), V(666678))
 # Inserted into a text with words after it, so that stripping the text does not remove it.
 FRAGMENTS = (
     V("\x07", False), V("\r", False), V("\x85", False), V("\x7f", False), V("{{subject}}", False),
@@ -202,7 +205,7 @@ def templates(draw: st.DrawFn, tunes: dict[int, str], pack: PackSpec, offline: b
     tune = draw(st.sampled_from(sorted(tunes)))
     tagged = draw(st.sampled_from(sorted(tunes))) if draw(st.integers(0, 4)) == 0 else tune
     model_type = pack.model_type.value if pack.model_type.value in MODEL_TYPES else "lora"
-    kind = model_type if draw(st.integers(0, 5)) else "lora"
+    kind = TAG_OF[model_type] if draw(st.integers(0, 5)) else "lora"
     weight = draw(st.sampled_from(WEIGHTS))
     token = pack.token.value if draw(st.integers(0, 5)) else "ohwx"
     tag = f"<{kind}:{tagged}:{weight}> {token} {tunes[tagged]}"
@@ -234,8 +237,10 @@ def accounts(draw: st.DrawFn, offline: bool = False) -> Account:
         seen: set[tuple[int, str, Any]] = set()
         for _ in range(draw(st.integers(0, 8))):
             template = draw(templates(tunes, pack, offline))
-            # identical templates in one pack are a note, not a round trip: the property keeps them apart
-            identity = (template.tune, template.final_text.strip(), json.dumps(canonical_params(template.final_params)))
+            # templates alike in tune, text and seed are one to Astria (and identical ones a note, not a
+            # round trip): the property keeps them apart
+            seed = dict(canonical_params(template.final_params)).get("seed")
+            identity = (template.tune, template.final_text.strip(), json.dumps(seed))
             if identity not in seen:
                 seen.add(identity)
                 pack.templates.append(template)

@@ -22,6 +22,7 @@ classes:
 """
 BODY = HEAD.split("\n", 2)[2]  # everything after the slug and the title
 A = "prompts:\n  - key: a\n    text: '{{subject}}'\n"
+OTHER = A.replace("'{{subject}}'", "'{{subject}}, other'")  # A on the same tunes would be one template to Astria
 
 CASES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "slug-title-mismatch": (
@@ -98,15 +99,15 @@ CASES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
             (
                 "p.yaml:9:11",
                 "prompt-no-subject",
-                "the text references no fine-tuned model: add {{subject}} (or a literal <lora:ID:1> tag); "
-                "Astria rejects such a template",
+                "the text references no fine-tuned model: add {{subject}} "
+                "(or a literal <lora:ID:1> or <faceid:ID> tag); Astria rejects such a template",
             ),
             ("p.yaml:13:11", "placeholder-malformed", "write {{subjec}} without spaces inside the braces"),
             (
                 "p.yaml:13:11",
                 "prompt-no-subject",
-                "the text references no fine-tuned model: add {{subject}} (or a literal <lora:ID:1> tag); "
-                "Astria rejects such a template",
+                "the text references no fine-tuned model: add {{subject}} "
+                "(or a literal <lora:ID:1> or <faceid:ID> tag); Astria rejects such a template",
             ),
         ],
     ),
@@ -298,7 +299,7 @@ def test_files_are_counted_checked_on_their_own_and_across(tmp_path: Path) -> No
         "b.yaml": HEAD + "id: 7\n" + A,  # the same slug and id
         "c.yaml": HEAD.replace("slug: demo", "slug: broken") + "prompts:\n  - key: a\n    text: 5\n",
         "d.yaml": "slug: [unclosed\n",
-        "e.yaml": HEAD.replace("slug: demo", "slug: fine").replace("title: Demo", "title: Fine") + A,
+        "e.yaml": HEAD.replace("slug: demo", "slug: fine").replace("title: Demo", "title: Fine") + OTHER,
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
@@ -336,7 +337,7 @@ def test_a_duplicate_id_without_a_duplicate_slug_points_at_the_id(tmp_path: Path
     (tmp_path / "b.yaml").write_text(HEAD.replace("slug: demo", "slug: other\nid: 7") + A)
     result = PackChecker().check_files((p, p.name) for p in sorted(tmp_path.iterdir()))
     assert [(str(d.location), d.rule) for d in result.diagnostics] == [("b.yaml:2:5", "id-duplicate")]
-    (tmp_path / "b.yaml").write_text(HEAD.replace("slug: demo", "slug: other\nid: 8") + A)
+    (tmp_path / "b.yaml").write_text(HEAD.replace("slug: demo", "slug: other\nid: 8") + OTHER)
     result = PackChecker().check_files((p, p.name) for p in sorted(tmp_path.iterdir()))
     assert result.diagnostics == []  # two pinned ids, each its own
 
