@@ -72,9 +72,19 @@ class Applier:
         self.report = ApplyReport()
         self._answered: set[Any] = set()  # ids the creates of this apply were answered with
 
+    # What became of each change: recorded once, here, and shown as it happens.
     def _record(self, result: Result) -> None:
         self.report.results.append(result)
         self.progress(result)
+
+    def _done(self, pack: PackPlan, what: str, source: Source | None) -> None:
+        self._record(Result(pack.slug, what, True, source=source))
+
+    def _failed(self, pack: PackPlan, what: str, why: object, source: Source | None) -> None:
+        self._record(Result(pack.slug, what, False, str(why), source))
+
+    def _skipped(self, pack: PackPlan, change: Change, why: str) -> None:
+        self._record(Result(pack.slug, describe(change), False, f"skipped: {why}", change.source, skipped=True))
 
     async def run(self) -> ApplyReport:
         await gather_all(*(self._pack(p) for p in self.plan.packs if p.needs_applying))
@@ -86,11 +96,7 @@ class Applier:
             pack_id = await self._create_pack(pack)
             if pack_id is None:
                 for change in pack.applicable:
-                    self._record(
-                        Result(
-                            pack.slug, describe(change), False, "skipped: the pack was not created", change.source, True
-                        )
-                    )
+                    self._skipped(pack, change, "the pack was not created")
                 return
         assert pack_id is not None
         adds = [c for c in pack.applicable if c.create is not None]
@@ -104,22 +110,14 @@ class Applier:
             # Never take templates off a pack whose new ones are not all there.
             for change in drops:
                 if change.kind == "remove":
-                    self._record(
-                        Result(
-                            pack.slug,
-                            describe(change),
-                            False,
-                            "skipped: not every new template of this pack could be created",
-                            change.source,
-                            True,
-                        )
-                    )
+                    self._skipped(pack, change, "not every new template of this pack could be created")
             return
         await gather_all(*(self._remove(pack, pack_id, c) for c in drops))
 
     async def _create_pack(self, pack: PackPlan) -> int | None:
         body = dict(pack.create_pack or {})
         source = Source(pack.file, 1)
+        what = f"create pack {pack.slug}"
         try:
             created = await self.client.create_pack(
                 str(body.pop("title")), int(body.pop("base_tune_id")), body.pop("model_type"), **body
@@ -127,47 +125,28 @@ class Applier:
         except OutcomeUnknown:
             found = await self._find_pack(pack)
             if found is None:
-                self._record(
-                    Result(
-                        pack.slug,
-                        f"create pack {pack.slug}",
-                        False,
-                        "the answer was lost and the pack is not there",
-                        source,
-                    )
-                )
+                self._failed(pack, what, "the answer was lost and the pack is not there", source)
                 return None
             created = found
         except NotFound:
-            self._record(
-                Result(
-                    pack.slug,
-                    f"create pack {pack.slug}",
-                    False,
-                    "pack creation is not available on this account (POST /packs answered 404)",
-                    source,
-                )
-            )
+            why = "pack creation is not available on this account (POST /packs answered 404)"
+            self._failed(pack, what, why, source)
             return None
         except ApiError as exc:
-            self._record(Result(pack.slug, f"create pack {pack.slug}", False, str(exc), source))
+            self._failed(pack, what, exc, source)
             return None
         slug = str(created.get("slug", ""))
         if slug != pack.slug:
             # A slug is a lookup key, not a promise (global slugs: taken ones get a suffix; the
             # server's transliteration may differ). The pack exists now and cannot be deleted
             # through the API: adopt it by id and go on, never create another.
-            self._record(
-                Result(
-                    pack.slug,
-                    f"create pack {pack.slug} #{created['id']} (the server named it {slug!r}: pin it with "
-                    f"`id: {created['id']}` in {pack.file}; until then it is found by its title)",
-                    True,
-                    source=source,
-                )
+            named = (
+                f"{what} #{created['id']} (the server named it {slug!r}: pin it with "
+                f"`id: {created['id']}` in {pack.file}; until then it is found by its title)"
             )
+            self._done(pack, named, source)
             return int(created["id"])
-        self._record(Result(pack.slug, f"create pack {pack.slug} #{created['id']}", True, source=source))
+        self._done(pack, f"{what} #{created['id']}", source)
         return int(created["id"])
 
     async def _find_pack(self, pack: PackPlan) -> dict[str, Any] | None:
@@ -176,45 +155,39 @@ class Applier:
     async def _create(self, pack: PackPlan, pack_id: int, change: Change) -> str:
         spec = change.create
         assert spec is not None
+        what = describe(change)
         try:
             created = await self.client.create_prompt(spec.tune_id, spec.body(pack_id))
         except OutcomeUnknown:
             return "unknown"
         except ApiError as exc:
-            self._record(Result(pack.slug, describe(change), False, str(exc), spec.source))
+            self._failed(pack, what, exc, spec.source)
             return "failed"
         owner = created.get("pack_id")
         if owner is not None and owner != pack_id:
             # With the account's idempotency on, an identical prompt comes back whatever its pack.
-            self._record(
-                Result(
-                    pack.slug,
-                    describe(change),
-                    False,
-                    f"the account's idempotency returned template #{created['id']} of pack #{owner} instead of a "
-                    "new one: two packs cannot hold identical templates while idempotency is on (change the seed "
-                    "of one of them)",
-                    spec.source,
-                )
+            why = (
+                f"the account's idempotency returned template #{created['id']} of pack #{owner} instead of a "
+                "new one: two packs cannot hold identical templates while idempotency is on (change the seed "
+                "of one of them)"
             )
+            self._failed(pack, what, why, spec.source)
             return "failed"
         answered = created.get("id")
         wrong = not_as_asked(spec, created, pack.live_fingerprints.keys() | self._answered)
         self._answered.add(answered)
         if wrong is not None:
             # Never counted as created: the old template it may be is then never removed.
-            self._record(Result(pack.slug, describe(change), False, wrong, spec.source))
+            self._failed(pack, what, wrong, spec.source)
             return "failed"
         if owner is None:
             # A detached identical prompt, returned by idempotency: attach it again.
             try:
                 await self.client.set_prompt_pack(int(created["id"]), pack_id, base_pack_id=None, orig_prompt_id=None)
             except ApiError as exc:
-                self._record(
-                    Result(pack.slug, describe(change), False, f"attaching #{created['id']}: {exc}", spec.source)
-                )
+                self._failed(pack, what, f"attaching #{created['id']}: {exc}", spec.source)
                 return "failed"
-        self._record(Result(pack.slug, f"{describe(change)} #{created['id']}", True, source=spec.source))
+        self._done(pack, f"{what} #{created['id']}", spec.source)
         return "ok"
 
     async def _reconcile(self, pack: PackPlan, pack_id: int, changes: Sequence[Change]) -> list[Change]:
@@ -223,14 +196,8 @@ class Applier:
             live = await self.client.pack_templates(pack_id)
         except ApiError as exc:
             for change in changes:
-                self._record(
-                    Result(
-                        pack.slug,
-                        describe(change),
-                        False,
-                        f"outcome unknown and the pack cannot be read: {exc}",
-                        change.source,
-                    )
+                self._failed(
+                    pack, describe(change), f"outcome unknown and the pack cannot be read: {exc}", change.source
                 )
             return list(changes)
         present: dict[tuple[Any, ...], int] = {}
@@ -242,20 +209,11 @@ class Applier:
             assert spec is not None
             found = present.get(identity(spec.text, dict(spec.params)))
             if found is not None:
-                self._record(
-                    Result(pack.slug, f"{describe(change)} #{found} (confirmed by reading)", True, source=spec.source)
-                )
+                self._done(pack, f"{describe(change)} #{found} (confirmed by reading)", spec.source)
             else:
                 failed.append(change)
-                self._record(
-                    Result(
-                        pack.slug,
-                        describe(change),
-                        False,
-                        "the answer was lost and the template is not on the pack; run apply again to create it",
-                        spec.source,
-                    )
-                )
+                why = "the answer was lost and the template is not on the pack; run apply again to create it"
+                self._failed(pack, describe(change), why, spec.source)
         return failed
 
     async def _remove(self, pack: PackPlan, pack_id: int, change: Change) -> None:
@@ -270,20 +228,10 @@ class Applier:
         except NotFound:
             pass  # already gone: the goal is met
         except ApiError as exc:
-            self._record(
-                Result(
-                    pack.slug,
-                    label,
-                    False,
-                    str(exc),
-                    change.source or (change.create.source if change.create else None),
-                )
-            )
+            self._failed(pack, label, exc, change.source or (change.create.source if change.create else None))
             return
         if change.kind == "remove":
-            self._record(
-                Result(pack.slug, f"{label} ({'deleted' if self.on_remove == 'delete' else 'detached'})", True)
-            )
+            self._done(pack, f"{label} ({'deleted' if self.on_remove == 'delete' else 'detached'})", None)
 
 
 def not_as_asked(spec: TemplateSpec, answer: Mapping[str, Any], known: Container[int]) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from packsync.desired.identity import canonical_params
 from packsync.facts import format_mc
-from packsync.plan.model import Change, PackPlan, Plan
+from packsync.plan.model import CHANGE_KINDS, Change, ChangeKind, PackPlan, Plan
 from packsync.term import Style, color_enabled, json_text, printable
 
 MARKDOWN_LIMIT = 65_000
@@ -47,13 +47,21 @@ def _value(value: Any) -> str:
     return "(default)" if value is None else printable(json.dumps(value, ensure_ascii=False))
 
 
+_COUNT_WORDS: tuple[tuple[ChangeKind, str], ...] = (
+    ("create", "to create"),
+    ("replace", "to replace"),
+    ("remove", "to remove"),
+    ("manual", "manual"),
+)
+
+
 def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return "No changes. The account matches the pack files."
     parts = []
     if plan.packs_to_create:
         parts.append(f"{plan.packs_to_create} pack(s) to create")
-    for kind, word in (("create", "to create"), ("replace", "to replace"), ("remove", "to remove")):
+    for kind, word in _COUNT_WORDS[:3]:
         n = plan.count(kind)
         if n:
             parts.append(f"{n} template(s) {word}")
@@ -113,16 +121,7 @@ def _params_line(params: Any) -> str:
 
 def pack_counts(pack: PackPlan) -> str:
     """``3 to create, 1 to remove, 12 new images`` for one pack."""
-    parts = [
-        f"{len(pack.of_kind(kind))} {word}"
-        for kind, word in (
-            ("create", "to create"),
-            ("replace", "to replace"),
-            ("remove", "to remove"),
-            ("manual", "manual"),
-        )
-        if pack.of_kind(kind)
-    ]
+    parts = [f"{len(pack.of_kind(kind))} {word}" for kind, word in _COUNT_WORDS if pack.of_kind(kind)]
     if pack.new_images:
         parts.append(f"{pack.new_images:,} new images")
     return ", ".join(parts)
@@ -189,11 +188,7 @@ def _md_escape(text: str) -> str:
 def _pack_markdown(pack: PackPlan, on_remove: str) -> str:
     lines = []
     verb = "new pack" if pack.create_pack is not None else f"#{pack.live_id}"
-    counts = ", ".join(
-        f"{len(pack.of_kind(k))} {w}"
-        for k, w in (("create", "create"), ("replace", "replace"), ("remove", "remove"), ("manual", "manual"))
-        if pack.of_kind(k)
-    )
+    counts = ", ".join(f"{len(pack.of_kind(k))} {k}" for k in CHANGE_KINDS if pack.of_kind(k))
     lines.append(f"<details><summary><b>{_md_escape(pack.slug)}</b> ({verb}): {counts or 'pack only'}</summary>\n")
     lines.append(f"File: `{_md_escape(pack.file)}`\n")
     shared = common_params(pack)

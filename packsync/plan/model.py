@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from packsync import __version__
 from packsync.desired.identity import PromptContent
@@ -18,6 +18,10 @@ from packsync.errors import PacksyncError
 from packsync.packfiles.pack import Params
 
 PLAN_VERSION = 1
+
+# What a change does; the plan file's "kind" is one of these.
+ChangeKind = Literal["create", "replace", "remove", "manual"]
+CHANGE_KINDS: tuple[ChangeKind, ...] = ("create", "replace", "remove", "manual")
 
 
 class PlanFileError(PacksyncError, ValueError):
@@ -60,9 +64,10 @@ class LiveRef:
 
 @dataclass(frozen=True)
 class Change:
-    """One change. ``kind``: create | replace | remove | manual."""
+    """One change: ``create`` a template, ``replace`` one (create the new, then remove the old),
+    ``remove`` one, or a ``manual`` change of a pack field that only the web UI can make."""
 
-    kind: str
+    kind: ChangeKind
     create: TemplateSpec | None = None
     remove: LiveRef | None = None
     reason: str = ""  # for removes: "not in the files", "duplicate of #N"
@@ -91,7 +96,7 @@ class PackPlan:
     live_fingerprints: dict[int, str] = field(default_factory=dict)  # template id -> fingerprint
     price_per_image_mc: int | None = None  # as seen on live templates of this pack's tunes
 
-    def of_kind(self, kind: str) -> list[Change]:
+    def of_kind(self, kind: ChangeKind) -> list[Change]:
         return [c for c in self.changes if c.kind == kind]
 
     @property
@@ -152,7 +157,7 @@ class Plan:
     def has_applicable_changes(self) -> bool:
         return any(p.needs_applying for p in self.packs)
 
-    def count(self, kind: str) -> int:
+    def count(self, kind: ChangeKind) -> int:
         return sum(len(p.of_kind(kind)) for p in self.packs)
 
     @property
@@ -364,9 +369,9 @@ def _change_from(data: dict[str, Any]) -> Change:
             params=_params_from(r["params"]),
             fingerprint=str(r["fingerprint"]),
         )
-    kind = str(data["kind"])
-    if kind not in ("create", "replace", "remove", "manual"):
-        raise ValueError(f"unknown change kind {kind!r}")
+    kind = next((k for k in CHANGE_KINDS if k == data["kind"]), None)
+    if kind is None:
+        raise ValueError(f"unknown change kind {data['kind']!r}")
     return Change(
         kind=kind,
         create=create,
