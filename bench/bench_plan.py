@@ -92,7 +92,7 @@ def pack_file(slug: str, title: str, prompts: int, rng: random.Random) -> str:
         f"slug: {slug}",
         f"title: {title}",
         "model:",
-        "  base_tune_id: 1504944",
+        "  base_tune_id: 666678",  # SDXL: negative prompts and any cfg_scale are allowed
         "  model_type: lora",
         "classes:",
         *(f"  {name}: {{ tune_id: {tune} }}" for name, tune in TUNES.items()),

@@ -39,7 +39,7 @@ def make_pack(index: int, prompts: int, rng: random.Random) -> str:
         f"title: {title}",
         "subtitle: Generated for the validate benchmark",
         "model:",
-        "  base_tune_id: 1504944",
+        "  base_tune_id: 666678",  # SDXL: negative prompts and any cfg_scale are allowed
         "  model_type: lora",
         "  token: ohwx",
         "classes:",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ class PackChecker:
 
     def __init__(self) -> None:
         self.schema = SchemaValidator(PACK_SCHEMA)
+        self._templates: dict[int, list[Template]] = {}  # id(pack) -> its templates, expanded once
 
     def check_files(self, paths: Iterable[tuple[Path, str]]) -> CheckResult:
         """Check ``(path, display name)`` pairs, then the rules across them."""
@@ -64,7 +65,9 @@ class PackChecker:
             if pack is not None:
                 result.packs.append(pack)
         result.diagnostics.extend(check_across(claims))
-        result.diagnostics.extend(check_dedup_across(result.packs))
+        expanded = [(pack, self._templates.pop(id(pack))) for pack in result.packs]
+        self._templates.clear()
+        result.diagnostics.extend(check_dedup_across(expanded))
         result.diagnostics.sort(key=Diagnostic.sort_key)
         return result
 
@@ -76,7 +79,8 @@ class PackChecker:
         # Valid, or only unknown keys (typos, mostly): every known value has
         # the right shape, so the semantic rules can run and report too.
         pack = pack_from_document(doc)
-        found.extend(check_pack(pack, doc))
+        templates = self._templates[id(pack)] = expand_pack(pack)
+        found.extend(check_pack(pack, doc, templates))
         if any(d.is_error for d in found):
             return None, found
         return pack, found
@@ -117,8 +121,8 @@ def _at(data: Any, path: tuple[Any, ...]) -> Any:
     return data
 
 
-def check_pack(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
-    """The semantic rules of one pack."""
+def check_pack(pack: Pack, doc: Document, templates: Sequence[Template]) -> Iterator[Diagnostic]:
+    """The semantic rules of one pack (``templates``: its expansion)."""
     data = doc.data
     if pack.id is None:
         derived = derive_slug(pack.title)
@@ -174,8 +178,8 @@ def check_pack(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
             doc.location(("characteristics", name), key=True),
             f'characteristic "{name}" is declared but no prompt uses {{{{{name}}}}}',
         )
-    yield from _check_duplicates(pack)
-    yield from check_dedup(pack)
+    yield from _check_duplicates(templates)
+    yield from check_dedup(templates)
     yield from check_model(pack, doc)
 
 
@@ -250,11 +254,11 @@ def _check_params(
             yield make("param-size-pair", loc, f"{name} is set without {other}; set both, or use aspect_ratio")
 
 
-def _check_duplicates(pack: Pack) -> Iterator[Diagnostic]:
+def _check_duplicates(templates: Sequence[Template]) -> Iterator[Diagnostic]:
     seen: dict[tuple[Any, ...], Template] = {}
     clashes: dict[tuple[Location, Location], list[str]] = {}
     pairs: dict[tuple[Location, Location], tuple[Template, Template]] = {}
-    for template in expand_pack(pack):
+    for template in templates:
         first = seen.setdefault(template.duplicate_key(), template)
         if first is template:  # (a prompt gives one template per class: never two alike)
             continue

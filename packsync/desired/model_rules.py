@@ -8,10 +8,10 @@ Each rule reports where the value is written in the file.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from packsync.desired.expand import Template, expand_pack
+from packsync.desired.expand import Template
 from packsync.desired.identity import canonical_value
 from packsync.facts import FLUX_CFG_LIMIT
 from packsync.packfiles.diagnostics import Diagnostic, Location, make
@@ -94,12 +94,12 @@ def _where(template: Template, pack: Pack | None = None) -> str:
     return f'prompt "{template.key}"{owner} (class {template.class_name}, {template.location})'
 
 
-def check_dedup(pack: Pack) -> Iterator[Diagnostic]:
+def check_dedup(templates: Sequence[Template]) -> Iterator[Diagnostic]:
     """Templates of one pack that Astria would dedup into one. Templates that are the same in every
     parameter are the prompt-duplicate rule's."""
     seen: dict[DedupKey, Template] = {}
     reported: set[tuple[Location, Location]] = set()
-    for template in expand_pack(pack):
+    for template in templates:
         first = seen.setdefault(dedup_key(template), template)
         if first is template or first.duplicate_key() == template.duplicate_key():
             continue
@@ -116,13 +116,14 @@ def check_dedup(pack: Pack) -> Iterator[Diagnostic]:
         )
 
 
-def check_dedup_across(packs: Iterable[Pack]) -> Iterator[Diagnostic]:
-    """Templates of different packs that Astria would dedup into one; reported at both places."""
+def check_dedup_across(packs: Iterable[tuple[Pack, Sequence[Template]]]) -> Iterator[Diagnostic]:
+    """Templates of different packs (each with its expansion) that Astria would dedup into one;
+    reported at both places."""
     seen: dict[DedupKey, tuple[Pack, Template]] = {}
     reported: set[tuple[Location, Location]] = set()
-    for pack in sorted(packs, key=lambda p: p.path):
+    for pack, templates in sorted(packs, key=lambda item: item[0].path):
         own: set[DedupKey] = set()
-        for template in expand_pack(pack):
+        for template in templates:
             key = dedup_key(template)
             if key in own:
                 continue  # within the pack: check_dedup's
