@@ -120,3 +120,35 @@ def test_format_choices_come_from_the_registries() -> None:
     for command, registry in (("plan", PLAN_FORMATS), ("stats", STATS_FORMATS), ("validate", REPORTERS)):
         shown = CliRunner().invoke(cli, [command, "--help"]).output
         assert f"[{'|'.join(registry)}]" in shown, (command, shown)
+
+
+def test_no_import_cycle_at_module_level() -> None:
+    """What a module imports when it is loaded (function-level imports aside) forms no cycle."""
+    graph: dict[str, set[str]] = {}
+    for name, tree in MODULES.items():
+        found: set[str] = set()
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("packsync"):
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+        graph[name] = {m for m in found if m in MODULES and m != name}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles: list[list[str]] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        path.append(name)
+        for target in sorted(graph[name]):
+            if state.get(target) == 1:
+                cycles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target, path)
+        path.pop()
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])
+    assert cycles == []
