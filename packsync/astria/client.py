@@ -311,17 +311,21 @@ class AstriaClient:
         return [item async for item in self.paginate("/tunes", filters)]
 
     async def iter_packs(self) -> AsyncIterator[dict[str, Any]]:
-        """Every pack, once: paged with limit/offset until a short page, whether or not the server pages.
+        """Every pack, once, whether or not the server pages ``/packs`` (undocumented).
 
-        A pack listed again with the same content is left out, with other content
-        it is a ProtocolError; bounded as :meth:`paginate` is, at a tenth of the items.
+        Sent with limit/offset; the offset advances by the items received, so a server that
+        caps pages lower than asked is still read to the end. Only an empty page ends it, never
+        a short one (a page longer than asked is the whole list). A page that brings no new id
+        means the offset was ignored: one more call
+        without limit/offset is merged in. A pack listed again with the same content is left
+        out, with other content it is a ProtocolError; bounded as :meth:`paginate` is, at a
+        tenth of the items.
         """
         max_items, max_pages = self._bounds(packs=True)
         seen: dict[int, dict[str, Any]] = {}
-        offset = 0
-        for _ in range(max_pages):
-            page = await self._list("/packs", {"limit": PACKS_PAGE, "offset": offset}, "/packs")
-            fresh = 0
+
+        def fresh(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            new = []
             for pack in page:
                 pid = int(pack["id"])
                 if pid in seen:
@@ -333,12 +337,23 @@ class AstriaClient:
                 if len(seen) >= max_items:
                     raise ProtocolError("GET", "/packs", None, _endless(max_items, "items", "/packs"))
                 seen[pid] = pack
-                fresh += 1
-                yield pack
-            if len(page) != PACKS_PAGE or not fresh:
-                # a short page ends it; so does a server that ignores limit (all at
-                # once, a longer page) or offset (the same page again)
+                new.append(pack)
+            return new
+
+        offset = 0
+        for _ in range(max_pages):
+            page = await self._list("/packs", {"limit": PACKS_PAGE, "offset": offset}, "/packs")
+            if not page:
                 return
+            new = fresh(page)
+            if not new:
+                for pack in fresh(await self._list("/packs", {}, "/packs")):
+                    yield pack
+                return
+            for pack in new:
+                yield pack
+            if len(page) > PACKS_PAGE:
+                return  # longer than asked: the server ignores limit and sent the whole list
             offset += len(page)
         raise ProtocolError("GET", "/packs", None, _endless(max_pages, "pages", "/packs"))
 

@@ -58,19 +58,42 @@ def test_list_packs_copes_with_a_server_that_returns_everything_at_once() -> Non
     assert len(calls) == 1
 
 
-def test_list_packs_stops_when_the_server_ignores_offset() -> None:
+def test_list_packs_asks_once_unpaged_when_the_server_ignores_offset() -> None:
     calls: list[str] = []
+    held = packs(range(130, 0, -1))
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(str(request.url))
-        return httpx.Response(200, json=packs(range(100, 0, -1)))
+        limit = request.url.params.get("limit")
+        return httpx.Response(200, json=held[: int(limit)] if limit else held)  # offset ignored
 
     async def scenario() -> list[dict[str, Any]]:
         async with mock_client(handler) as client:
             return await client.list_packs()
 
-    assert len(run(scenario())) == 100
-    assert len(calls) == 2
+    assert len(run(scenario())) == 130
+    assert calls[-1] == "https://api.astria.test/packs"
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("cap", [20, 50])
+def test_list_packs_reads_past_short_pages_of_a_server_that_caps_them(cap: int) -> None:
+    """A server that pages lower than asked: a short page is not the last, only an empty one is."""
+    calls: list[str] = []
+    held = packs(range(300, 0, -1))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        offset = int(request.url.params.get("offset", 0))
+        limit = min(int(request.url.params.get("limit", cap)), cap)
+        return httpx.Response(200, json=held[offset : offset + limit])
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with mock_client(handler) as client:
+            return await client.list_packs()
+
+    assert sorted(int(p["id"]) for p in run(scenario())) == list(range(1, 301))
+    assert len(calls) == 300 // cap + 1  # the pages, then the empty one
 
 
 def test_pagination_that_repeats_itself_is_a_protocol_error() -> None:
