@@ -144,6 +144,24 @@ def render(
     "--train-delay", type=click.FloatRange(0), default=1.0, show_default=True, help="Seconds to train a tune."
 )
 @click.option("--access-log", is_flag=True, help="Print one line per API request to stderr (never a header or key).")
+@click.option(
+    "--realistic",
+    is_flag=True,
+    help="Take the least convenient plausible reading of the API everywhere (every behaviour below but lost-writes).",
+)
+@click.option(
+    "--realism",
+    multiple=True,
+    metavar="NAME",
+    help="Turn one realistic behaviour on (NAME), or off (-NAME, after --realistic); repeatable, or a comma list.",
+)
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Sandbox seconds per real second in the realistic waits (100: a 180 s wait lasts 1.8 s).",
+)
 def sandbox(
     port: int,
     db: Path,
@@ -157,11 +175,39 @@ def sandbox(
     render_delay: float,
     train_delay: float,
     access_log: bool,
+    realistic: bool,
+    realism: tuple[str, ...],
+    time_scale: float,
 ) -> None:
     """Run the local Astria-compatible server on 127.0.0.1.
 
     The first line on stdout is always `listening http://127.0.0.1:PORT`. Fault kinds:
     429, 429-bare, 500, 502, 503, 504 (after the write), reset (after the write), slow.
+
+    \b
+    Realistic behaviours (--realistic, or --realism NAME each):
+      sparse-echo          prompts read back only the documented fields;
+                           scheduler/backend_version from the account
+      account-packs        GET /packs ignores X-Workspace-Id
+      error-bodies         Rails field errors on 422, HTML on 502/504
+      packs-page-cap       GET /packs caps limit at 20
+      minimal-pack-create  POST /packs keeps title, base_tune_id, model_type,
+                           subtitle; answers 200
+      gallery              other users' gallery packs (260 corporate-headshots, ...);
+                           a taken slug gets a random tail
+      tune-expiry          a tune past expires_at (no auto_extend) is 404
+      dedup                (text, seed) dedup per tune; the replay answers 201
+      patch-ignores        PATCH of a prompt ignores other fields (no 422)
+      no-tune-filter       GET /prompts?tune_id= is ignored
+      async-runs           tune_ids runs answer without ids; clones 10-180 s later,
+                           polls meanwhile 404/503
+      poll-limit           polling a run's listing within 5 s answers 429
+      like-once            a repeated like answers 422
+      late-commit          a write faulted 500/504 is answered first, committed 5-60 s later
+      lost-writes          (not in --realistic) ... and never committed
+      model-rules          faceid only on gallery tunes; <pti:...> is a 422
+      class-after-tag      a template's class is the word after its tag
+      flux-rules           on Flux: negative_prompt, cfg_scale >= 5, resolution are 422s
     """
     from packsync.sandbox.main import SandboxOptions, run_sandbox
 
@@ -178,6 +224,9 @@ def sandbox(
         render_delay=render_delay,
         train_delay=train_delay,
         access_log=access_log,
+        realistic=realistic,
+        realism=list(realism),
+        time_scale=time_scale,
     )
     sys.exit(run_sandbox(options))
 

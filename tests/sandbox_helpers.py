@@ -70,7 +70,11 @@ class ThreadSandbox:
     def reset(self) -> None:
         self.admin("POST", "reset")
         self.admin("POST", "faults", {})
-        self.admin("POST", "settings", {"idempotency": "off", "render_delay": 0.05, "train_delay": 0.1})
+        self.admin(
+            "POST",
+            "settings",
+            {"idempotency": "off", "realism": [], "time_scale": 1, "render_delay": 0.05, "train_delay": 0.1},
+        )
 
     def faults(self, **plan: Any) -> None:
         self.admin("POST", "faults", plan)

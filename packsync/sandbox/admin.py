@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from packsync.sandbox.context import ApiError
+from packsync.sandbox.clock import Clock
+from packsync.sandbox.context import IDEMPOTENCY_MODES, ApiError
 from packsync.sandbox.faults import FaultConfigError, FaultPlan
 from packsync.sandbox.forms import BodyError, decode_body
 from packsync.sandbox.httpserver import Request, Response
 from packsync.sandbox.params import int_param
+from packsync.sandbox.realism import GALLERY, parse_realism
 from packsync.sandbox.store import now_iso
-
-if TYPE_CHECKING:
-    pass
-from packsync.sandbox.clock import Clock
-from packsync.sandbox.context import IDEMPOTENCY_MODES
 
 
 class Admin(Clock):
@@ -43,26 +40,14 @@ class Admin(Clock):
                     return Response.error(422, str(exc))
             return Response.json(200, self.faults.describe())
         if name == "settings":
-            if request.method == "POST":
-                if "idempotency" in data:
-                    try:
-                        self.set_idempotency(str(data["idempotency"]))
-                    except ValueError as exc:
-                        return Response.error(422, str(exc))
-                if "render_delay" in data:
-                    self.config.render_delay = float(data["render_delay"])
-                if "train_delay" in data:
-                    self.config.train_delay = float(data["train_delay"])
-            return Response.json(
-                200,
-                {
-                    "idempotency": self.idempotency,
-                    "render_delay": self.config.render_delay,
-                    "train_delay": self.config.train_delay,
-                },
-            )
+            return self._settings(request.method, data)
+        if name == "clock":
+            return self._clock(request.method, data)
         if name == "reset" and request.method == "POST":
             self.store.reset()
+            self.realism_clock.forget()
+            self.pending_runs.clear()
+            self.gallery_ready = False
             self.request_count.clear()
             self.request_log.clear()
             self.callbacks.clear()
@@ -86,6 +71,58 @@ class Admin(Clock):
         if name == "state":
             return Response.json(200, self.store.counts())
         return Response.error(404, f"unknown sandbox endpoint {path}")
+
+    def _settings(self, method: str, data: dict[str, Any]) -> Response:
+        if method == "POST":
+            try:
+                self._change_settings(data)
+            except (ValueError, TypeError) as exc:
+                return Response.error(422, str(exc))
+        return Response.json(
+            200,
+            {
+                "idempotency": self.idempotency,
+                "render_delay": self.config.render_delay,
+                "train_delay": self.config.train_delay,
+                "realism": sorted(self.config.realism),
+                "time_scale": self.realism_clock.scale,
+                "account_scheduler": self.config.account_scheduler,
+                "account_backend_version": self.config.account_backend_version,
+            },
+        )
+
+    def _change_settings(self, data: dict[str, Any]) -> None:
+        if "idempotency" in data:
+            self.set_idempotency(str(data["idempotency"]))
+        if "render_delay" in data:
+            self.config.render_delay = float(data["render_delay"])
+        if "train_delay" in data:
+            self.config.train_delay = float(data["train_delay"])
+        if "realism" in data:
+            # a list or a comma string of behaviour names, "all", or "-NAME" to take one away
+            value = data["realism"]
+            items = [value] if isinstance(value, str) else [str(v) for v in value or ()]
+            self.config.realism = parse_realism(items)
+            self.gallery_ready = self.gallery_ready and GALLERY in self.config.realism
+        if "time_scale" in data:
+            self.realism_clock.set_scale(float(data["time_scale"]))
+            self.config.time_scale = self.realism_clock.scale
+        if "account_scheduler" in data:
+            self.config.account_scheduler = str(data["account_scheduler"])
+        if "account_backend_version" in data:
+            self.config.account_backend_version = int(data["account_backend_version"])
+
+    def _clock(self, method: str, data: dict[str, Any]) -> Response:
+        """The realistic clock: ``{"advance": seconds}`` moves it on; the delayed actions then due run."""
+        if method == "POST" and "advance" in data:
+            try:
+                self.realism_clock.advance(float(data["advance"]))
+            except (ValueError, TypeError) as exc:
+                return Response.error(422, str(exc))
+            self.settle()
+            self.wakeup.set()
+        clock = self.realism_clock
+        return Response.json(200, {"now": clock.now(), "scale": clock.scale, "pending": clock.pending()})
 
     def seed(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create reference tunes (with chosen ids) from ``{"tunes": [...]}``; existing ids are kept."""
@@ -112,6 +149,8 @@ class Admin(Clock):
                     "token": spec.get("token", "ohwx"),
                     "auto_extend": True,
                 }
+                if spec.get("gallery"):
+                    fields["gallery"] = True  # a model of Astria's gallery: faceid templates render on it
                 new_id = self.store.insert_tune(workspace, fields, ready_at=0.0, tune_id=tune_id)
                 self.store.finish_tune(new_id, now_iso())
                 created.append(new_id)

@@ -17,6 +17,17 @@ from packsync.sandbox.faults import AFTER
 from packsync.sandbox.forms import BodyError
 from packsync.sandbox.httpserver import DropConnection, Request, Response
 from packsync.sandbox.images import placeholder_png
+from packsync.sandbox.realism import (
+    ASYNC_RUNS,
+    COMMIT_DELAY,
+    ERROR_BODIES,
+    LATE_COMMIT,
+    LOST_WRITES,
+    POLL_GAP,
+    POLL_LIMIT,
+    RealismClock,
+)
+from packsync.sandbox.realistic import error_response
 from packsync.sandbox.routes import register
 from packsync.sandbox.store import Store, now_iso
 
@@ -42,6 +53,9 @@ class SandboxApp(Admin):
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._http: Any = None
         self.wakeup = asyncio.Event()
+        self.realism_clock = RealismClock(scale=config.time_scale)
+        self.gallery_ready = False
+        self.pending_runs = []
         register(self)
 
     # -- entry point --------------------------------------------------------
@@ -62,7 +76,12 @@ class SandboxApp(Admin):
         fault = self.faults.draw(request.method)
         if self.faults.latency_ms:
             await asyncio.sleep(self.faults.latency_ms / 1000)
-        route_name, response = self._dispatch(request, path, fault)
+        late = self.real(LATE_COMMIT) or self.real(LOST_WRITES)
+        if late and fault in ("500", "504") and request.method != "GET":
+            route_name, response = "fault", self._answer_before_commit(request, path, str(fault))
+            fault = f"{fault}-before-commit"
+        else:
+            route_name, response = self._dispatch(request, path, fault)
         if self.access_log is not None:
             shown = f"{response.status}" + (f" fault={fault}" if fault else "")
             self.access_log.write(f"{now_iso()} {request.method} {request.path} {shown}\n")
@@ -79,7 +98,7 @@ class SandboxApp(Admin):
         )
         if fault in AFTER:
             if fault == "504":
-                return Response.error(504, "Gateway timeout (sandbox fault after commit)")
+                return self.error(504, "Gateway timeout (sandbox fault after commit)")
             if fault == "reset":
                 raise DropConnection
             await asyncio.sleep(self.faults.slow_ms / 1000)
@@ -94,13 +113,29 @@ class SandboxApp(Admin):
             return Response.error(401, "Invalid API key")
         return None
 
+    def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+        """An error answer: ``{"error": ...}``, or as Rails and its proxies write them (error-bodies)."""
+        if self.real(ERROR_BODIES):
+            return error_response(status, message, headers)
+        return Response.error(status, message, headers)
+
     def _dispatch(self, request: Request, path: str, fault: str | None) -> tuple[str, Response]:
         if fault == "429":
-            return "fault", Response.error(429, "Too many requests", {"Retry-After": f"{self.faults.retry_after:g}"})
+            return "fault", self.error(429, "Too many requests", {"Retry-After": f"{self.faults.retry_after:g}"})
         if fault == "429-bare":
-            return "fault", Response.error(429, "Too many requests")
+            return "fault", self.error(429, "Too many requests")
         if fault in ("500", "502", "503"):
-            return "fault", Response.error(int(fault), "Server error (sandbox fault)")
+            return "fault", self.error(int(fault), "Server error (sandbox fault)")
+        polled = self._poll_answer(request, path)
+        if polled is not None:
+            return "poll", polled
+        found = self._match(request, path)
+        if isinstance(found, Response):
+            return "unmatched", found
+        name, handler, ctx = found
+        return name, self._run(handler, ctx)
+
+    def _match(self, request: Request, path: str) -> tuple[str, Route, Context] | Response:
         matched_path = False
         for method, pattern, handler in self.routes:
             match = pattern.fullmatch(path)
@@ -112,15 +147,55 @@ class SandboxApp(Admin):
             workspace = request.headers.get("x-workspace-id", "").strip()
             scope = None if workspace == "all" else workspace
             ctx = Context(request, match.groupdict(), "" if workspace == "all" else workspace, scope)
-            return f"{method} {pattern.pattern}", self._run(handler, ctx)
+            return f"{method} {pattern.pattern}", handler, ctx
         if matched_path:
-            return "unmatched", Response.error(404, f"No route for {request.method} {request.path}")
-        return "unmatched", Response.error(404, f"Not found: {request.path}")
+            return Response.error(404, f"No route for {request.method} {request.path}")
+        return Response.error(404, f"Not found: {request.path}")
 
-    def _run(self, handler: Route, ctx: Context) -> Response:
+    def _answer_before_commit(self, request: Request, path: str, fault: str) -> Response:
+        """A7, realistic: the write is answered 500/504 first and carried out later (late-commit), or never."""
+        if not self.real(LOST_WRITES):
+            clock = self.realism_clock
+            clock.later(clock.draw(COMMIT_DELAY), lambda: self._replay(request, path))
+        kind = "Gateway timeout" if fault == "504" else "Server error"
+        return self.error(int(fault), f"{kind} (sandbox fault before the write commits)")
+
+    def _replay(self, request: Request, path: str) -> None:
+        """Carry out a write whose answer was a fault; what it answers now goes nowhere."""
+        found = self._match(request, path)
+        if not isinstance(found, Response):
+            response = self._run(found[1], found[2], settle=False)
+            log.info("late commit of %s %s: %s", request.method, request.path, response.status)
+
+    def _poll_answer(self, request: Request, path: str) -> Response | None:
+        """A6, realistic: the listings that watch a pack run answer 429 when polled again within 5 s
+        (poll-limit), and 404 or 503 while the run's prompts are not there yet (async-runs)."""
+        if request.method != "GET" or not (self.real(POLL_LIMIT) or self.real(ASYNC_RUNS)):
+            return None
+        nested = re.fullmatch(r"/tunes/(\d+)/prompts", path)
+        base_pack = request.arg("base_pack_id") if path == "/prompts" else None
+        if nested is None and base_pack is None:
+            return None
+        clock = self.realism_clock
+        if self.real(POLL_LIMIT):
+            key = f"{path}?{sorted(request.query)}"
+            last = clock.polls.get(key)
+            if last is not None and clock.now() - last < POLL_GAP:
+                return self.error(429, "Too many requests: poll at most every 5 seconds")
+            clock.polls[key] = clock.now()
+        for run in self.pending_runs if self.real(ASYNC_RUNS) else ():
+            if (nested is not None and int(nested.group(1)) in run.tune_ids) or base_pack == str(run.pack_id):
+                run.polls += 1
+                if run.polls % 2:
+                    return self.error(404, "Prompts not found")
+                return self.error(503, "Service unavailable")
+        return None
+
+    def _run(self, handler: Route, ctx: Context, *, settle: bool = True) -> Response:
         write = ctx.request.method != "GET"
         try:
-            self.settle()
+            if settle:
+                self.settle()
             if write:
                 self.store.begin()
             response = handler(self, ctx)
@@ -131,10 +206,10 @@ class SandboxApp(Admin):
             return response
         except ApiError as exc:
             self.store.rollback()
-            return Response.error(exc.status, str(exc))
+            return self.error(exc.status, str(exc))
         except BodyError as exc:
             self.store.rollback()
-            return Response.error(400, str(exc))
+            return self.error(400, str(exc))
         except sqlite3.Error as exc:
             self.store.rollback()
             log.exception("database error")

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
+from packsync.sandbox.realism import GALLERY
+from packsync.sandbox.realistic import seed_gallery
 from packsync.sandbox.store import now_iso
 from packsync.sandbox.views import Views
+
+log = logging.getLogger("packsync.sandbox")
 
 
 class Clock(Views):
     def settle(self) -> None:
         """Finish the tunes and prompts whose time has come, and queue their callbacks."""
+        self._settle_realism()
         while self.deferred_callbacks:
             self._post_callback(*self.deferred_callbacks.pop(0))
         while self.pending_tune_callbacks:
@@ -52,6 +58,26 @@ class Clock(Views):
                     self._post_callback(fresh["callback"], {"prompt": self.prompt_json(fresh)})
         if any(row["run_id"] is not None for row in prompts):
             self._close_runs()
+
+    def _settle_realism(self) -> None:
+        """The realistic mode's part: the gallery seeded once, and the late writes and runs now due."""
+        if self.real(GALLERY) and not self.gallery_ready:
+            seed_gallery(self.store)
+            self.gallery_ready = True
+        for action in self.realism_clock.due():
+            try:
+                action()
+            except Exception:  # one late action going wrong must not stop the others or the request
+                log.exception("a delayed action failed")
+
+    def next_wait(self) -> float | None:
+        """Real seconds until something is due (a prompt, a tune, a delayed action), or None."""
+        due = self.store.next_due()
+        waits = [] if due is None else [due - time.time()]
+        later = self.realism_clock.next_due_in()
+        if later is not None:
+            waits.append(later)
+        return min(waits) if waits else None
 
     def _close_runs(self) -> None:
         for run in self.store.open_runs():

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from packsync.sandbox.faults import FaultPlan
 from packsync.sandbox.forms import decode_body
 from packsync.sandbox.httpserver import Request, Response
+from packsync.sandbox.realism import ACCOUNT_BACKEND_VERSION, ACCOUNT_SCHEDULER, RealismClock
+from packsync.sandbox.realistic import PendingRun
 from packsync.sandbox.store import Store
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ IDEMPOTENCY_MODES = ("off", "on", "text-seed")
 PLACEHOLDER = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}")
 FAIL_MARK = "[sandbox:fail]"
 BROKEN_IMAGES_MARK = "[sandbox:broken-images]"  # its images answer an HTML error page, as a CDN might
+TUNE_LIFETIME = 30 * 86400  # seconds from creation to expires_at (A4)
 FREE_BRANCHES = frozenset({"fast", "gemini", "gemini-2"})  # free mock tunes, trained at once
 
 
@@ -42,6 +45,10 @@ class SandboxConfig:
     train_delay: float = 1.0  # seconds until a tune that is not "fast" is trained
     faults: FaultPlan = field(default_factory=FaultPlan)
     base_url: str = "http://127.0.0.1"
+    realism: frozenset[str] = frozenset()  # the realistic behaviours turned on (realism.BEHAVIOURS)
+    time_scale: float = 1.0  # sandbox seconds per real second in the realistic mode's waits
+    account_scheduler: str = ACCOUNT_SCHEDULER  # what an omitted scheduler reads back as (sparse echo)
+    account_backend_version: int = ACCOUNT_BACKEND_VERSION
 
 
 @dataclass
@@ -84,3 +91,10 @@ class AppState:
     wakeup: asyncio.Event
     _callback_tasks: set[asyncio.Task[None]]
     _http: Any
+    realism_clock: RealismClock
+    gallery_ready: bool
+    pending_runs: list[PendingRun]
+
+    def real(self, behaviour: str) -> bool:
+        """Whether the realistic behaviour ``behaviour`` is on."""
+        return behaviour in self.config.realism

@@ -4,6 +4,8 @@ It runs as a child process (``packsync sandbox --port 0``) with a
 project-local database, so state carries over between commands, and is
 stopped when the command ends. Its key is random and never shown; the
 reference tunes that the pack files name are created in it as needed.
+``PACKSYNC_SANDBOX_REALISTIC`` (``1``/``all``, or a comma list of behaviour
+names) runs it in the realistic mode.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from packsync.errors import PacksyncError
 from packsync.packfiles.safe_write import STATE_DIR, state_dir
 
 STARTUP_TIMEOUT = 20.0
+REALISTIC_ENV = "PACKSYNC_SANDBOX_REALISTIC"
 DB_NAME = f"{STATE_DIR}/sandbox.db"
 
 
@@ -50,6 +53,9 @@ class EmbeddedSandbox:
     def __enter__(self) -> EmbeddedSandbox:
         state_dir(self.root)
         args = [sys.executable, "-m", "packsync", "sandbox", "--port", "0", "--db", str(self.db), *self.extra_args]
+        realism = os.environ.get(REALISTIC_ENV, "").strip()
+        if realism:
+            args.append(f"--realism={realism}")
         if self.tunes:
             handle, name = tempfile.mkstemp(prefix="packsync-seed-", suffix=".json")
             with os.fdopen(handle, "w") as fh:

@@ -10,6 +10,7 @@ from pathlib import Path
 from packsync.errors import ExitCode, fail
 from packsync.sandbox.context import SandboxConfig
 from packsync.sandbox.faults import FaultConfigError, FaultPlan, parse_fault_option
+from packsync.sandbox.realism import REALISTIC, RealismError, parse_realism
 from packsync.sandbox.server import load_seed_file, serve
 
 
@@ -27,6 +28,9 @@ class SandboxOptions:
     render_delay: float = 0.2
     train_delay: float = 1.0
     access_log: bool = False
+    realistic: bool = False  # every behaviour of realism.REALISTIC
+    realism: list[str] = field(default_factory=list)  # NAME, -NAME or comma lists, applied after `realistic`
+    time_scale: float = 1.0
 
 
 def run_sandbox(options: SandboxOptions) -> int:
@@ -39,7 +43,8 @@ def run_sandbox(options: SandboxOptions) -> int:
             retry_after=options.retry_after,
         )
         seed = load_seed_file(options.seed_file) if options.seed_file else None
-    except (FaultConfigError, ValueError, OSError) as exc:
+        realism = parse_realism(options.realism, REALISTIC if options.realistic else ())
+    except (FaultConfigError, RealismError, ValueError, OSError) as exc:
         return fail(sys.stderr, f"{exc}")
     config = SandboxConfig(
         key=options.key,
@@ -47,6 +52,8 @@ def run_sandbox(options: SandboxOptions) -> int:
         render_delay=options.render_delay,
         train_delay=options.train_delay,
         faults=plan,
+        realism=realism,
+        time_scale=options.time_scale,
     )
     try:
         asyncio.run(

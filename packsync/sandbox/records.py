@@ -12,8 +12,10 @@ from packsync.facts import (
     IDEMPOTENCY_ATTRIBUTES,
     PROMPT_PARAM_DEFAULTS,
 )
-from packsync.sandbox.context import FAIL_MARK, FREE_BRANCHES, PRICE_PER_IMAGE_MC, ApiError, Context
+from packsync.sandbox.context import FAIL_MARK, FREE_BRANCHES, PRICE_PER_IMAGE_MC, TUNE_LIFETIME, ApiError, Context
+from packsync.sandbox.realism import DEDUP, TUNE_EXPIRY
 from packsync.sandbox.store import now_iso
+from packsync.sandbox.views import parse_time
 
 if TYPE_CHECKING:
     from packsync.sandbox.app import SandboxApp
@@ -52,11 +54,22 @@ def insert_prompt(
 
 
 def same_prompt(app: SandboxApp, workspace: str, tune_id: int, text: str, params: dict[str, Any]) -> sqlite3.Row | None:
-    """With idempotency on, the existing prompt this create would duplicate."""
+    """With idempotency on, the existing prompt this create would duplicate; with dedup, also one of
+    the same text and seed whatever the setting."""
     mode = app.idempotency
+    if mode == "off" and app.real(DEDUP):
+        mode = "text-seed"
     if mode == "off":
         return None
-    for row in app.store.same_text_prompts(workspace, tune_id, text):
+    rows = app.store.same_text_prompts(workspace, tune_id, text)
+    found = _same_in(rows, mode, params)
+    if found is None and mode == "on" and app.real(DEDUP):
+        found = _same_in(rows, "text-seed", params)
+    return found
+
+
+def _same_in(rows: list[sqlite3.Row], mode: str, params: dict[str, Any]) -> sqlite3.Row | None:
+    for row in rows:
         stored = json.loads(row["params"])
         stored["callback"] = row["callback"]
         stored["num_images"] = row["num_images"]
@@ -86,8 +99,15 @@ def insert_tune(app: SandboxApp, workspace: str, fields: dict[str, Any]) -> int:
     return tune_id
 
 
+def expired(app: SandboxApp, tune: sqlite3.Row) -> bool:
+    """tune-expiry: a tune without auto_extend is gone once its expires_at has passed."""
+    if not app.real(TUNE_EXPIRY) or json.loads(tune["data"]).get("auto_extend"):
+        return False
+    return time.time() > parse_time(tune["created_at"]) + TUNE_LIFETIME
+
+
 def tune_or_404(app: SandboxApp, ctx: Context, key: str = "tune_id") -> sqlite3.Row:
     tune = app.store.tune(ctx.scope, int(ctx.params[key]))
-    if tune is None:
+    if tune is None or expired(app, tune):
         raise ApiError(404, f"Tune {ctx.params[key]} not found")
     return tune

@@ -7,7 +7,6 @@ import contextlib
 import json
 import signal
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -64,8 +63,8 @@ class Sandbox:
         """Finish prompts and tunes when their time comes, so callbacks fire without a request."""
         while True:
             self.app.settle()
-            due = self.store.next_due()
-            wait = 0.5 if due is None else max(0.01, min(0.5, due - time.time()))
+            due = self.app.next_wait()
+            wait = 0.5 if due is None else max(0.01, min(0.5, due))
             self.app.wakeup.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.app.wakeup.wait(), timeout=wait)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
+OWN_USER = 1  # the caller; packs of other users exist only in the realistic mode's gallery
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -110,6 +111,9 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(_DDL)
+        columns = {row["name"] for row in self.db.execute("PRAGMA table_info(packs)")}
+        if "user_id" not in columns:  # a database from before other users' packs existed
+            self.db.execute(f"ALTER TABLE packs ADD COLUMN user_id INTEGER NOT NULL DEFAULT {OWN_USER}")
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -144,13 +148,16 @@ class Store:
 
     # -- packs --------------------------------------------------------------
 
-    def insert_pack(self, workspace: str, fields: dict[str, Any], pack_id: int | None = None) -> int:
+    def insert_pack(
+        self, workspace: str, fields: dict[str, Any], pack_id: int | None = None, user_id: int = OWN_USER
+    ) -> int:
         stamp = now_iso()
         cursor = self.db.execute(
-            "INSERT INTO packs (id, workspace, slug, title, subtitle, base_tune_id, model_type, token, preset, "
-            "multiplier, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO packs (id, user_id, workspace, slug, title, subtitle, base_tune_id, model_type, token, "
+            "preset, multiplier, public_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 pack_id,
+                user_id,
                 workspace,
                 fields["slug"],
                 fields["title"],
@@ -160,6 +167,7 @@ class Store:
                 fields.get("token") or "ohwx",
                 fields.get("preset"),
                 fields.get("multiplier", 1),
+                fields.get("public_at"),
                 stamp,
                 stamp,
             ),
@@ -180,18 +188,20 @@ class Store:
         return self._pack_by("slug", ref, scope)
 
     def _pack_by(self, column: str, value: Any, scope: str | None) -> sqlite3.Row | None:
+        """Other users' packs resolve in every scope, as gallery packs do."""
         if scope is None:
             return _one(self.db.execute(f"SELECT * FROM packs WHERE {column} = ?", (value,)))
         return _one(
             self.db.execute(
-                f"SELECT * FROM packs WHERE {column} = ? AND workspace = ?",
-                (value, scope),
+                f"SELECT * FROM packs WHERE {column} = ? AND (workspace = ? OR user_id != ?) ORDER BY user_id = ? DESC",
+                (value, scope, OWN_USER, OWN_USER),
             )
         )
 
     def packs(self, scope: str | None, limit: int | None, offset: int) -> list[sqlite3.Row]:
-        where = "" if scope is None else "WHERE workspace = ?"
-        params: list[Any] = [] if scope is None else [scope]
+        """The caller's own packs, newest first."""
+        where = "WHERE user_id = ?" if scope is None else "WHERE user_id = ? AND workspace = ?"
+        params: list[Any] = [OWN_USER] if scope is None else [OWN_USER, scope]
         sql = f"SELECT * FROM packs {where} ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"

@@ -11,7 +11,9 @@ from packsync.facts import (
     PROMPT_PARAM_DEFAULTS,
     TUNE_TAG_RE,
 )
-from packsync.sandbox.context import AppState
+from packsync.sandbox.context import TUNE_LIFETIME, AppState
+from packsync.sandbox.realism import CLASS_AFTER_TAG, SPARSE_ECHO
+from packsync.sandbox.realistic import class_after_tag, sparse_prompt
 from packsync.sandbox.store import now_iso
 
 
@@ -42,6 +44,9 @@ class Views(AppState):
                 "url": f"{self.config.base_url}/tunes/{row['tune_id']}/prompts/{row['id']}.json",
             }
         )
+        if self.real(SPARSE_ECHO):
+            sent = json.loads(stored)
+            return sparse_prompt(out, sent, self.config.account_scheduler, self.config.account_backend_version)
         return out
 
     def image_urls(self, stored: str) -> list[str]:
@@ -68,7 +73,7 @@ class Views(AppState):
             "eta": now_iso(row["ready_at"]) if row["ready_at"] else created,
             "trained_at": trained,
             "started_training_at": created,
-            "expires_at": now_iso(_parse_time(created) + 30 * 86400),
+            "expires_at": now_iso(parse_time(created) + TUNE_LIFETIME),
             "created_at": created,
             "updated_at": row["updated_at"],
             "branch": row["branch"],
@@ -82,7 +87,12 @@ class Views(AppState):
         }
 
     def class_for(self, tune: sqlite3.Row, text: str) -> str:
-        """A prompt's class: the name of the tune its text references, else of the tune it is created on."""
+        """A prompt's class: the name of the tune its text references, else of the tune it is created on;
+        with class-after-tag, the word after the tag."""
+        if self.real(CLASS_AFTER_TAG):
+            word = class_after_tag(self.store, text)
+            if word:
+                return word
         match = TUNE_TAG_RE.search(text)
         if match is not None:
             referenced = self.store.tune(None, int(match.group(2)))
@@ -100,7 +110,7 @@ class Views(AppState):
         return {
             "id": row["id"],
             "base_tune_id": row["base_tune_id"],
-            "user_id": 1,
+            "user_id": row["user_id"],
             "slug": row["slug"],
             "title": row["title"],
             "token": row["token"],
@@ -142,5 +152,5 @@ class Views(AppState):
         return out
 
 
-def _parse_time(stamp: str) -> float:
+def parse_time(stamp: str) -> float:
     return time.mktime(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone

@@ -19,7 +19,7 @@ def sandbox(sandbox_server: ThreadSandbox) -> ThreadSandbox:
         for name, body in (
             ("reset", None),
             ("faults", {}),
-            ("settings", {"idempotency": "off", **FAST_DELAYS}),
+            ("settings", {"idempotency": "off", "realism": [], "time_scale": 1, **FAST_DELAYS}),
         ):
             http.post(f"/_sandbox/{name}", json=body).raise_for_status()
     return sandbox_server

@@ -13,7 +13,17 @@ from packsync.facts import (
 from packsync.sandbox.context import PLACEHOLDER, ApiError, Context
 from packsync.sandbox.httpserver import Response
 from packsync.sandbox.params import clean_prompt_params, int_param, list_param
-from packsync.sandbox.records import insert_prompt, insert_tune
+from packsync.sandbox.realism import (
+    ACCOUNT_PACKS,
+    ASYNC_RUNS,
+    GALLERY,
+    MINIMAL_PACK_CREATE,
+    PACKS_LIMIT_CAP,
+    PACKS_PAGE_CAP,
+    RUN_DELAY,
+)
+from packsync.sandbox.realistic import PendingRun, tailed_slug
+from packsync.sandbox.records import expired, insert_prompt, insert_tune
 from packsync.slug import derive_slug
 
 if TYPE_CHECKING:
@@ -26,7 +36,9 @@ def list_packs(app: SandboxApp, ctx: Context) -> Response:
     offset = int_param(request.arg("offset"), "offset", optional=True) or 0
     if offset < 0 or (limit is not None and limit < 0):
         raise ApiError(400, "limit and offset must not be negative")
-    rows = app.store.packs(ctx.scope, None, 0)
+    if limit is not None and app.real(PACKS_PAGE_CAP):
+        limit = min(limit, PACKS_LIMIT_CAP)
+    rows = app.store.packs(None if app.real(ACCOUNT_PACKS) else ctx.scope, None, 0)
     if request.arg("public") == "true":
         rows = [r for r in rows if r["public_at"] is not None]
     if request.arg("listed") == "true":
@@ -48,9 +60,12 @@ def create_pack(app: SandboxApp, ctx: Context) -> Response:
         raise ApiError(422, "model_type must be one of lora, faceid, pti")
     base = derive_slug(title) or "pack"
     slug, n = base, 1
+    if app.real(GALLERY) and app.store.slug_taken(slug):
+        slug = tailed_slug(app.store, base)
     while app.store.slug_taken(slug):
         n += 1
         slug = f"{base}-{n}"
+    minimal = app.real(MINIMAL_PACK_CREATE)  # only title, base_tune_id, model_type and subtitle stick
     pack_id = app.store.insert_pack(
         ctx.workspace,
         {
@@ -59,13 +74,13 @@ def create_pack(app: SandboxApp, ctx: Context) -> Response:
             "subtitle": fields.get("subtitle"),
             "base_tune_id": base_tune_id,
             "model_type": model_type or None,
-            "token": fields.get("token") or "ohwx",
-            "preset": fields.get("preset"),
+            "token": None if minimal else fields.get("token") or "ohwx",
+            "preset": None if minimal else fields.get("preset"),
         },
     )
     row = app.store.pack(None, str(pack_id))
     assert row is not None
-    return Response.json(201, app.pack_detail(row))
+    return Response.json(200 if minimal else 201, app.pack_detail(row))
 
 
 def pack_not_writable(app: SandboxApp, ctx: Context) -> Response:
@@ -158,18 +173,50 @@ def run_pack(app: SandboxApp, ctx: Context) -> Response:
 
 def _run_on_tunes(run: PackRun, tune_ids: list[int]) -> Response:
     """The pack's prompts on existing tunes (``tune_ids``)."""
-    prompt_ids: list[int] = []
-    run_id = run.start()
+    app = run.app
     classes = run.classes
+    tunes = []
     for tune_id in tune_ids:
-        tune = run.app.store.tune(run.ctx.scope, tune_id)
-        if tune is None:
+        tune = app.store.tune(run.ctx.scope, tune_id)
+        if tune is None or expired(app, tune):
             raise ApiError(404, f"Tune {tune_id} not found")
         if tune["name"] not in classes:
             raise ApiError(422, f"Class {tune['name']} is not supported by this pack")
+        tunes.append(tune)
+    if app.real(ASYNC_RUNS):
+        _clone_later(run, tunes)
+        return Response.json(201, {"status": 201, "message": "Prompts created"})
+    prompt_ids: list[int] = []
+    run_id = run.start()
+    for tune in tunes:
         prompt_ids += run.clone_onto(tune, run_id)
     run.finish(prompt_ids)
     return Response.json(201, {"status": 201, "message": "Prompts created", "prompt_ids": prompt_ids})
+
+
+def _clone_later(run: PackRun, tunes: list[sqlite3.Row]) -> None:
+    """async-runs: the clones appear 10-180 s (realistic clock) after the answer."""
+    app = run.app
+    pending = PendingRun(run.pack["id"], frozenset(t["id"] for t in tunes))
+    app.pending_runs.append(pending)
+
+    def land() -> None:
+        app.pending_runs.remove(pending)
+        app.store.begin()
+        try:
+            run_id = run.start()
+            created: list[int] = []
+            for tune in tunes:
+                created += run.clone_onto(tune, run_id)
+            run.finish(created)
+            app.store.commit()
+        except Exception:
+            app.store.rollback()
+            raise
+        app.wakeup.set()
+
+    clock = app.realism_clock
+    clock.later(clock.draw(RUN_DELAY), land)
 
 
 def _run_training(run: PackRun) -> Response:
