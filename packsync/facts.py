@@ -65,6 +65,9 @@ def model_type_of_wire(value: str | None) -> ModelType | None:
 # optional (``<faceid:123>``); ``<pti:...>`` is not a tag.
 TAG_KINDS: tuple[str, ...] = tuple(sorted({k.tag for k in MODEL_TYPES.values() if k.tag is not None}))
 TUNE_TAG_RE = re.compile(r"<(" + "|".join(TAG_KINDS) + r"):(\d+)(?::([0-9.]+))?>")
+# The tags a server may take as a fine-tune reference: the sandbox's default mode also takes the
+# legacy <pti:ID:W> form (the optimistic reading); packsync itself never writes it.
+SERVER_TAG_RE = re.compile(r"<(" + "|".join((*TAG_KINDS, "pti")) + r"):(\d+)(?::([0-9.]+))?>")
 
 # Flux base models (A9): no negative prompt, cfg_scale below FLUX_CFG_LIMIT, no
 # weighted words, no resolution tier.

@@ -9,7 +9,7 @@ from typing import Any
 
 from packsync.facts import (
     PROMPT_PARAM_DEFAULTS,
-    TUNE_TAG_RE,
+    SERVER_TAG_RE,
 )
 from packsync.sandbox.context import TUNE_LIFETIME, AppState
 from packsync.sandbox.realism import CLASS_AFTER_TAG, SPARSE_ECHO
@@ -93,7 +93,7 @@ class Views(AppState):
             word = class_after_tag(self.store, text)
             if word:
                 return word
-        match = TUNE_TAG_RE.search(text)
+        match = SERVER_TAG_RE.search(text)
         if match is not None:
             referenced = self.store.tune(None, int(match.group(2)))
             if referenced is not None:

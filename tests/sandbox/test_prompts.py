@@ -128,9 +128,16 @@ def test_every_kind_of_tune_tag_makes_a_valid_template(client: httpx.Client, mod
     assert create_prompt(client, WOMAN_TUNE, text, pack_id=pack["id"])["pack_id"] == pack["id"]
 
 
+@pytest.mark.parametrize("text", ["<faceid:{tune}> woman", "<lora:{tune}> ohwx woman"])
+def test_a_weightless_tag_is_a_fine_tune_reference(client: httpx.Client, text: str) -> None:
+    pack = create_pack(client)
+    filled = text.format(tune=WOMAN_TUNE)
+    assert create_prompt(client, WOMAN_TUNE, filled, pack_id=pack["id"])["pack_id"] == pack["id"]
+
+
 @pytest.mark.parametrize(
     "text",
-    ["ohwx woman in a garden", "<lora:abc:1> ohwx woman", "<lora:1001> ohwx woman", "<dreambooth:1001:1> woman"],
+    ["ohwx woman in a garden", "<lora:abc:1> ohwx woman", "<lora:1001:> ohwx woman", "<dreambooth:1001:1> woman"],
 )
 def test_prompt_without_tune_tag_in_a_pack_is_rejected_with_422(client: httpx.Client, text: str) -> None:
     pack = create_pack(client)

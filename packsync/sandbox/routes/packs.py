@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from packsync.facts import (
-    TUNE_TAG_RE,
+    SERVER_TAG_RE,
 )
 from packsync.sandbox.context import PLACEHOLDER, ApiError, Context
 from packsync.sandbox.httpserver import Response
@@ -131,7 +131,11 @@ class PackRun:
                 continue
             if self.wanted_ids and template["id"] not in self.wanted_ids:
                 continue
-            text = TUNE_TAG_RE.sub(lambda m: f"<{m.group(1)}:{tune['id']}:{m.group(3)}>", template["text"], count=1)
+            text = SERVER_TAG_RE.sub(
+                lambda m: f"<{m.group(1)}:{tune['id']}" + (f":{m.group(3)}>" if m.group(3) else ">"),
+                template["text"],
+                count=1,
+            )
             text = PLACEHOLDER.sub(lambda m: str(self.characteristics.get(m.group(1), m.group(0))), text)
             params = json.loads(template["params"])
             params.update(clean_prompt_params(self.overrides))

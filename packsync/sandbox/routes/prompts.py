@@ -10,7 +10,7 @@ from packsync.facts import (
     NOT_FINE_TUNED,
     OFFSET_MAX_PROMPTS,
     PROMPT_PATCHABLE,
-    TUNE_TAG_RE,
+    SERVER_TAG_RE,
 )
 from packsync.sandbox.context import ApiError, Context
 from packsync.sandbox.httpserver import Response
@@ -35,7 +35,7 @@ def create_prompt(app: SandboxApp, ctx: Context) -> Response:
     base_pack_id = int_param(spec.get("base_pack_id"), "base_pack_id", optional=True)
     if pack_id is not None:
         _own_pack_or_404(app, ctx, pack_id)
-        if not TUNE_TAG_RE.search(text):
+        if not SERVER_TAG_RE.search(text):
             raise ApiError(422, NOT_FINE_TUNED)
     _realistic_rules(app, tune, text, params)
     existing = same_prompt(app, ctx.workspace, tune["id"], text, params)
@@ -107,7 +107,7 @@ def update_prompt(app: SandboxApp, ctx: Context) -> Response:
             changes[name] = int_param(spec[name], name, optional=True)
     if changes.get("pack_id") is not None:
         _own_pack_or_404(app, ctx, changes["pack_id"])
-        if not TUNE_TAG_RE.search(row["text"]):
+        if not SERVER_TAG_RE.search(row["text"]):
             raise ApiError(422, NOT_FINE_TUNED)
     if "workspace_id" in spec:
         changes["workspace"] = str(spec["workspace_id"] or "")
@@ -139,7 +139,7 @@ def duplicate_prompt(app: SandboxApp, ctx: Context) -> Response:
     pack_id = int_param(spec.get("pack_id"), "pack_id", optional=True) if "pack_id" in spec else None
     if pack_id is not None:
         _own_pack_or_404(app, ctx, pack_id)  # as on create and PATCH
-    if pack_id is not None and not TUNE_TAG_RE.search(text):
+    if pack_id is not None and not SERVER_TAG_RE.search(text):
         raise ApiError(422, NOT_FINE_TUNED)
     prompt_id = insert_prompt(app, ctx.workspace, tune, str(text), params, pack_id=pack_id)
     fresh = app.store.prompt(None, prompt_id)
