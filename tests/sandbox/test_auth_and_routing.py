@@ -14,6 +14,7 @@ from tests.sandbox.support import (
     create_prompt,
     create_template,
     tag,
+    wait_until_rendered,
 )
 from tests.sandbox_helpers import ThreadSandbox
 
@@ -83,6 +84,7 @@ def test_json_suffix_is_accepted_on_every_kind_of_path(client: httpx.Client) -> 
     pack = create_pack(client, "Suffix Pack")
     template = create_template(client, pack["id"])
     pid, tid = template["id"], WOMAN_TUNE
+    wait_until_rendered(client, pid)  # so that no answer changes between the two reads of a path
     reads = [
         "/packs.json",
         f"/p/{pack['id']}.json",
