@@ -134,28 +134,24 @@ async def _recheck(
     policy = ready.workspace.project.policy
     check = await recheck_saved(client, plan, desired_state(ready.packs, ready.target.tune_ids), policy)
     if check.stale:
-        for line in check.stale:
-            io.err.write(f"  {line}\n")
-        return ExitCode(
-            fail(
-                io.err,
-                f"the saved plan is stale: {len(check.stale)} object(s) changed since it was made; make a new plan",
-                ExitCode.STALE,
-            )
-        )
+        why = f"the saved plan is stale: {len(check.stale)} object(s) changed since it was made; make a new plan"
+        return _refuse_saved(check.stale, why, ExitCode.STALE, io)
     if check.refused:
-        for line in check.refused:
-            io.err.write(f"  {line}\n")
-        return ExitCode(
-            fail(
-                io.err,
-                f"the saved plan asks for {len(check.refused)} change(s) that the pack files, the account "
-                "or the policy do not allow; nothing was applied: make a new plan",
-            )
+        why = (
+            f"the saved plan asks for {len(check.refused)} change(s) that the pack files, the account "
+            "or the policy do not allow; nothing was applied: make a new plan"
         )
+        return _refuse_saved(check.refused, why, ExitCode.ERROR, io)
     # The limits of the policy in force now, on the counts just read: never the file's own.
     plan.refusals = evaluate_safety(plan, policy)
     return plan
+
+
+def _refuse_saved(lines: list[str], why: str, code: ExitCode, io: Streams) -> ExitCode:
+    """A saved plan not applied: each reason on its own line, then the error."""
+    for line in lines:
+        io.err.write(f"  {line}\n")
+    return ExitCode(fail(io.err, why, code))
 
 
 def _confirm(io: Streams) -> bool:
