@@ -145,6 +145,113 @@ def test_preview_respects_the_image_budget(project: Project) -> None:
     assert re.search(r"the preview would generate \d+ images; the policy's budget is 10", done.err)
 
 
+def test_the_budget_counts_the_template_renders_of_the_preview_pack(project: Project) -> None:
+    """A changed prompt's files' version is created in the preview pack first, and a create renders (A5)."""
+    assert project.apply("--pack", "pet-portraits").code == 0
+    tunes = make_test_tunes(project)
+    config = project.root / "packsync.yaml"
+    config.write_text(config.read_text() + "policy:\n  max_images: 10\n")
+    project.edit("pet-portraits.yaml", "sitting in a carpet of fallen", "lying in a carpet of fallen")
+    done = preview(project, "pet-portraits", "--tune-ids", str(tunes["dog"]), "--changed")
+    assert done.code == 3, done.out + done.err  # the runs alone: 2 versions x 4 images = 8, within the budget
+    assert "The preview will generate 12 image(s) (8 in its runs, 4 rendering the 1 new template(s) of " in done.out
+    assert "the preview would generate 12 images; the policy's budget is 10" in done.err
+    assert not project.templates_exist("pet-portraits-preview")  # refused before anything was created
+
+    allowed = preview(project, "pet-portraits", "--tune-ids", str(tunes["dog"]), "--changed", "--allow-over-budget")
+    assert allowed.code == 0, allowed.out + allowed.err
+    again = preview(project, "pet-portraits", "--tune-ids", str(tunes["dog"]), "--changed")
+    assert again.code == 0, again.out + again.err
+    assert "The preview will generate 8 image(s), about $0.20." in again.out  # the template is there now
+
+
+def run_then(
+    monkeypatch: pytest.MonkeyPatch, after: Any = None, answer: dict[str, Any] | None = None, before: Any = None
+) -> None:
+    """Make each pack run of the preview call ``before(pack_ref)`` just before it is sent and ``after(pack_ref)``
+    once it is answered, and (with ``answer``) answer that instead."""
+    from packsync.astria.client import AstriaClient
+
+    original = AstriaClient.run_pack
+
+    async def run_pack(self: AstriaClient, ref: int | str, tune: Any) -> dict[str, Any]:
+        if before is not None:
+            before(ref)
+        got = await original(self, ref, tune)
+        if after is not None:
+            after(ref)
+        return got if answer is None else answer
+
+    monkeypatch.setattr(AstriaClient, "run_pack", run_pack)
+
+
+def test_a_run_answered_without_ids_is_found_by_its_prompts(
+    project: Project, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain pack's run answers {"status": 201, "message": "Prompts created"} (A6): no ids to go by."""
+    assert project.apply("--pack", "pet-portraits").code == 0
+    tunes = make_test_tunes(project)
+    run_then(monkeypatch, answer={"status": 201, "message": "Prompts created"})
+    done = preview(project, "pet-portraits", "--tune-ids", f"{tunes['dog']},{tunes['cat']}", "--prompt", "autumn-park")
+    assert done.code == 0, done.out + done.err
+    assert ": 2 run(s), 8 image(s), 8 embedded" in done.out
+
+
+def test_a_customers_run_of_the_same_pack_at_the_same_time_is_not_mixed_in(
+    project: Project, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the mark, cloned from the same template, in the pack's listing, there first: but on the customer's
+    tune. (Realistic: the customer's clones land while the preview's are still on their way.)"""
+    assert project.apply("--pack", "pet-portraits").code == 0
+    tunes = make_test_tunes(project)
+    with project.sandbox.http() as http:
+        spec = {"title": "customer dog", "name": "dog", "branch": "fast", "image_urls": ["https://x/1.jpg"]}
+        customer = http.post("/tunes", json={"tune": spec}).json()["id"]
+
+    def customer_runs(ref: int | str) -> None:
+        with project.sandbox.http() as http:
+            # The customer's images are not embeddable: the preview's sheet would say so if it took one.
+            tune = {"tune_ids": [customer], "characteristics": {"fur_color": "[sandbox:broken-images]"}}
+            http.post(f"/p/{ref}/tunes", json={"tune": tune}).raise_for_status()
+        if mode == "realistic":
+            project.sandbox.admin("POST", "clock", {"advance": 200})  # the customer's run lands; then the preview's
+
+    run_then(monkeypatch, before=customer_runs)
+    done = preview(project, "pet-portraits", "--tune-ids", str(tunes["dog"]), "--prompt", "autumn-park")
+    assert done.code == 0, done.out + done.err
+    assert ": 1 run(s), 4 image(s), 4 embedded" in done.out
+    with project.sandbox.http() as http:
+        theirs = listed(http, f"/tunes/{customer}/prompts")
+        ours = listed(http, f"/tunes/{tunes['dog']}/prompts")
+    assert len(ours) == 1 and theirs  # the customer's run did happen, beside the preview's
+    assert {p["orig_prompt_id"] for p in ours} <= {p["orig_prompt_id"] for p in theirs}
+    assert ours[0]["base_pack_id"] == theirs[0]["base_pack_id"]
+
+
+def test_clones_that_appear_late_are_waited_for_through_404_503_and_429(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Realistic: the clones land 10-180 s after the answer; meanwhile the listings answer 404 and 503,
+    and 429 to a poll within 5 s of the last one (here the test's own, right after the run)."""
+    assert project.apply("--pack", "pet-portraits").code == 0
+    tunes = make_test_tunes(project)
+    project.sandbox.admin("POST", "settings", {"realism": REALISTIC, "time_scale": SCALE})
+    nested = f"/tunes/{tunes['dog']}/prompts"
+
+    def poll_first(ref: int | str) -> None:
+        with project.sandbox.http() as http:
+            assert http.get(nested, params={"limit": 120}).status_code == 404  # not there yet
+
+    run_then(monkeypatch, after=poll_first)
+    project.sandbox.admin("DELETE", "requests")
+    done = preview(project, "pet-portraits", "--tune-ids", str(tunes["dog"]), "--prompt", "royal-throne")
+    assert done.code == 0, done.out + done.err
+    assert ": 1 run(s), 4 image(s), 4 embedded" in done.out
+    answered = [r["status"] for r in project.sandbox.requests()["log"] if r["path"] == nested]
+    assert 429 in answered and 404 in answered and answered[-1] == 200
+    assert len(answered) < 60  # polled at least 5 s apart, backing off: not every 0.2 s for up to 180 s
+
+
 def test_preview_on_a_tune_that_does_not_exist(project: Project) -> None:
     assert project.apply("--pack", "pet-portraits").code == 0
     done = project.run("preview", "pet-portraits", "--tune-ids", "999999", "--prompt", "royal-throne")
