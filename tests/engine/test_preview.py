@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,43 +13,7 @@ import pytest
 from packsync.commands.preview import TIME_SCALE_ENV
 from packsync.sandbox.embedded import EmbeddedSandbox
 from tests.conftest import PACKS, run_packsync
-from tests.engine.conftest import Project
-
-SCALE = 100  # the sandbox's clock and the preview's waits, both this many times faster: 5 s polls take 0.05 s
-# The realistic mode as far as this branch converges in it: sparse-echo joins once template identity
-# rests on what the account echoes (issue 15, item 1); it changes nothing in how a run is watched.
-REALISTIC = ["all", "-sparse-echo"]
-
-
-@pytest.fixture(params=["default", "realistic"])
-def mode(request: pytest.FixtureRequest, project: Project) -> Iterator[str]:
-    """The sandbox mode of a test of the wire: default, or realistic (pack runs answer without ids, their
-    prompts appear 10-180 s later, early polls answer 404/503, polls under 5 s apart 429, no top-level
-    tune_id filter, likes once); both on a clock SCALE times faster. The next test's reset undoes it."""
-    realism = REALISTIC if request.param == "realistic" else []
-    project.sandbox.admin("POST", "settings", {"realism": realism, "time_scale": SCALE})
-    yield request.param
-
-
-def preview(project: Project, *args: str) -> Any:
-    """``packsync preview`` with its waits scaled as the sandbox's clock is."""
-    return project.run("preview", *args, env={TIME_SCALE_ENV: str(SCALE)})
-
-
-def listed(http: httpx.Client, path: str, **params: Any) -> list[dict[str, Any]]:
-    """A listing read by the test itself, waiting out the realistic mode's 429 (polled within 5 s) and 404/503."""
-    for _ in range(100):
-        answer = http.get(path, params={"limit": 120, **params})
-        if answer.status_code == 200:
-            found: list[dict[str, Any]] = answer.json()
-            return found
-        assert answer.status_code in (404, 429, 503), answer.text
-        time.sleep(0.06)
-    raise AssertionError(f"{path} did not answer")
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+from tests.engine.conftest import REALISTIC, SCALE, Project, auth, listed, preview
 
 
 def make_test_tunes(project: Project) -> dict[str, int]:
