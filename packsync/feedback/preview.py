@@ -4,7 +4,9 @@ Prompts run through the pack flow itself (``POST /p/:id/tunes`` with
 ``tune_ids`` and ``prompt_ids``), so the images are what customers would get.
 A version the account does not have yet (a changed or new prompt) runs from
 a separate preview pack, ``<slug>-preview``, which packsync creates and fills
-as needed: the live pack is never touched.
+as needed: the live pack is never touched. Creating a template there renders it
+(A5): :func:`estimate` counts those images with the runs'. A run's prompts are
+waited for by :mod:`packsync.feedback.runwatch`, never read from its answer.
 """
 
 from __future__ import annotations

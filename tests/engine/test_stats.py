@@ -150,3 +150,26 @@ def test_runs_on_test_tunes_and_of_the_preview_pack_are_not_customer_runs(projec
     assert f"left out: {len(on_live_pack) - qa_runs} run(s) and {len(on_live_pack) - qa_runs} like(s)" in table
     without_flag = json.loads(project.run("stats", "--pack", "pet-portraits", "--format", "json").out)
     assert without_flag["packs"][0]["runs"] == len(customer_prompts) + qa_runs  # qa is a customer for all it knows
+
+
+def test_counts_hold_on_sparse_prompt_objects_of_the_whole_realistic_mode(project: Project) -> None:
+    """Every realistic behaviour, sparse-echo included (prompts read back only the documented fields): the
+    counts rest on orig_prompt_id, base_pack_id and tune_id alone, which every prompt object carries."""
+    assert project.apply("--pack", "pet-portraits").code == 0  # in the default mode: see REALISTIC
+    project.sandbox.admin("POST", "settings", {"realism": ["all"], "time_scale": 100})
+    with project.sandbox.http() as http:
+        pack = http.get("/p/pet-portraits").json()
+        spec = {"name": "dog", "branch": "fast", "image_urls": ["https://x/1.jpg"]}
+        dogs = [http.post("/tunes", json={"tune": {**spec, "title": f"dog {n}"}}).json()["id"] for n in range(2)]
+        http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": dogs}}).raise_for_status()
+        generated = [p for prompts in landed(project, *dogs).values() for p in prompts]
+        assert "super_resolution" not in generated[0]  # sparse indeed
+        http.post(f"/prompts/{generated[0]['id']}/likes").raise_for_status()
+        assert http.post(f"/prompts/{generated[0]['id']}/likes").status_code == 422  # like-once
+    done = project.run("stats", "--pack", "pet-portraits", "--format", "json")
+    assert done.code == 0, done.err
+    (pet,) = json.loads(done.out)["packs"]
+    assert (pet["runs"], pet["likes"]) == (len(generated), 1)
+    rows = {r["template_id"]: r for r in pet["templates"]}
+    assert rows[generated[0]["orig_prompt_id"]]["likes"] == 1
+    assert sum(r["runs"] for r in rows.values()) == len(generated)
