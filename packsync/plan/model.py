@@ -132,6 +132,44 @@ class Refusal:
     flag: str
 
 
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class TuneUse:
+    """A class of a pack that names a reference tune, and where the file says so."""
+
+    pack: str
+    class_name: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the reference tune preflight found about one tune (A4): an error stops apply, a
+    warning is said once per tune, however many packs and classes use it."""
+
+    severity: Severity
+    tune_id: int
+    message: str
+    uses: tuple[TuneUse, ...]
+    expires_at: str | None = None  # as the account wrote it, for expiry findings
+    days_left: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "tune_id": self.tune_id,
+            "message": self.message,
+            "uses": [
+                {"pack": u.pack, "class": u.class_name, "source": {"file": u.source.file, "line": u.source.line}}
+                for u in self.uses
+            ],
+            "expires_at": self.expires_at,
+            "days_left": self.days_left,
+        }
+
+
 @dataclass
 class Plan:
     target: str
@@ -141,6 +179,8 @@ class Plan:
     account: dict[str, str | None] | None = None
     refusals: list[Refusal] = field(default_factory=list)
     undeclared: list[dict[str, Any]] = field(default_factory=list)  # live packs no file declares
+    # The reference tune preflight; never read back from a plan file (apply checks the tunes again).
+    preflight: list[Finding] = field(default_factory=list)
     on_remove: str = "detach"
     version: int = PLAN_VERSION
     generator: str = f"packsync {__version__}"
@@ -152,6 +192,10 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(p.has_changes for p in self.packs)
+
+    @property
+    def preflight_errors(self) -> list[Finding]:
+        return [f for f in self.preflight if f.severity == "error"]
 
     @property
     def has_applicable_changes(self) -> bool:
@@ -202,6 +246,7 @@ class Plan:
             "refusals": [asdict(r) for r in self.refusals],
             "packs": [_pack_json(p) for p in self.packs],
             "undeclared": self.undeclared,
+            "preflight": [f.to_json() for f in self.preflight],
         }
 
     @classmethod
