@@ -89,7 +89,7 @@ PREFLIGHT_BLOCKS = "Reference tune errors: apply sends nothing until they are fi
 def preflight_failure(plan: Plan) -> str:
     """The one-line error of a plan whose reference tunes are wrong."""
     count = len(plan.preflight_errors)
-    return f"{count} reference tune problem(s) in the plan (its reference tunes); apply sends nothing until they are fixed"
+    return f"{count} reference tune problem(s), listed under 'Reference tunes' (JSON: preflight); apply sends nothing"
 
 
 # -- text ---------------------------------------------------------------------

@@ -113,9 +113,9 @@ def _answered(tune_id: int) -> str:
 
 
 def check_tune(tune_id: int, answer: Any, uses: list[TuneUse], now: datetime) -> list[Finding]:
-    """What is wrong with the answer to ``GET /tunes/<tune_id>`` (None: it answered 404)."""
+    """What is wrong with the answer to ``GET /tunes/<tune_id>`` (:data:`MISSING`: it answered 404)."""
     every = tuple(uses)
-    if answer is None:
+    if answer is MISSING:
         message = (
             f"reference tune {tune_id} does not exist on the account (GET /tunes/{tune_id} answered 404; {DELETED}); "
             "point the class at a tune the account has"
@@ -126,7 +126,7 @@ def check_tune(tune_id: int, answer: Any, uses: list[TuneUse], now: datetime) ->
             Finding("error", tune_id, f"{_answered(tune_id)} something that is not a tune: {answer.problem}", every)
         ]
     if not isinstance(answer, Mapping):
-        kind = "a list" if isinstance(answer, list) else type(answer).__name__
+        kind = "a list" if isinstance(answer, list) else "nothing" if answer is None else type(answer).__name__
         return [Finding("error", tune_id, f"{_answered(tune_id)} {kind}, not a tune", every)]
     got = answer.get("id")
     if type(got) is not int or got != tune_id:
@@ -149,6 +149,9 @@ def check_tune(tune_id: int, answer: Any, uses: list[TuneUse], now: datetime) ->
     return found
 
 
+MISSING = object()  # what a 404 reads as: not None, which is what an empty or `null` answer reads as
+
+
 @dataclass(frozen=True)
 class Unreadable:
     """An answer that could not be read as JSON at all: what the client said of it."""
@@ -157,11 +160,11 @@ class Unreadable:
 
 
 async def read_tune(client: AstriaClient, tune_id: int) -> Any:
-    """The answer to ``GET /tunes/<tune_id>`` as data, unchecked: None for a 404."""
+    """The answer to ``GET /tunes/<tune_id>`` as data, unchecked: :data:`MISSING` for a 404."""
     try:
         return await client.request("GET", f"/tunes/{tune_id}")
     except NotFound:
-        return None
+        return MISSING
     except ProtocolError as exc:
         return Unreadable(exc.message)
 

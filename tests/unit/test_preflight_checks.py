@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from packsync.astria.errors import NotFound
 from packsync.packfiles.schema import load_schema
 from packsync.plan.formats import render_markdown, render_text
 from packsync.plan.model import Finding, Plan, Source, TuneUse
-from packsync.plan.preflight import Unreadable, check_reference_tunes, check_tune, parse_timestamp, tune_uses
+from packsync.plan.preflight import MISSING, Unreadable, check_reference_tunes, check_tune, parse_timestamp, tune_uses
 from packsync.term import Style
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
@@ -132,7 +133,7 @@ def test_an_unknown_expiry_is_no_finding(fields: dict[str, Any]) -> None:
 
 
 def test_a_missing_tune_is_an_error_for_each_use() -> None:
-    (found,) = check(None, MAN, OTHER_MAN)
+    (found,) = check(MISSING, MAN, OTHER_MAN)
     assert found.severity == "error" and found.uses == (MAN, OTHER_MAN)
     assert "reference tune 690204 does not exist on the account (GET /tunes/690204 answered 404" in found.message
 
@@ -155,6 +156,7 @@ def test_a_tune_two_classes_share_is_wrong_for_the_one_it_is_not_named_after() -
     [
         ([tune()], "answered a list, not a tune"),
         ("man", "answered str, not a tune"),
+        (None, "answered nothing, not a tune"),
         (tune(id=690205), "answered a tune with id 690205"),
         (tune(id="690204"), "answered a tune with id '690204'"),
         ({"name": "man"}, "answered a tune with id None"),
@@ -195,7 +197,10 @@ class FakeClient:
         self.most_at_once = max(self.most_at_once, self.at_once)
         await asyncio.sleep(0)
         self.at_once -= 1
-        return self.answers[int(path.rsplit("/", 1)[1])]
+        answer = self.answers[int(path.rsplit("/", 1)[1])]
+        if answer is MISSING:
+            raise NotFound(method, path, 404, "Tune not found")
+        return answer
 
 
 def _packs() -> list[Any]:
@@ -216,7 +221,7 @@ def _packs() -> list[Any]:
 
 
 def test_each_tune_is_read_once_through_the_targets_mapping_and_together() -> None:
-    client = FakeClient({1: tune(id=1), 20: {"id": 20, "name": "woman"}, 3: None})
+    client = FakeClient({1: tune(id=1), 20: {"id": 20, "name": "woman"}, 3: MISSING})
     found = asyncio.run(check_reference_tunes(client, _packs(), {2: 20}, now=lambda: NOW))  # type: ignore[arg-type]
     assert sorted(client.asked) == ["GET /tunes/1", "GET /tunes/20", "GET /tunes/3"]
     assert client.most_at_once == 3
@@ -243,7 +248,7 @@ def test_uses_keep_the_file_and_line_of_each_class() -> None:
 
 
 def test_findings_show_in_text_markdown_and_json() -> None:
-    warning, error = check(tune(expires_at=stamp(NOW + timedelta(days=2))), MAN)[0], check(None, OTHER_MAN)[0]
+    warning, error = check(tune(expires_at=stamp(NOW + timedelta(days=2))), MAN)[0], check(MISSING, OTHER_MAN)[0]
     plan = Plan(target="test", preflight=[error, warning])
     text = io.StringIO()
     render_text(plan, text, Style(False))
