@@ -279,9 +279,10 @@ def markdown_head(plan: Plan, max_rows: int | None = None) -> str:
         head.append(f"> ⛔ **Refused:** {_md_escape(refusal.message)} (allow with `{refusal.flag}`)")
     for finding in plan.preflight:
         word = "⛔ **Reference tune error**" if finding.severity == "error" else "⚠️ **Reference tune warning**"
-        head.append(f"> {word} ({_md_escape(finding_places(finding))}): {_md_escape(finding.message)}")
+        # one quote each: consecutive quoted lines would run together into one paragraph
+        head += ["", f"> {word} ({_md_escape(finding_places(finding))}): {_md_escape(finding.message)}"]
     if plan.preflight_errors:
-        head.append(f"> **{PREFLIGHT_BLOCKS}**")
+        head += ["", f"> **{PREFLIGHT_BLOCKS}**"]
     if plan.refusals or plan.preflight:
         head.append("")
     changed = plan.changed_packs

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -190,4 +190,12 @@ async def check_reference_tunes(
     found: list[Finding] = []
     for tune_id, answer in zip(ids, answers, strict=True):
         found += check_tune(tune_id, answer, uses[tune_id], moment)
+    # The files name the declared id: say which tune the target reads instead.
+    mapped = {to: declared for declared, to in tune_ids.items() if to != declared}
+    found = [
+        replace(f, message=f"{f.message} (the target's tune_ids maps the files' {mapped[f.tune_id]} to it)")
+        if f.tune_id in mapped
+        else f
+        for f in found
+    ]
     return sorted(found, key=lambda f: (f.severity != "error", f.tune_id))

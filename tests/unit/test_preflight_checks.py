@@ -228,6 +228,9 @@ def test_each_tune_is_read_once_through_the_targets_mapping_and_together() -> No
     assert [(f.severity, f.tune_id, [str(u.source) for u in f.uses]) for f in found] == [
         ("error", 3, ["packs/b.yaml:10"])
     ]
+    client.answers[20] = {"id": 20, "name": "Woman"}
+    (mapped,) = asyncio.run(check_reference_tunes(client, _packs()[:1], {2: 20}, now=lambda: NOW))  # type: ignore[arg-type]
+    assert mapped.tune_id == 20 and mapped.message.endswith("(the target's tune_ids maps the files' 2 to it)")
 
 
 def test_no_classes_no_reads() -> None:
