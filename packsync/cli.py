@@ -252,6 +252,13 @@ target_option = click.option(
     help="A target of packsync.yaml (default: PACKSYNC_TARGET, default_target).",
 )
 pack_option = click.option("--pack", "packs", metavar="SLUG", multiple=True, help="Only this pack (repeatable).")
+replace_option = click.option(
+    "--replace",
+    "replace",
+    metavar="PACK/KEY[/CLASS]",
+    multiple=True,
+    help="Recreate this template even if the account shows it in sync (repeatable).",
+)
 
 
 @cli.command()
@@ -266,6 +273,7 @@ pack_option = click.option("--pack", "packs", metavar="SLUG", multiple=True, hel
     help="markdown: for a pull-request comment.",
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@replace_option
 @target_option
 @project_option
 def plan(
@@ -273,13 +281,14 @@ def plan(
     out_file: Path | None,
     output_format: str,
     detailed_exitcode: bool,
+    replace: tuple[str, ...],
     target_name: str | None,
     project_dir: Path,
 ) -> None:
     """Show what apply would change on the account to make it match the pack files."""
     from packsync.commands.plan import PlanOptions, run_plan
 
-    options = PlanOptions(project_dir, target_name, packs, output_format, out_file, detailed_exitcode)
+    options = PlanOptions(project_dir, target_name, packs, output_format, out_file, detailed_exitcode, replace)
     sys.exit(invoke(run_plan, options))
 
 
@@ -291,6 +300,7 @@ def plan(
 @click.option("--allow-over-budget", is_flag=True, help="Allow generating more images than the policy's budget.")
 @click.option("--allow-empty", is_flag=True, help="Allow emptying a pack that declares no prompts.")
 @click.option("--allow-protected", is_flag=True, help="Allow removals in packs with protect: true.")
+@replace_option
 @target_option
 @project_option
 def apply(
@@ -301,6 +311,7 @@ def apply(
     allow_over_budget: bool,
     allow_empty: bool,
     allow_protected: bool,
+    replace: tuple[str, ...],
     target_name: str | None,
     project_dir: Path,
 ) -> None:
@@ -324,6 +335,7 @@ def apply(
         plan_file=plan_file,
         auto_approve=auto_approve,
         allow=frozenset(flag for flag, given in flags.items() if given),
+        replace=replace,
     )
     sys.exit(invoke(run_apply, options))
 

@@ -19,6 +19,10 @@ from tests.sandbox_helpers import ThreadSandbox
 # on every run, and none replayed from the failures another mutant caused.
 settings.register_profile("mutation", derandomize=True, database=None)
 
+# A write whose answer was lost is read back for 90 s before packsync decides it did not happen (A7);
+# the tests' sandbox commits such writes within a few of its scaled seconds: read back on a short schedule.
+os.environ.setdefault("PACKSYNC_LOST_ANSWER_WAITS", "0.02,0.05,0.1,0.2,0.4")
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PACKS = FIXTURES / "packs"  # the tests' own copies: the shipped examples in packs/ may change freely

@@ -1,8 +1,9 @@
 """Carrying out a plan: packs first, then each pack's new templates, then (only when all of
 those exist) the templates it no longer wants.
 
-Crash safety comes from the identity rules, not from a state file: a template
-is matched by its content, so whatever an interrupted apply managed to create
+What each create sent is recorded for the target (``astria.echo``), so that parameters the
+account does not show back can still be compared later. Crash safety does not rest on that
+record but on matching: a template is matched by its content, so whatever an interrupted apply managed to create
 is found by the next plan and not created again, and the old template of a
 replace is removed only after the new one exists. A create whose answer was
 lost (504, timeout, reset) is never sent again in the same run; the pack is
@@ -11,18 +12,33 @@ read back to find out whether it happened.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
 from packsync.astria.errors import ApiError, NotFound, OutcomeUnknown
-from packsync.desired.identity import canonical_params, canonical_text, identity
+from packsync.astria.settings import LOST_ANSWER_WAITS
+from packsync.desired.identity import canonical_params, canonical_text
 from packsync.desired.state import DesiredPack
 from packsync.packfiles.project import Policy
 from packsync.plan.diff import create_pack_body, pack_fingerprint, template_fingerprint
 from packsync.plan.model import Change, PackPlan, Plan, Source, TemplateSpec
+from packsync.plan.observe import Observation, find_match, shown_content
+
+
+async def settle(look: Callable[[], Awaitable[bool]], waits: Sequence[float]) -> bool:
+    """Ask ``look`` at each of ``waits`` (seconds from now) until it answers True; False after the last."""
+    waited = 0.0
+    for mark in waits:
+        await asyncio.sleep(max(0.0, mark - waited))
+        waited = max(waited, mark)
+        if await look():
+            return True
+    return False
 
 
 @dataclass
@@ -64,13 +80,30 @@ def describe(change: Change) -> str:
 
 
 class Applier:
-    def __init__(self, client: AstriaClient, plan: Plan, on_remove: str, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        client: AstriaClient,
+        plan: Plan,
+        on_remove: str,
+        progress: Progress | None = None,
+        observation: Observation | None = None,
+        lost_waits: Sequence[float] = LOST_ANSWER_WAITS,
+    ) -> None:
         self.client = client
         self.plan = plan
         self.on_remove = on_remove
         self.progress = progress or (lambda result: None)
+        self.observation = observation or Observation()
+        self.lost_waits = tuple(lost_waits)
         self.report = ApplyReport()
         self._answered: set[Any] = set()  # ids the creates of this apply were answered with
+        self.created: dict[int, dict[str, Any]] = {}  # id -> the body it was created with, this apply
+        self.pack_ids: dict[str, int] = {}  # slug -> id of each pack this apply wrote to
+
+    def _sent(self, template_id: int, body: dict[str, Any]) -> None:
+        """A template this apply created: what was sent to it is recorded (and saved by the caller)."""
+        self.created[template_id] = body
+        self.observation.state.record(template_id, body)
 
     # What became of each change: recorded once, here, and shown as it happens.
     def _record(self, result: Result) -> None:
@@ -99,6 +132,7 @@ class Applier:
                     self._skipped(pack, change, "the pack was not created")
                 return
         assert pack_id is not None
+        self.pack_ids[pack.slug] = pack_id
         adds = [c for c in pack.applicable if c.create is not None]
         outcomes = await gather_all(*(self._create(pack, pack_id, c) for c in adds))
         unknown = [c for c, outcome in zip(adds, outcomes, strict=True) if outcome == "unknown"]
@@ -123,9 +157,22 @@ class Applier:
                 str(body.pop("title")), int(body.pop("base_tune_id")), body.pop("model_type"), **body
             )
         except OutcomeUnknown:
-            found = await self._find_pack(pack)
-            if found is None:
-                self._failed(pack, what, "the answer was lost and the pack is not there", source)
+            found: dict[str, Any] | None = None
+
+            async def look() -> bool:
+                nonlocal found
+                try:
+                    found = await self._find_pack(pack)
+                except ApiError:
+                    return False
+                return found is not None
+
+            # Never sent again: a pack cannot be deleted through the API, so a second one would stay.
+            if not await settle(look, self.lost_waits) or found is None:
+                why = (
+                    "the answer was lost and the pack has not appeared; it may still land: plan again in a few minutes"
+                )
+                self._failed(pack, what, why, source)
                 return None
             created = found
         except NotFound:
@@ -156,6 +203,7 @@ class Applier:
         spec = change.create
         assert spec is not None
         what = describe(change)
+        started = datetime.now(timezone.utc)
         try:
             created = await self.client.create_prompt(spec.tune_id, spec.body(pack_id))
         except OutcomeUnknown:
@@ -174,8 +222,13 @@ class Applier:
             self._failed(pack, what, why, spec.source)
             return "failed"
         answered = created.get("id")
-        wrong = not_as_asked(spec, created, pack.live_fingerprints.keys() | self._answered)
+        known = pack.live_fingerprints.keys() | self._answered
+        wrong = not_as_asked(spec, created, known, self.observation, started)
         self._answered.add(answered)
+        if wrong is not None and isinstance(answered, int) and answered not in known and owner == pack_id:
+            # a new template of this pack, all the same, that the account shows otherwise than it was
+            # sent: the check after the apply names what did not stick instead of creating it again
+            self.created[answered] = spec.body(pack_id)
         if wrong is not None:
             # Never counted as created: the old template it may be is then never removed.
             self._failed(pack, what, wrong, spec.source)
@@ -187,33 +240,54 @@ class Applier:
             except ApiError as exc:
                 self._failed(pack, what, f"attaching #{created['id']}: {exc}", spec.source)
                 return "failed"
+        self._sent(int(created["id"]), spec.body(pack_id))
         self._done(pack, f"{what} #{created['id']}", spec.source)
         return "ok"
 
     async def _reconcile(self, pack: PackPlan, pack_id: int, changes: Sequence[Change]) -> list[Change]:
-        """Find out, by reading the pack, which creates whose answer was lost did happen."""
-        try:
-            live = await self.client.pack_templates(pack_id)
-        except ApiError as exc:
-            for change in changes:
-                self._failed(
-                    pack, describe(change), f"outcome unknown and the pack cannot be read: {exc}", change.source
-                )
-            return list(changes)
-        present: dict[tuple[Any, ...], int] = {}
-        for template in live:
-            present.setdefault(identity(str(template.get("text") or ""), template), int(template["id"]))
+        """Find out, by reading the pack on the lost-answer schedule, which creates whose answer was
+        lost did happen; send the others once more; the changes that failed in the end."""
+        pending = list(changes)
+        # a template the plan read, or another create of this apply was answered with, is not this one
+        claimed = set(pack.live_fingerprints) | {int(i) for i in self._answered if isinstance(i, int)}
+        unread: ApiError | None = None
+
+        async def look() -> bool:
+            nonlocal unread
+            try:
+                live = await self.client.pack_templates(pack_id)
+            except ApiError as exc:
+                unread = exc
+                return False
+            unread = None
+            for change in list(pending):
+                spec = change.create
+                assert spec is not None
+                match = find_match(spec.text, spec.params, live, self.observation, claimed)
+                if match is not None:
+                    found = int(match["id"])
+                    claimed.add(found)
+                    pending.remove(change)
+                    self._sent(found, spec.body(pack_id))
+                    self._done(pack, f"{describe(change)} #{found} (confirmed by reading)", spec.source)
+            return not pending
+
+        if await settle(look, self.lost_waits) or not pending:
+            return []
+        if unread is not None:
+            for change in pending:
+                why = f"outcome unknown and the pack cannot be read: {unread}"
+                self._failed(pack, describe(change), why, change.source)
+            return pending
+        # Not there after the whole wait: the write did not happen. Sent once more, never twice.
+        outcomes = await gather_all(*(self._create(pack, pack_id, c) for c in pending))
         failed = []
-        for change in changes:
-            spec = change.create
-            assert spec is not None
-            found = present.get(identity(spec.text, dict(spec.params)))
-            if found is not None:
-                self._done(pack, f"{describe(change)} #{found} (confirmed by reading)", spec.source)
-            else:
+        for change, outcome in zip(pending, outcomes, strict=True):
+            if outcome == "unknown":
+                why = "the answer was lost twice; the template may still land: plan again in a few minutes"
+                self._failed(pack, describe(change), why, change.source)
+            if outcome != "ok":
                 failed.append(change)
-                why = "the answer was lost and the template is not on the pack; run apply again to create it"
-                self._failed(pack, describe(change), why, spec.source)
         return failed
 
     async def _remove(self, pack: PackPlan, pack_id: int, change: Change) -> None:
@@ -230,11 +304,18 @@ class Applier:
         except ApiError as exc:
             self._failed(pack, label, exc, change.source or (change.create.source if change.create else None))
             return
+        self.observation.state.forget([ref.id])
         if change.kind == "remove":
             self._done(pack, f"{label} ({'deleted' if self.on_remove == 'delete' else 'detached'})", None)
 
 
-def not_as_asked(spec: TemplateSpec, answer: Mapping[str, Any], known: Container[int]) -> str | None:
+def not_as_asked(
+    spec: TemplateSpec,
+    answer: Mapping[str, Any],
+    known: Container[int],
+    observation: Observation | None = None,
+    started: datetime | None = None,
+) -> str | None:
     """Why the answer to a create is not the new template asked for; None when it is.
 
     With the account's idempotency on, Astria answers a create with an existing template whose
@@ -242,28 +323,55 @@ def not_as_asked(spec: TemplateSpec, answer: Mapping[str, Any], known: Container
     ``aspect_ratio``, ...) say. Such an answer is an id the plan already read, or a text or a
     parameter other than the one sent. A parameter the answer leaves out proves nothing (the
     API echoes few of them), and neither does one the request left to its default (the
-    account's settings may fill it).
+    account's settings may fill it). An answer created well before the request (``started``,
+    allowing for clock skew) is an existing prompt too.
     """
     tid = answer.get("id")
     if tid in known:
         return (
-            f"the account answered with its existing template #{tid} instead of creating a new one: with the "
-            "account's idempotency on, Astria takes templates that differ only in parameters outside its "
-            "idempotency list (style, aspect_ratio, color_grading, film_grain, resolution, ...) for the same "
-            "template, so this change cannot be made on this account; change the text or seed as well, or "
-            "turn idempotency off"
+            f"the account answered with its existing template #{tid} instead of creating a new one: Astria "
+            "takes a prompt with the same text and seed on the same tune for the same prompt (and, with the "
+            "account's idempotency on, one that differs only in parameters outside its idempotency list: style, "
+            "aspect_ratio, resolution, ...), so this change cannot be made on this account as it is; give the "
+            "prompt a distinct seed or change its text (or turn idempotency off)"
+        )
+    created_at = _timestamp(answer.get("created_at"))
+    if created_at is not None and started is not None and created_at < started - CLOCK_SKEW:
+        return (
+            f"the account answered with template #{tid}, created at {answer.get('created_at')}, before this "
+            "request: an existing prompt with the same text and seed (collides with it: give the prompt a "
+            "distinct seed); it was not counted"
         )
     if canonical_text(str(answer.get("text") or "")) != canonical_text(spec.text):
         return f"the account answered with template #{tid}, whose text is not the one sent; it was not counted"
     sent = dict(canonical_params(dict(spec.params)))
     echoed = dict(canonical_params(answer))
-    differ = [name for name in sent if answer.get(name) is not None and echoed.get(name) != sent[name]]
+    profile = (observation or Observation()).profile
+    differ = [
+        name
+        for name in sent
+        if answer.get(name) is not None and echoed.get(name) not in (sent[name], profile.expected(name, sent[name]))
+    ]
     if differ:
         return (
             f"the account answered with template #{tid}, whose {', '.join(differ)} is not what was sent "
             "(an idempotent replay of another template?); it was not counted"
         )
     return None
+
+
+CLOCK_SKEW = timedelta(minutes=5)  # how far the server's clock may be behind ours
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """An ISO 8601 time from the account, if it is one (with a zone; none: UTC)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -352,13 +460,12 @@ async def _recheck_pack(
     for tid in sorted(removed - set(pack.live_fingerprints)):
         found.refused.append(f"pack {pack.slug}: the plan removes #{tid}, which it never read")
     pack.live_count = len(templates)
-    staying: dict[Any, int] = {}
-    for tid in sorted(set(live) - removed):
-        staying.setdefault(identity(str(live[tid].get("text") or ""), live[tid]), tid)
+    staying = [live[tid] for tid in sorted(set(live) - removed)]
     for index, change in enumerate(pack.changes):
         if change.kind == "remove" and change.remove is not None and change.remove.id in live:
-            twin = staying.get(identity(str(live[change.remove.id].get("text") or ""), live[change.remove.id]))
-            reason = f"duplicate of #{twin}" if twin is not None else "not in the files"
+            this = live[change.remove.id]
+            twin = next((t for t in staying if shown_content(t) == shown_content(this)), None)
+            reason = f"duplicate of #{twin['id']}" if twin is not None else "not in the files"
             pack.changes[index] = replace(change, reason=reason)
     return found
 
@@ -418,7 +525,7 @@ async def stale_objects(client: AstriaClient, plan: Plan) -> list[str]:
     return problems
 
 
-async def verify_saved(client: AstriaClient, plan: Plan) -> list[str]:
+async def verify_saved(client: AstriaClient, plan: Plan, observation: Observation | None = None) -> list[str]:
     """What of a saved plan's changes is not in effect on the account."""
 
     async def check(pack: PackPlan) -> list[str]:
@@ -429,12 +536,12 @@ async def verify_saved(client: AstriaClient, plan: Plan) -> list[str]:
                 return [f"pack {pack.slug} does not exist"]
             pack_id = int(found["id"])
         templates = await client.pack_templates(pack_id)
-        present = {identity(str(t.get("text") or ""), t) for t in templates}
         ids = {int(t["id"]) for t in templates}
         missing = []
         for change in pack.applicable:
-            if change.create is not None and identity(change.create.text, dict(change.create.params)) not in present:
-                missing.append(f"{change.create.source}: {pack.slug}: {describe(change)} is not on the pack")
+            spec = change.create
+            if spec is not None and find_match(spec.text, spec.params, templates, observation) is None:
+                missing.append(f"{spec.source}: {pack.slug}: {describe(change)} is not on the pack")
             if change.remove is not None and change.remove.id in ids:
                 missing.append(f"{pack.slug}: #{change.remove.id} is still on the pack")
         return missing

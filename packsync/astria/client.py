@@ -58,6 +58,7 @@ PACKS_PAGE = 100
 _ID_FILTERS = frozenset({"pack_id", "base_pack_id", "orig_prompt_id", "tune_id"})
 
 
+_OUTCOME_UNKNOWN = frozenset({500, 502, 503, 504})  # answers after which a write may or may not have happened
 _WRITE_SAFE = frozenset({"GET", "HEAD", "PATCH", "DELETE", "PUT"})  # repeating them changes nothing more
 
 
@@ -174,8 +175,11 @@ class AstriaClient:
                 raise AuthError(method, shown, status, message)
             if status == 404:
                 raise NotFound(method, shown, status, message)
-            if status == 504 and not safe:
-                raise OutcomeUnknown(method, shown, status, f"{message} (the request has probably been carried out)")
+            if status in _OUTCOME_UNKNOWN and not safe:
+                # Never sent again at once (A7): a 504 was "probably processed", a 500 may follow a
+                # commit. The caller reads back what the write would change before it decides.
+                likely = "has probably been" if status == 504 else "may have been"
+                raise OutcomeUnknown(method, shown, status, f"{message} (the request {likely} carried out)")
             if status in (429, 500, 502, 503, 504):
                 if last:
                     cls = RateLimited if status == 429 else ServerError
@@ -189,6 +193,8 @@ class AstriaClient:
         policy = self.config.retry
         if retry_after is not None:
             delay = min(retry_after, policy.max_retry_after)
+        elif why == "500" and attempt == 0:
+            delay = policy.after_server_error  # Astria's docs: wait 30 s after a 500
         else:
             delay = policy.backoff(attempt, self._rng)
         log.info(

@@ -16,7 +16,7 @@ from typing import Any
 
 from packsync.astria.client import AstriaClient
 from packsync.astria.errors import ConfigError
-from packsync.astria.settings import MAX_LIST_ITEMS, ClientConfig, RetryPolicy, Secret, Timeouts
+from packsync.astria.settings import LOST_ANSWER_WAITS, MAX_LIST_ITEMS, ClientConfig, RetryPolicy, Secret, Timeouts
 from packsync.astria.target import ResolvedTarget
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import Project
@@ -85,7 +85,25 @@ def retry_policy(env: Mapping[str, str] | None = None) -> RetryPolicy:
         base_delay=min(policy.base_delay, cap),
         max_delay=cap,
         max_retry_after=cap if environ.get("PACKSYNC_RETRY_MAX_DELAY", "").strip() else policy.max_retry_after,
+        after_server_error=min(policy.after_server_error, cap),
     )
+
+
+def lost_answer_waits(env: Mapping[str, str] | None = None) -> tuple[float, ...]:
+    """PACKSYNC_LOST_ANSWER_WAITS: when to read again after a write whose answer was lost, as
+    seconds after it, comma-separated, rising (default ``5,15,30,60,90``)."""
+    environ = os.environ if env is None else env
+    raw = environ.get("PACKSYNC_LOST_ANSWER_WAITS", "").strip()
+    if not raw:
+        return LOST_ANSWER_WAITS
+    waits = []
+    for part in raw.split(","):
+        if not part.strip():
+            raise ConfigError(f"PACKSYNC_LOST_ANSWER_WAITS must be seconds separated by commas; it is {raw[:40]!r}")
+        waits.append(env_number("PACKSYNC_LOST_ANSWER_WAITS", 0, least=0, env={"PACKSYNC_LOST_ANSWER_WAITS": part}))
+    if waits != sorted(waits):
+        raise ConfigError(f"PACKSYNC_LOST_ANSWER_WAITS must rise (seconds after the write); it is {raw[:40]!r}")
+    return tuple(waits)
 
 
 def timeouts(env: Mapping[str, str] | None = None) -> Timeouts:

@@ -72,10 +72,16 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
     max_retry_after: float = 120.0
+    after_server_error: float = 30.0  # the first wait after a 500 (Astria's docs)
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
         return rng.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+# When to read again after a write whose answer was lost, in seconds after it (Part A, A7: a 504 is
+# "probably processed", wait about 60 s; a 500 may follow a commit). PACKSYNC_LOST_ANSWER_WAITS.
+LOST_ANSWER_WAITS = (5.0, 15.0, 30.0, 60.0, 90.0)
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from packsync.aio import gather_all
 from packsync.apply.applier import Applier, ApplyReport, Result, recheck_saved, verify_saved
+from packsync.apply.converge import learn_echoes, not_sticking
 from packsync.apply.lock import account_lock
 from packsync.astria.client import AstriaClient
-from packsync.astria.connect import env_number
+from packsync.astria.connect import env_number, lost_answer_waits
 from packsync.astria.errors import ConfigError
 from packsync.astria.target import IMPLICIT_TARGET, ResolvedTarget, resolve_target
 from packsync.commands.base import Streams
@@ -27,7 +28,8 @@ from packsync.errors import ExitCode, fail
 from packsync.plan.build import Workspace, make_plan, select_packs
 from packsync.plan.diff import evaluate_safety
 from packsync.plan.formats import preflight_failure, render_text
-from packsync.plan.model import Plan
+from packsync.plan.model import Change, PackPlan, Plan
+from packsync.plan.observe import Observation
 from packsync.plan.preflight import check_reference_tunes
 from packsync.term import Style, color_enabled
 
@@ -40,12 +42,15 @@ class ApplyOptions:
     plan_file: Path | None = None
     auto_approve: bool = False
     allow: frozenset[str] = field(default_factory=frozenset)  # safety flags given, e.g. "--allow-protected"
+    replace: Sequence[str] = ()  # templates to recreate: PACK/KEY or PACK/KEY/CLASS (fresh plans only)
 
 
 def run_apply(options: ApplyOptions, io: Streams) -> ExitCode:
     workspace = checked_workspace(options.project_dir, io)
     saved: Plan | None = None
     if options.plan_file is not None:
+        if options.replace:
+            raise ConfigError("--replace makes a fresh plan: give it to `packsync plan --out`, not with a plan file")
         saved = Plan.load(options.plan_file)
         target = _saved_plan_target(workspace, saved, options.target)
     else:
@@ -96,6 +101,7 @@ def _account_text(account: dict[str, str | None]) -> str:
 async def _apply(options: ApplyOptions, ready: Prepared, saved: Plan | None, io: Streams) -> ExitCode:
     style = Style(color_enabled(io.out))
     policy = ready.workspace.project.policy
+    seen = ready.observation(io)
     async with ready.client() as client:
         if saved is not None:
             checked = await _recheck(client, ready, saved, options, io)
@@ -103,7 +109,9 @@ async def _apply(options: ApplyOptions, ready: Prepared, saved: Plan | None, io:
                 return checked
             plan = checked
         else:
-            plan = await make_plan(client, ready.workspace, ready.target, ready.packs, check_tunes=True)
+            plan = await make_plan(
+                client, ready.workspace, ready.target, ready.packs, seen, options.replace, check_tunes=True
+            )
         render_text(plan, io.out, style)
         if plan.preflight_errors:
             return ExitCode(fail(io.err, preflight_failure(plan)))
@@ -120,12 +128,18 @@ async def _apply(options: ApplyOptions, ready: Prepared, saved: Plan | None, io:
             return ExitCode.ERROR
         total = sum(len(p.applicable) + (1 if p.create_pack is not None else 0) for p in plan.packs)
         view = ProgressView(total, io.out)
-        report = await Applier(client, plan, policy.on_remove, view).run()
+        applier = Applier(client, plan, policy.on_remove, view, seen, lost_answer_waits())
+        try:
+            report = await applier.run()
+        finally:
+            seen.state.save()  # what was sent is kept even when the apply stops half-way
         view.finish()
         io.out.write(f"\nApplied {report.done} change(s); verifying...\n")
+        reads = await learn_echoes(client, applier.pack_ids, applier.created, seen)
+        seen.state.save()
         if saved is not None:
-            return await _verify_saved(client, plan, report, io, style)
-        return await _verify_fresh(client, ready, report, io, style)
+            return await _verify_saved(client, plan, report, io, style, seen)
+        return await _verify_fresh(client, ready, report, io, style, Converging(seen, applier.created, reads))
 
 
 async def _recheck(
@@ -178,15 +192,28 @@ def _confirm(io: Streams) -> bool:
     return True
 
 
+def _raced_copy(change: Change, pack: PackPlan) -> bool:
+    """An extra copy of a kept template that this apply's own plan had not seen."""
+    ref = change.remove
+    return (
+        change.kind == "remove"
+        and change.reason.startswith("duplicate")
+        and ref is not None
+        and ref.id not in pack.live_fingerprints
+    )
+
+
 def _write_failures(failures: list[Result], err: TextIO) -> None:
     for result in failures:
         where = f"{result.source}: " if result.source else ""
         err.write(f"  {where}{result.pack}: {result.description}: {result.error}\n")
 
 
-async def _verify_saved(client: AstriaClient, plan: Plan, report: ApplyReport, io: Streams, style: Style) -> ExitCode:
+async def _verify_saved(
+    client: AstriaClient, plan: Plan, report: ApplyReport, io: Streams, style: Style, seen: Observation
+) -> ExitCode:
     """A saved plan's own changes must all be in effect."""
-    missing = await verify_saved(client, plan)
+    missing = await verify_saved(client, plan, seen)
     _write_failures(report.failures, io.err)
     if missing:
         io.err.write(style("The account does not hold what the plan says yet:\n", "red"))
@@ -200,23 +227,42 @@ async def _verify_saved(client: AstriaClient, plan: Plan, report: ApplyReport, i
     return ExitCode.OK
 
 
+@dataclass(frozen=True)
+class Converging:
+    """What the check after a fresh apply needs: what is known of the account, what was created."""
+
+    seen: Observation
+    created: dict[int, dict[str, Any]]
+    reads: dict[int, dict[str, Any]]
+
+
 async def _verify_fresh(
-    client: AstriaClient, ready: Prepared, report: ApplyReport, io: Streams, style: Style
+    client: AstriaClient, ready: Prepared, report: ApplyReport, io: Streams, style: Style, done: Converging
 ) -> ExitCode:
     """A fresh plan is planned again and must now be empty."""
     workspace, target, packs = ready.workspace, ready.target, ready.packs
-    after = await make_plan(client, workspace, target, packs)
+    after = await make_plan(client, workspace, target, packs, done.seen)
     left = [p for p in after.packs if p.needs_applying]
-    if left and all(c.kind == "remove" and c.reason.startswith("duplicate") for p in left for c in p.applicable):
-        # Only extra copies remain (an apply elsewhere raced this one): remove them, keeping
-        # the oldest copy of each, as every apply does, and look again.
+    if left and all(_raced_copy(c, p) for p in left for c in p.applicable):
+        # Only extra copies remain that appeared while this apply ran (an apply elsewhere raced
+        # it): remove them, keeping the oldest copy of each, as every apply does, and look again.
         io.out.write("Removing extra copies that appeared meanwhile...\n")
-        await Applier(client, after, workspace.project.policy.on_remove).run()
-        after = await make_plan(client, workspace, target, packs)
+        await Applier(client, after, workspace.project.policy.on_remove, observation=done.seen).run()
+        after = await make_plan(client, workspace, target, packs, done.seen)
         left = [p for p in after.packs if p.needs_applying]
     if report.failures:
         io.err.write(f"{len(report.failures)} change(s) failed:\n")
         _write_failures(report.failures, io.err)
+    stuck = not_sticking(after, done.created, done.reads, done.seen)
+    if stuck:
+        io.err.write(style("Stopped: templates this apply created do not read back as they were sent:\n", "red"))
+        for line in stuck:
+            io.err.write(f"  {line}\n")
+        io.err.write(
+            "Applying again would create them again (and pay for them) without converging. Set those "
+            "parameters to the values the account keeps, or leave them out, then plan again.\n"
+        )
+        return ExitCode.PARTIAL
     if left:
         io.err.write(style("The account does not match the pack files yet; still different:\n", "red"))
         render_text(after, io.err, Style(color_enabled(io.err)))

@@ -27,6 +27,7 @@ class PlanOptions:
     output_format: str = "text"
     out_file: Path | None = None
     detailed_exitcode: bool = False
+    replace: Sequence[str] = ()  # templates to recreate: PACK/KEY or PACK/KEY/CLASS
 
 
 def run_plan(options: PlanOptions, io: Streams) -> ExitCode:
@@ -34,7 +35,10 @@ def run_plan(options: PlanOptions, io: Streams) -> ExitCode:
 
     async def read_and_compare() -> Plan:
         async with ready.client() as client:
-            return await make_plan(client, ready.workspace, ready.target, ready.packs, check_tunes=True)
+            observation = ready.observation(io)
+            return await make_plan(
+                client, ready.workspace, ready.target, ready.packs, observation, options.replace, check_tunes=True
+            )
 
     plan = asyncio.run(read_and_compare())
     if options.out_file is not None:

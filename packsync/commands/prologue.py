@@ -4,6 +4,7 @@ files (nothing is sent when any is invalid), choose the packs, resolve the targe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -11,12 +12,14 @@ from pathlib import Path
 
 from packsync.astria.client import AstriaClient
 from packsync.astria.connect import open_client
+from packsync.astria.echo import load_state
 from packsync.astria.target import ResolvedTarget, resolve_target
 from packsync.commands.base import Streams
 from packsync.errors import PacksyncError
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.reporters import report_text
 from packsync.plan.build import Workspace, load_workspace, select_packs
+from packsync.plan.observe import Observation
 
 
 class InvalidPackFiles(PacksyncError):
@@ -40,6 +43,14 @@ class Prepared:
     workspace: Workspace
     target: ResolvedTarget
     packs: list[Pack]
+
+    def observation(self, io: Streams) -> Observation:
+        """What this project knows of how the target shows templates back (``.packsync/state``)."""
+        account = json.dumps(self.target.account, sort_keys=True)
+        state = load_state(self.workspace.project.root, self.target.name, account)
+        if state.problem is not None:
+            io.err.write(f"packsync: warning: {state.problem}\n")
+        return Observation(state)
 
     def client(self) -> AbstractAsyncContextManager[AstriaClient]:
         """The account's client (for the embedded sandbox: the sandbox runs while it is open)."""

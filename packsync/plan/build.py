@@ -20,6 +20,7 @@ from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import Project, display_path, find_pack_files, load_project
 from packsync.plan.diff import LiveState, diff_pack, evaluate_safety
 from packsync.plan.model import Finding, PackPlan, Plan
+from packsync.plan.observe import Observation
 from packsync.plan.preflight import check_reference_tunes
 
 
@@ -96,8 +97,11 @@ async def read_declared(
             templates, detail = await templates_read, None
         return handle(pack, LiveState(summary, templates, detail))
 
+    listed: list[dict[str, Any]] = []
+    foreign: dict[str, dict[str, Any]] = {}
     async with cancelled_on_failure(tasks.values()):
         async for summary in client.iter_packs():
+            listed.append(summary)
             pack = by_id.get(int(summary["id"])) or by_slug.get(str(summary.get("slug")))
             if pack is None or pack.slug in tasks:
                 undeclared.append(summary)
@@ -131,11 +135,31 @@ async def read_declared(
                     "have; remove the id to create the pack anew"
                 ) from None
             tasks[pack.slug] = asyncio.ensure_future(read(summary, pack))
+        owned = {int(s["id"]) for s in undeclared} | {int(s["id"]) for s in listed}
+        new = [p for p in packs if p.slug not in tasks]
+        taken = await gather_all(*(_slug_holder(client, p.slug) for p in new))
+        for pack, holder in zip(new, taken, strict=True):
+            if holder is not None and int(holder["id"]) in owned:
+                # listed, but not found by the listing's slug or title: the account's own all the same
+                if holder in undeclared:
+                    undeclared.remove(holder)
+                tasks[pack.slug] = asyncio.ensure_future(read(holder, pack))
+            elif holder is not None:
+                foreign[pack.slug] = holder
         results = dict(zip(tasks, await gather_all(*tasks.values()), strict=True))
     for pack in packs:
         if pack.slug not in results:
-            results[pack.slug] = handle(pack, LiveState(None))
+            results[pack.slug] = handle(pack, LiveState(None, taken_by=foreign.get(pack.slug)))
     return {p.slug: results[p.slug] for p in packs}, undeclared
+
+
+async def _slug_holder(client: AstriaClient, slug: str) -> dict[str, Any] | None:
+    """The pack ``GET /p/<slug>`` resolves, if any: slugs are global, so it may be another user's."""
+    try:
+        found = await client.get_pack(slug)
+    except NotFound:
+        return None
+    return found if isinstance(found.get("id"), int) else None
 
 
 async def read_live(
@@ -150,18 +174,22 @@ async def make_plan(
     workspace: Workspace,
     target: ResolvedTarget,
     packs: Sequence[Pack],
+    observation: Observation | None = None,
+    replace: Sequence[str] = (),
     *,
     check_tunes: bool = False,
 ) -> Plan:
     """Read, expand and diff each pack as its templates arrive; then the plan-wide safety checks.
 
-    ``check_tunes``: the reference tune preflight too, its reads alongside the account's.
-    """
+    ``replace`` names templates to recreate whatever the account shows (``SLUG/KEY`` or
+    ``SLUG/KEY/CLASS``); each must name a declared template. ``check_tunes``: the reference
+    tune preflight too, its reads alongside the account's."""
     policy = workspace.project.policy
+    forced = replace_keys(packs, target, replace)
 
     def plan_pack(pack: Pack, live: LiveState) -> PackPlan:
         (desired,) = desired_state([pack], target.tune_ids)
-        return diff_pack(desired, live)
+        return diff_pack(desired, live, observation, forced)
 
     findings: list[Finding] = []
     if check_tunes:
@@ -178,3 +206,20 @@ async def make_plan(
     plan.packs = list(pack_plans.values())
     plan.refusals = evaluate_safety(plan, policy)
     return plan
+
+
+def replace_keys(packs: Sequence[Pack], target: ResolvedTarget, names: Sequence[str]) -> set[tuple[str, ...]]:
+    """The templates ``--replace`` names, as (slug, key) or (slug, key, class); a name that matches
+    no declared template is an error, not a silent no-op."""
+    if not names:
+        return set()
+    known = {(d.slug, t.key, t.class_name) for d in desired_state(list(packs), target.tune_ids) for t in d.templates}
+    out: set[tuple[str, ...]] = set()
+    for name in names:
+        parts = tuple(name.split("/"))
+        if len(parts) not in (2, 3) or not all(parts):
+            raise PlanError(f"--replace {name!r}: expected PACK/KEY or PACK/KEY/CLASS")
+        if not any(k[: len(parts)] == parts for k in known):
+            raise PlanError(f"--replace {name!r}: no declared template is {name} (see packsync render)")
+        out.add(parts)
+    return out

@@ -1,6 +1,7 @@
 """Desired state + live state -> plan. Pure: no network, no files.
 
-Templates are matched by identity (text and normalized parameters); a
+Templates are matched on what the account shows of them (``observe``: the text,
+and the parameters the account echoes or the record of what was sent); a
 template's ``key`` is never on the server, so an edited prompt shows up as a
 create and a remove, which are then paired into one *replace* for display:
 first by the same text apart from its tune tag (a changed reference tune or
@@ -10,16 +11,17 @@ weight), then by the same text (changed parameters), then by word similarity.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from packsync.desired.expand import Template
-from packsync.desired.identity import Identity, canonical_params, canonical_value, fingerprint, identity, tagged_tune
+from packsync.desired.identity import canonical_params, canonical_value, fingerprint, tagged_tune
 from packsync.desired.state import DesiredPack
 from packsync.facts import TUNE_TAG_RE
 from packsync.packfiles.project import Policy
 from packsync.plan.model import Change, LiveRef, PackPlan, Plan, Refusal, Source, TemplateSpec
+from packsync.plan.observe import Observation, match_templates, unmodeled
 
 SIMILARITY = 0.5
 MAX_SIMILARITY_PAIRS = 40_000  # creates x removes beyond which only exact pairing is tried
@@ -32,6 +34,7 @@ class LiveState:
     summary: dict[str, Any] | None
     templates: Sequence[dict[str, Any]] = ()
     detail: dict[str, Any] | None = None
+    taken_by: Mapping[str, Any] | None = None  # for a pack to create: another user's pack that has its slug
 
 
 def live_ref(template: Mapping[str, Any], classes: Mapping[int, str]) -> LiveRef:
@@ -137,7 +140,7 @@ def _manual_changes(desired: DesiredPack, live: LiveState) -> list[Change]:
     if pack.model.kind.uses_token:  # a faceid pack's templates never write the token
         fields.append(("model.token", summary, "token", pack.model.token))
     if pack.subtitle is not None:
-        fields.append(("subtitle", detail, "subtitle", pack.subtitle))
+        fields.append(("subtitle", summary if "subtitle" in summary else detail, "subtitle", pack.subtitle))
     if pack.model.preset is not None:
         fields.append(("model.preset", detail, "preset", pack.model.preset))
     return [
@@ -145,6 +148,16 @@ def _manual_changes(desired: DesiredPack, live: LiveState) -> list[Change]:
         for name, where, key, want in fields
         if key in where and where[key] != want
     ]
+
+
+def unreadable_fields(desired: DesiredPack, live: LiveState) -> list[str]:
+    """The pack fields the files set that the account does not report, so that no plan can change them."""
+    pack = desired.pack
+    if live.summary is None:
+        return []
+    seen = {**(live.detail or {}), **live.summary}
+    wanted = [("subtitle", "subtitle", pack.subtitle), ("model.preset", "preset", pack.model.preset)]
+    return [name for name, key, want in wanted if want is not None and key not in seen]
 
 
 def _pair(creates: list[Template], removes: list[LiveRef]) -> tuple[list[Change], list[Template], list[LiveRef]]:
@@ -232,9 +245,14 @@ def own_templates(live: LiveState) -> list[dict[str, Any]]:
     return list(own.values())
 
 
-def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
+def diff_pack(
+    desired: DesiredPack,
+    live: LiveState,
+    observation: Observation | None = None,
+    replace_keys: Container[tuple[str, ...]] = (),
+) -> PackPlan:
     pack = desired.pack
-    live = LiveState(live.summary, own_templates(live), live.detail)
+    live = replace(live, templates=own_templates(live))
     fingerprints = [template_fingerprint(t) for t in live.templates]  # each computed once: not cheap
     plan = PackPlan(
         slug=pack.slug,
@@ -249,6 +267,12 @@ def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
         price_per_image_mc=_price(live.templates),
     )
     if live.summary is None:
+        if live.taken_by is not None:
+            plan.notes.append(
+                f"the slug {pack.slug} is taken by pack #{live.taken_by.get('id')}, which is not this account's "
+                "(slugs are global): the new pack will get another slug; apply adopts it by id and never "
+                "touches the other one"
+            )
         plan.create_pack = create_pack_body(desired)
         plan.changes = [Change(kind="create", create=_spec(t)) for t in desired.templates]
         return plan
@@ -256,35 +280,34 @@ def diff_pack(desired: DesiredPack, live: LiveState) -> PackPlan:
     classes = {t.tune_id: t.class_name for t in desired.templates}
     for cls in pack.classes:
         classes.setdefault(cls.tune_id, cls.name)
-    by_identity: dict[Identity, list[dict[str, Any]]] = {}
-    for live_template in sorted(live.templates, key=lambda t: int(t["id"])):
-        key = identity(str(live_template.get("text") or ""), live_template)
-        by_identity.setdefault(key, []).append(live_template)
-
+    seen = observation or Observation()
+    matching = match_templates([t.identity for t in desired.templates], list(live.templates), seen)
     creates: list[Template] = []
-    kept: dict[Identity, int] = {}
-    for template in desired.templates:
-        wanted = template.identity  # a property that normalizes the parameters: computed once
-        found = by_identity.get(wanted)
-        if found:
-            kept[wanted] = int(found.pop(0)["id"])
-        else:
+    forced: list[Change] = []
+    unverified: set[str] = set()
+    for index, template in enumerate(desired.templates):
+        found = matching.kept.get(index)
+        if found is None:
             creates.append(template)
-    removes: list[LiveRef] = []
-    duplicates: list[Change] = []
-    keeping = set(kept.values())
-    for key, rest in by_identity.items():
-        for extra in rest:
-            if int(extra["id"]) in keeping:
-                continue  # never remove what the plan keeps, whatever the listing said
-            ref = live_ref(extra, classes)
-            if key in kept:
-                duplicates.append(Change(kind="remove", remove=ref, reason=f"duplicate of #{kept[key]}"))
-            else:
-                removes.append(ref)
+            continue
+        unverified.update(seen.unverifiable(template.params, found))
+        if (pack.slug, template.key, template.class_name) in replace_keys or (pack.slug, template.key) in replace_keys:
+            forced.append(
+                Change(kind="replace", create=_spec(template), remove=live_ref(found, classes), reason="--replace")
+            )
+    plan.unverified = unreadable_fields(desired, live) + sorted(unverified)
+    removes = [live_ref(t, classes) for t in matching.unmatched]
+    duplicates = [
+        Change(kind="remove", remove=live_ref(t, classes), reason=f"duplicate of #{kept}")
+        for t, kept in matching.copies
+    ]
+    for variant, kept in matching.variants:
+        extra = ", ".join(sorted(unmodeled(variant))) or "fields the account fills"
+        why = f"matches the same prompt as #{kept} but differs in {extra}, which packsync does not model"
+        duplicates.append(Change(kind="remove", remove=live_ref(variant, classes), reason=why))
     replaces, creates, removes = _pair(creates, removes)
     plan.changes = _manual_changes(desired, live)
-    spec_changes = replaces + [Change(kind="create", create=_spec(t)) for t in creates]
+    spec_changes = replaces + forced + [Change(kind="create", create=_spec(t)) for t in creates]
     spec_changes.sort(key=_file_order)
     plan.changes += spec_changes
     plan.changes += sorted(
@@ -312,10 +335,11 @@ def diff(
     target: str,
     policy: Policy,
     undeclared: Sequence[dict[str, Any]] = (),
+    observation: Observation | None = None,
 ) -> Plan:
     """The plan that makes the account hold what ``desired`` says, for the declared packs only."""
     plan = Plan(target=target, on_remove=policy.on_remove, undeclared=list(undeclared))
-    plan.packs = [diff_pack(d, live.get(d.slug, LiveState(None))) for d in desired]
+    plan.packs = [diff_pack(d, live.get(d.slug, LiveState(None)), observation) for d in desired]
     plan.refusals = evaluate_safety(plan, policy)
     return plan
 
@@ -354,8 +378,9 @@ def evaluate_safety(plan: Plan, policy: Policy) -> list[Refusal]:
             )
         # A replace takes a live template off the pack too: a churn that replaces every
         # template on every apply (a value the server stores differently, say) is refused
-        # like a mass removal, never paid for silently. Extra copies do not count.
-        plain = [c for c in pack.removals if not c.reason.startswith("duplicate")]
+        # like a mass removal, never paid for silently. Extra copies count as well: a copy
+        # is judged by what the account shows, and a wrong judgement must not be unlimited.
+        plain = pack.removals
         if pack.live_count and plain:
             share = len(plain) / pack.live_count
             what = _removal_words(plain)

@@ -109,6 +109,9 @@ def render_text(plan: Plan, out: TextIO, style: Style, *, verbose: bool = True) 
             + (" ..." if len(plan.undeclared) > 10 else "")
             + "\n"
         )
+    unverified = unverified_line(plan)
+    if unverified:
+        out.write("\n" + style(unverified, "yellow") + "\n")
     _preflight_text(plan, out, style)
     out.write("\n" + style(summary_line(plan), "bold") + "\n")
     spend = spend_line(plan)
@@ -127,6 +130,29 @@ def _preflight_text(plan: Plan, out: TextIO, style: Style) -> None:
     for finding in plan.preflight:
         word = style("ERROR", "red", "bold") if finding.severity == "error" else style("WARNING", "yellow", "bold")
         out.write(f"  {word} {printable(finding_places(finding))}:\n      {printable(finding.message)}\n")
+
+
+PACK_FIELDS = ("subtitle", "model.preset")  # the pack fields an account may not report
+
+
+def unverified_line(plan: Plan) -> str:
+    """Once per plan: what the files set that the account does not show back."""
+    names = {n for p in plan.packs for n in p.unverified}
+    fields = [n for n in PACK_FIELDS if n in names]
+    params = sorted(names - set(fields))
+    lines = []
+    if params:
+        lines.append(
+            f"This account does not show back {', '.join(params)}: where no record of what was sent exists, "
+            "a change to them in the files cannot be seen or verified; force a template's recreation with "
+            "--replace PACK/KEY."
+        )
+    if fields:
+        lines.append(
+            f"This account does not report the pack field(s) {', '.join(fields)}: no plan can show a change "
+            "to them; check them in the Astria web UI."
+        )
+    return "\n".join(lines)
 
 
 def common_params(pack: PackPlan) -> list[tuple[str, Any]]:
@@ -159,6 +185,8 @@ def _pack_text(pack: PackPlan, on_remove: str, out: TextIO, style: Style) -> Non
         out.write(style(f"+ pack {pack.slug}", "green", "bold") + f" (new: {counts})  {pack.file}\n")
     else:
         out.write(style(f"~ pack {pack.slug}", "yellow", "bold") + f" #{pack.live_id} ({counts})  {pack.file}\n")
+    for note in pack.notes:
+        out.write(style(f"      note: {printable(note)}\n", "yellow"))
     shared = common_params(pack)
     if shared:
         out.write(style(f"      every new template: {_params_line(shared)}\n", "dim"))
@@ -217,6 +245,8 @@ def _pack_markdown(pack: PackPlan, on_remove: str) -> str:
     counts = ", ".join(f"{len(pack.of_kind(k))} {k}" for k in CHANGE_KINDS if pack.of_kind(k))
     lines.append(f"<details><summary><b>{_md_escape(pack.slug)}</b> ({verb}): {counts or 'pack only'}</summary>\n")
     lines.append(f"File: `{_md_escape(pack.file)}`\n")
+    for note in pack.notes:
+        lines.append(f"> ⚠️ {_md_escape(note)}\n")
     shared = common_params(pack)
     if shared:
         every = ", ".join(f"`{n}={_md_escape(_value(v))}`" for n, v in shared)
@@ -285,6 +315,9 @@ def markdown_head(plan: Plan, max_rows: int | None = None) -> str:
         head += ["", f"> **{PREFLIGHT_BLOCKS}**"]
     if plan.refusals or plan.preflight:
         head.append("")
+    unverified = unverified_line(plan)
+    if unverified:
+        head += [f"> ⚠️ {_md_escape(unverified)}", ""]
     changed = plan.changed_packs
     if changed:
         head.append("| pack | create | replace | remove | manual | new images |")

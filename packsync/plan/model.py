@@ -95,6 +95,8 @@ class PackPlan:
     pack_fingerprint: str = ""  # of every live template the plan read for this pack
     live_fingerprints: dict[int, str] = field(default_factory=dict)  # template id -> fingerprint
     price_per_image_mc: int | None = None  # as seen on live templates of this pack's tunes
+    unverified: list[str] = field(default_factory=list)  # parameters set in the files the account does not show
+    notes: list[str] = field(default_factory=list)  # what the plan wants the reader to know about this pack
 
     def of_kind(self, kind: ChangeKind) -> list[Change]:
         return [c for c in self.changes if c.kind == kind]
@@ -384,6 +386,8 @@ def _pack_json(pack: PackPlan) -> dict[str, Any]:
         "price_per_image_mc": pack.price_per_image_mc,
         "fingerprint": pack.pack_fingerprint,
         "live": {str(k): v for k, v in sorted(pack.live_fingerprints.items())},
+        "unverified": pack.unverified,
+        "notes": pack.notes,
         "changes": [_change_json(c) for c in pack.changes],
     }
 
@@ -443,4 +447,6 @@ def _pack_from_json(data: dict[str, Any]) -> PackPlan:
         pack_fingerprint=str(data.get("fingerprint", "")),
         live_fingerprints={int(k): str(v) for k, v in (data.get("live") or {}).items()},
         price_per_image_mc=data.get("price_per_image_mc"),
+        unverified=[str(n) for n in data.get("unverified", [])],
+        notes=[str(n) for n in data.get("notes", [])],
     )

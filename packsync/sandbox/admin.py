@@ -88,6 +88,7 @@ class Admin(Clock):
                 "time_scale": self.realism_clock.scale,
                 "account_scheduler": self.config.account_scheduler,
                 "account_backend_version": self.config.account_backend_version,
+                "text_rewrites": [list(pair) for pair in self.config.text_rewrites],
             },
         )
 
@@ -111,6 +112,13 @@ class Admin(Clock):
             self.config.account_scheduler = str(data["account_scheduler"])
         if "account_backend_version" in data:
             self.config.account_backend_version = int(data["account_backend_version"])
+        if "text_rewrites" in data:
+            pairs = data["text_rewrites"] or []
+            if not all(
+                isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) and x for x in p[:1]) for p in pairs
+            ):
+                raise ValueError("text_rewrites must be a list of [old, new] strings")
+            self.config.text_rewrites = tuple((str(old), str(new)) for old, new in pairs)
 
     def _clock(self, method: str, data: dict[str, Any]) -> Response:
         """The realistic clock: ``{"advance": seconds}`` moves it on; the delayed actions then due run."""

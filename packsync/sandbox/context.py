@@ -49,6 +49,8 @@ class SandboxConfig:
     time_scale: float = 1.0  # sandbox seconds per real second in the realistic mode's waits
     account_scheduler: str = ACCOUNT_SCHEDULER  # what an omitted scheduler reads back as (sparse echo)
     account_backend_version: int = ACCOUNT_BACKEND_VERSION
+    # (old, new): what the server rewrites in a text it stores (Astria moves legacy flags out of texts)
+    text_rewrites: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

@@ -16,6 +16,14 @@ from packsync.sandbox.realism import CLASS_AFTER_TAG, SPARSE_ECHO
 from packsync.sandbox.realistic import class_after_tag, sparse_prompt
 from packsync.sandbox.store import now_iso
 
+# What GET /p/:id is documented (or seen in Astria's clients) to return (A3).
+DOCUMENTED_DETAIL = frozenset(
+    {
+        "id", "slug", "title", "cover_url", "created_at", "updated_at", "public_at", "unlisted_at", "logo",
+        "costs", "prompts_per_class", "template_prompts",
+    }
+)  # fmt: skip
+
 
 class Views(AppState):
     def prompt_json(self, row: sqlite3.Row) -> dict[str, Any]:
@@ -113,6 +121,7 @@ class Views(AppState):
             "user_id": row["user_id"],
             "slug": row["slug"],
             "title": row["title"],
+            "subtitle": row["subtitle"],
             "token": row["token"],
             "created_at": row["created_at"],
             "updated_at": row["updated_at"],
@@ -149,6 +158,10 @@ class Views(AppState):
                 "template_prompts": sorted(listed, key=lambda p: -p["id"]),
             }
         )
+        if self.real(SPARSE_ECHO):
+            # the documented detail (A3): no preset, subtitle, token or model; templates as ids and prices
+            out = {k: v for k, v in out.items() if k in DOCUMENTED_DETAIL}
+            out["template_prompts"] = [{"id": p["id"], "cost_mc": p["cost_mc"]} for p in out["template_prompts"]]
         return out
 
 

@@ -95,7 +95,7 @@ def test_an_idempotent_replay_of_the_old_template_is_never_counted_or_removed(
     for _ in range(3):  # never converges, never loses the prompt
         done = project.apply()
         assert done.code == 5, done.out + done.err
-        assert "instead of creating a new one" in done.err and "cannot be made on this account" in done.err
+        assert "instead of creating a new one" in done.err and "cannot be made on this account as it is" in done.err
         assert "packs/pet-portraits.yaml:" in done.err
         assert {t["id"]: t["text"] for t in project.templates("pet-portraits")} == before
     assert_no_duplicates(project, "pet-portraits")

@@ -37,3 +37,16 @@ def test_another_text_or_parameter_is_not_the_template_asked_for() -> None:
     assert why is not None and "style is not what was sent" in why
     why = not_as_asked(SPEC, answer(num_images=1), set())
     assert why is not None and "num_images" in why
+
+
+def test_an_answer_created_well_before_the_request_is_an_existing_prompt() -> None:
+    from datetime import datetime, timezone
+
+    started = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+    old = answer(created_at="2026-12-01T09:00:00.000Z")
+    why = not_as_asked(SPEC, old, set(), started=started)
+    assert why is not None and "distinct seed" in why
+    # within the clock skew allowed, or a time that is no time: believed new
+    assert not_as_asked(SPEC, answer(created_at="2026-12-02T11:57:00Z"), set(), started=started) is None
+    assert not_as_asked(SPEC, answer(created_at="yesterday"), set(), started=started) is None
+    assert not_as_asked(SPEC, answer(created_at="2026-12-02T11:00:00"), set(), started=started) is not None

@@ -13,6 +13,7 @@ from packsync.packfiles.project import Policy
 from packsync.plan.diff import LiveState, diff
 from packsync.plan.formats import MARKDOWN_LIMIT, render_markdown, render_text
 from packsync.plan.model import Change, LiveRef, PackPlan, Plan, Source, TemplateSpec
+from packsync.plan.observe import Observation
 from packsync.term import Style
 
 PACK = """\
@@ -31,6 +32,8 @@ prompts:
     text: "{{subject}} by a window"
     seed: 3
 """
+
+ECHOING = Observation.echoing_all()  # an account that shows every parameter back (the default sandbox)
 
 
 def desired(text: str = PACK) -> Any:
@@ -58,7 +61,7 @@ def live_from(d: Any, **overrides: Any) -> list[dict[str, Any]]:
 
 def plan_for(d: Any, templates: list[dict[str, Any]], **policy: Any) -> Plan:
     summary = {"id": 7, "slug": "demo", "title": "Demo", "base_tune_id": 1, "model_type": "lora", "token": "ohwx"}
-    return diff(d, {"demo": LiveState(summary, templates)}, "t", Policy(**policy))
+    return diff(d, {"demo": LiveState(summary, templates)}, "t", Policy(**policy), observation=ECHOING)
 
 
 def test_defaults_and_number_forms_are_normalized() -> None:

@@ -23,6 +23,7 @@ from packsync.plan.diff import (
     template_fingerprint,
 )
 from packsync.plan.model import Change, LiveRef, PackPlan, Plan, Refusal, Source, TemplateSpec
+from packsync.plan.observe import Observation
 
 HEAD = """\
 slug: demo
@@ -33,6 +34,8 @@ classes:
   woman: {tune_id: 11}
 """
 SUMMARY = {"id": 7, "slug": "demo", "title": "Demo", "base_tune_id": 1, "model_type": "lora", "token": "ohwx"}
+
+ECHOING = Observation.echoing_all()  # an account that shows every parameter back (the default sandbox)
 
 
 def desired(text: str) -> list[DesiredPack]:
@@ -58,7 +61,7 @@ def live(*texts: str, start: int = 100, **params: Any) -> list[dict[str, Any]]:
 
 
 def plan_for(d: list[DesiredPack], templates: list[dict[str, Any]], **policy: Any) -> Plan:
-    return diff(d, {"demo": LiveState(SUMMARY, templates)}, "t", Policy(**policy))
+    return diff(d, {"demo": LiveState(SUMMARY, templates)}, "t", Policy(**policy), observation=ECHOING)
 
 
 def rules(plan: Plan) -> list[str]:
@@ -118,11 +121,29 @@ def test_replaces_count_toward_the_removal_limits_and_are_named() -> None:
     ]
 
 
-def test_extra_copies_do_not_count_toward_the_removal_limits() -> None:
+def test_extra_copies_count_toward_the_removal_limits() -> None:
+    # a copy is judged by what the account shows: a wrong judgement must not remove without limit
     copies = [{**t, "id": 500 + i} for i, t in enumerate(live(*TEN[:5]))]
     plan = plan_for(desired(prompts(*TEN)), live(*TEN) + copies, max_remove_count=0)
-    assert plan.count("remove") == 5 and plan.refusals == []
+    assert plan.count("remove") == 5 and [r.rule for r in plan.refusals] == ["removal-share"]
     assert all(c.reason.startswith("duplicate of #") for c in plan.packs[0].changes)
+    assert plan_for(desired(prompts(*TEN)), live(*TEN) + copies[:1], max_remove_count=0).refusals[0].rule == (
+        "removal-count"
+    )
+
+
+def test_variants_in_fields_packsync_does_not_model_are_never_merged_as_copies() -> None:
+    # three live templates of one prompt that differ only in a controlnet the files cannot say
+    base = live("alpha")[0]
+    variants = [base, {**base, "id": 41, "controlnet": "pose"}, {**base, "id": 42, "controlnet": "canny"}]
+    plan = plan_for(desired(prompts("alpha")), variants)
+    removes = plan.packs[0].of_kind("remove")
+    assert [c.remove.id for c in removes if c.remove] == [41, 42]
+    assert all("controlnet" in c.reason and not c.reason.startswith("duplicate") for c in removes)
+    assert [r.rule for r in plan.refusals] == ["removal-share"]  # 2 of 3: refused, never silent
+    # the one without the field is kept, whatever the order
+    plan = plan_for(desired(prompts("alpha")), [{**base, "controlnet": "pose"}, {**base, "id": 41}])
+    assert [c.remove.id for c in plan.packs[0].of_kind("remove") if c.remove] == [base["id"]]
 
 
 def test_image_budget_equal_to_the_new_images_is_allowed_and_one_less_refused() -> None:

@@ -38,6 +38,8 @@ def create_prompt(app: SandboxApp, ctx: Context) -> Response:
         if not SERVER_TAG_RE.search(text):
             raise ApiError(422, NOT_FINE_TUNED)
     _realistic_rules(app, tune, text, params)
+    for old, new in app.config.text_rewrites:
+        text = text.replace(old, new)
     existing = same_prompt(app, ctx.workspace, tune["id"], text, params)
     if existing is not None:
         # The documented idempotent replay: the existing prompt comes back,

@@ -1,0 +1,186 @@
+"""Whether a live template is the one the files want, judged only on what the account shows.
+
+A parameter that the files set is compared when the account's read-back carries it (through
+the echo profile's mapping when the account normalizes it), else with the record of what was
+sent to that template; without a record it cannot be verified, and is not a difference. A
+parameter the files leave out is the server's default: it is compared only where the profile
+has seen that such a parameter reads back as nothing (never for the ones the account's
+settings fill), or where the record says a value was sent.
+
+Fields that packsync does not model (``controlnet``, ``video_model``, ...) never stop a match,
+but they keep two live templates apart: a second live match is an extra *copy* only when all
+it shows, less ids, times and results, is the same as the kept one's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from packsync.astria.echo import ACCOUNT_FILLED, EchoProfile, ParamEcho, TargetState, plain
+from packsync.desired.identity import canonical_text
+from packsync.facts import GENERATION_PARAMS, PROMPT_PARAM_DEFAULTS
+from packsync.packfiles.pack import Params
+
+# What a live prompt carries besides what it generates: ids, links, times, results, money.
+METADATA = frozenset(
+    {
+        "id", "text", "callback", "trained_at", "started_training_at", "created_at", "updated_at", "tune_id",
+        "url", "images", "user_error", "cost_mc", "pack_id", "base_pack_id", "orig_prompt_id", "order_id",
+        "likes", "liked", "status", "tune", "user_id", "content_types", "filenames", "debug_images",
+        "community", "workspace_id",
+    }
+)  # fmt: skip
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value is False or value == "" or value == [] or value == {}
+
+
+def unmodeled(live: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a live template that packsync does not model and that hold a value."""
+    return {k: v for k, v in live.items() if k not in METADATA and k not in PROMPT_PARAM_DEFAULTS and not _blank(v)}
+
+
+def shown_content(live: Mapping[str, Any]) -> tuple[str, str]:
+    """All a live template shows of what it generates (text, parameters, unmodeled fields), comparable."""
+    import json
+
+    rest = {k: (plain(k, v) if k in PROMPT_PARAM_DEFAULTS else v) for k, v in live.items() if k not in METADATA}
+    rest = {k: v for k, v in rest.items() if not _blank(v)}
+    return canonical_text(str(live.get("text") or "")), json.dumps(rest, sort_keys=True, default=str)
+
+
+@dataclass
+class Observation:
+    """What the plan knows of how the target shows templates back, and what was sent to them."""
+
+    state: TargetState = field(default_factory=TargetState)
+
+    @property
+    def profile(self) -> EchoProfile:
+        return self.state.profile
+
+    @classmethod
+    def echoing_all(cls) -> Observation:
+        """An account seen to show every parameter back as sent, and nothing for one left out
+        (the default sandbox's reading)."""
+        profile = EchoProfile({n: ParamEcho(sent="echoed", omitted="blank") for n in GENERATION_PARAMS})
+        return cls(TargetState(profile=profile))
+
+    def differences(self, want: Params, live: Mapping[str, Any]) -> list[str] | None:
+        """The parameters in which ``live`` is seen to differ from ``want`` (same text assumed);
+        None when it is not the same text at all."""
+        wanted = dict(want)
+        record = None
+        if "id" in live:
+            try:
+                record = self.state.sent_to(int(live["id"]), str(live.get("text") or ""))
+            except (TypeError, ValueError):
+                record = None
+        differ = []
+        for name in GENERATION_PARAMS:
+            value = plain(name, wanted.get(name))
+            if self._shows(name, live) and not (value is None and record is not None and name in record.params):
+                got = plain(name, live.get(name))
+                if value is not None:
+                    if got not in (value, self.profile.expected(name, value)):
+                        differ.append(name)
+                elif got is not None and name not in ACCOUNT_FILLED and self.profile.omitted_shows_blank(name):
+                    differ.append(name)
+            elif record is not None and record.value(name) != value:
+                differ.append(name)
+        return differ
+
+    def unverifiable(self, want: Params, live: Mapping[str, Any]) -> list[str]:
+        """The parameters the files set that neither ``live`` nor a record shows."""
+        record = None
+        if "id" in live:
+            try:
+                record = self.state.sent_to(int(live["id"]), str(live.get("text") or ""))
+            except (TypeError, ValueError):
+                record = None
+        if record is not None:
+            return []
+        return [name for name, value in want if not self._shows(name, live) and plain(name, value) is not None]
+
+    def _shows(self, name: str, live: Mapping[str, Any]) -> bool:
+        """Whether ``live`` shows ``name``: it carries the field, or the account is known to echo it
+        (then a field left out of an answer is no value)."""
+        return name in live or self.profile.of(name).sent in ("echoed", "normalized")
+
+    def matches(self, want: Params, live: Mapping[str, Any]) -> bool:
+        return not self.differences(want, live)
+
+
+@dataclass
+class Matching:
+    """Which live template is each wanted one, and what the other live templates are."""
+
+    kept: dict[int, Mapping[str, Any]] = field(default_factory=dict)  # index of a wanted template -> its live one
+    copies: list[tuple[Mapping[str, Any], int]] = field(default_factory=list)  # (extra copy, id of the kept one)
+    variants: list[tuple[Mapping[str, Any], int]] = field(default_factory=list)  # matches, but shows more
+    unmatched: list[Mapping[str, Any]] = field(default_factory=list)
+
+
+def match_templates(
+    wanted: Sequence[tuple[str, Params]], live: Sequence[Mapping[str, Any]], observation: Observation | None = None
+) -> Matching:
+    """Pair each wanted (text, parameters) with a live template it matches, each live one used once.
+
+    Of several candidates, the one this project sent is kept first, then one without fields
+    packsync does not model, then the oldest. A live template left over that matches a kept
+    wanted one is an extra copy when it shows the same as the kept one, else a variant (a
+    template packsync cannot express: it is never merged into the kept one)."""
+    seen = observation or Observation()
+    by_text: dict[str, list[Mapping[str, Any]]] = {}
+    for template in sorted(live, key=lambda t: int(t["id"])):
+        by_text.setdefault(canonical_text(str(template.get("text") or "")), []).append(template)
+    result = Matching()
+    taken: set[int] = set()
+    kept_by_text: dict[str, list[tuple[Params, Mapping[str, Any]]]] = {}
+    for index, (text, params) in enumerate(wanted):
+        key = canonical_text(text)
+        candidates = [t for t in by_text.get(key, ()) if int(t["id"]) not in taken and seen.matches(params, t)]
+        if not candidates:
+            continue
+        best = min(candidates, key=lambda t: _preference(t, seen))
+        taken.add(int(best["id"]))
+        result.kept[index] = best
+        kept_by_text.setdefault(key, []).append((params, best))
+    for template in sorted(live, key=lambda t: int(t["id"])):
+        if int(template["id"]) in taken:
+            continue
+        same_text = kept_by_text.get(canonical_text(str(template.get("text") or "")), [])
+        twin = next((k for p, k in same_text if seen.matches(p, template)), None)
+        if twin is None:
+            result.unmatched.append(template)
+        elif shown_content(template) == shown_content(twin):
+            result.copies.append((template, int(twin["id"])))
+        else:
+            result.variants.append((template, int(twin["id"])))
+    return result
+
+
+def _preference(template: Mapping[str, Any], seen: Observation) -> tuple[int, int, int]:
+    recorded = seen.state.sent_to(int(template["id"]), str(template.get("text") or "")) is not None
+    return (0 if recorded else 1, 1 if unmodeled(template) else 0, int(template["id"]))
+
+
+def find_match(
+    text: str,
+    params: Params,
+    live: Sequence[Mapping[str, Any]],
+    observation: Observation | None = None,
+    exclude: frozenset[int] | set[int] = frozenset(),
+) -> Mapping[str, Any] | None:
+    """The oldest live template that ``(text, params)`` matches, outside ``exclude``."""
+    seen = observation or Observation()
+    key = canonical_text(text)
+    found = [
+        t
+        for t in live
+        if int(t["id"]) not in exclude and canonical_text(str(t.get("text") or "")) == key and seen.matches(params, t)
+    ]
+    return min(found, key=lambda t: int(t["id"])) if found else None
