@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from packsync.cli import cli
+from packsync.sandbox.realism import REALISTIC
 from tests.conftest import with_packs
 from tests.sandbox_helpers import KEY, ThreadSandbox
 
@@ -101,6 +102,18 @@ class Project:
 
     def api_requests(self) -> int:
         return int(self.sandbox.requests()["total"])
+
+
+@pytest.fixture(params=["default", "realistic"])
+def mode(request: pytest.FixtureRequest, sandbox: ThreadSandbox) -> Iterator[str]:
+    """A test that asks for ``mode`` runs against both readings of the API: the default sandbox and
+    the realistic one (its waits time-scaled); the shared sandbox is back to the default after it."""
+    realism = sorted(REALISTIC) if request.param == "realistic" else []
+    sandbox.admin("POST", "settings", {"realism": realism, "time_scale": 1000})
+    try:
+        yield request.param
+    finally:
+        sandbox.admin("POST", "settings", {"realism": [], "time_scale": 1})
 
 
 @pytest.fixture

@@ -8,23 +8,8 @@ Each test runs the command line against the sandbox over HTTP on 127.0.0.1.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
-
-from packsync.sandbox.realism import REALISTIC
 from tests.engine.conftest import Project, assert_no_duplicates
-from tests.sandbox_helpers import ThreadSandbox
-
-
-@pytest.fixture(params=["default", "realistic"])
-def mode(request: pytest.FixtureRequest, sandbox: ThreadSandbox) -> Iterator[str]:
-    realism = sorted(REALISTIC) if request.param == "realistic" else []
-    sandbox.admin("POST", "settings", {"realism": realism, "time_scale": 1000})
-    try:
-        yield request.param
-    finally:
-        sandbox.admin("POST", "settings", {"realism": [], "time_scale": 1})
 
 
 def writes(project: Project) -> int:

@@ -154,8 +154,7 @@ def test_a_saved_plan_is_never_refused_for_what_its_file_says_of_the_tunes(proje
     done = project.apply(str(out))
     assert "reference tune" not in done.err and "Reference tune" not in done.out
     assert any(e["method"] == "POST" for e in project.sandbox.requests()["log"][start:])  # it went ahead
-    if mode == "default":  # (the realistic mode's other readings are not this test's subject)
-        assert done.code == 0, done.out + done.err
+    assert done.code == 0, done.out + done.err
 
 
 def _rewritten(upstream: str, tune: Any) -> Any:
