@@ -181,7 +181,8 @@ class Plan:
     account: dict[str, str | None] | None = None
     refusals: list[Refusal] = field(default_factory=list)
     undeclared: list[dict[str, Any]] = field(default_factory=list)  # live packs no file declares
-    # The reference tune preflight; never read back from a plan file (apply checks the tunes again).
+    # The reference tune preflight. Read back from a plan file for showing it (``comment``), never
+    # for deciding: apply checks the tunes again.
     preflight: list[Finding] = field(default_factory=list)
     on_remove: str = "detach"
     version: int = PLAN_VERSION
@@ -272,6 +273,7 @@ class Plan:
             )
             plan.refusals = [Refusal(**r) for r in data.get("refusals", [])]
             plan.packs = [_pack_from_json(p) for p in data["packs"]]
+            plan.preflight = [_finding_from(f) for f in data.get("preflight", [])]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFileError(f"not a valid packsync plan: {exc!r}") from None
         return plan
@@ -394,6 +396,20 @@ def _pack_json(pack: PackPlan) -> dict[str, Any]:
 
 def _source(data: Any) -> Source:
     return Source(str(data["file"]), int(data.get("line", 0)))
+
+
+def _finding_from(data: dict[str, Any]) -> Finding:
+    uses = tuple(TuneUse(str(u["pack"]), str(u["class"]), _source(u["source"])) for u in data["uses"])
+    severity: Severity = "error" if data["severity"] == "error" else "warning"
+    days = data.get("days_left")
+    return Finding(
+        severity,
+        int(data["tune_id"]),
+        str(data["message"]),
+        uses,
+        None if data.get("expires_at") is None else str(data["expires_at"]),
+        None if days is None else int(days),
+    )
 
 
 def _change_from(data: dict[str, Any]) -> Change:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from packsync.cli import cli
 from packsync.sandbox.store import now_iso
 from tests.engine.conftest import Project
 from tests.reliability.hostile import Asked, Hostile, Reply, as_json, forward
@@ -29,15 +30,6 @@ prompts:
 """
 DAY = 86400.0
 LIFETIME = 30 * DAY  # the sandbox's expires_at is created_at + 30 days
-
-
-@pytest.fixture(params=["default", "realistic"])
-def mode(request: pytest.FixtureRequest, project: Project) -> Iterator[str]:
-    """Each test in both sandbox modes; the shared sandbox is back to the default mode after it."""
-    if request.param == "realistic":
-        project.sandbox.admin("POST", "settings", {"realism": ["all"]})
-    yield str(request.param)
-    project.sandbox.admin("POST", "settings", {"realism": []})
 
 
 def class_line(project: Project, name: str, line: str) -> int:
@@ -110,6 +102,10 @@ def test_a_tune_expiring_soon_warns_once_in_every_format(project: Project, mode:
     assert "auto_extend" in warning
     markdown = project.plan("--format", "markdown")
     assert markdown.code == 0 and markdown.out.count("Reference tune warning") == 1
+    out = project.root / "plan.json"
+    assert project.plan("--out", str(out)).code == 0
+    comment = CliRunner().invoke(cli, ["comment", str(out)], env={"NO_COLOR": "1"})  # the pull request's view
+    assert comment.exit_code == 0 and comment.stdout.count("Reference tune warning") == 1
     (finding,) = project.plan_json()["preflight"]
     assert (finding["severity"], finding["tune_id"], finding["days_left"], len(finding["uses"])) == (
         "warning",

@@ -274,8 +274,8 @@ def test_findings_show_in_text_markdown_and_json() -> None:
             "source": {"file": "packs/corporate-headshots.yaml", "line": 13},
         }
     ]
-    # never trusted back from a file: apply reads the tunes again
-    assert Plan.from_json(data).preflight == []
+    # read back for showing (packsync comment); apply never takes them from the file
+    assert Plan.from_json(data).preflight == [error, warning]
 
 
 def test_a_plan_without_findings_says_nothing_of_them() -> None:
