@@ -168,6 +168,18 @@ def test_an_answer_that_is_not_that_tune_is_an_error_naming_it(answer: Any, show
     assert found.severity == "error" and "reference tune 690204" in found.message and shown in found.message
 
 
+def test_control_characters_from_the_account_are_shown_escaped() -> None:
+    hostile = "\x1b]0;pwned\x07man\u202e"
+    (found,) = check(tune(name=hostile))
+    assert hostile not in found.message and "\\x1b" in found.message  # in the message: as Python writes it
+    raw = Finding("error", 1, f"reference tune 1 says {hostile}", (MAN,))  # and were one to get through
+    text = io.StringIO()
+    render_text(Plan(target="test", preflight=[raw]), text, Style(False))
+    markdown = render_markdown(Plan(target="test", preflight=[raw]))
+    for shown in (text.getvalue(), markdown):
+        assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
+
+
 @pytest.mark.parametrize("name", [None, 7, ["man"]])
 def test_a_name_that_is_not_a_string_is_an_error(name: Any) -> None:
     (found,) = check(tune(name=name))
