@@ -20,7 +20,6 @@ from typing import Any, TextIO
 from packsync.astria.client import AstriaClient
 from packsync.astria.errors import NotFound, OutcomeUnknown
 from packsync.desired.expand import Template
-from packsync.desired.identity import identity
 from packsync.desired.state import desired_state
 from packsync.errors import fail
 from packsync.facts import format_mc
@@ -31,6 +30,7 @@ from packsync.packfiles.safe_write import STATE_DIR, safe_file_name
 from packsync.plan.build import PlanError, read_declared
 from packsync.plan.diff import LiveState
 from packsync.plan.model import PackPlan
+from packsync.plan.observe import find_match
 from packsync.slug import derive_slug
 
 PREVIEW_SUFFIX = " (preview)"
@@ -174,7 +174,6 @@ def plan_shots(
     pack = request.pack
     keys = choose(pack, request.plan, request.keys, request.changed_only)
     (desired,) = desired_state([pack], tune_ids_map)
-    live_by_identity = {identity(str(t.get("text") or ""), t): t for t in live.templates}
     old_versions: dict[tuple[str, str], int] = {}
     if request.plan is not None:
         for change in request.plan.changes:
@@ -187,7 +186,7 @@ def plan_shots(
             if not match:
                 continue
             template = match[0]
-            on_account = live_by_identity.get(template.identity)
+            on_account = find_match(template.text, template.params, live.templates)
             old = int(on_account["id"]) if on_account is not None else old_versions.get((key, template.class_name))
             if old is not None:
                 old_live = next((t for t in live.templates if int(t["id"]) == old), {})
@@ -213,10 +212,10 @@ async def versions_to_create(client: AstriaClient, plan: ShotPlan) -> list[Templ
     if not wanted:
         return []
     preview_id = await find_preview_pack(client, plan.pack)
-    have = set()
+    have: list[dict[str, Any]] = []
     if preview_id is not None:
-        have = {identity(str(t.get("text") or ""), t) for t in await client.pack_templates(preview_id)}
-    return [t for ident, t in wanted.items() if ident not in have]
+        have = await client.pack_templates(preview_id)
+    return [t for t in wanted.values() if find_match(t.text, t.params, have) is None]
 
 
 @dataclass(frozen=True)
@@ -242,13 +241,13 @@ async def take_shots(client: AstriaClient, plan: ShotPlan, live: LiveState, timi
     runs: list[tuple[PackRunSpec, list[tuple[Shot, int]]]] = []
     if plan.file_runs:
         preview_id = await _preview_pack(client, plan.pack)
-        existing = {
-            identity(str(t.get("text") or ""), t): int(t["id"]) for t in await client.pack_templates(preview_id)
-        }
+        on_preview = await client.pack_templates(preview_id)
+        existing: dict[Any, int] = {}
         for ident, template in plan.versions().items():
-            if ident not in existing:
-                created = await client.create_prompt(template.tune_id, template.body(preview_id))
-                existing[ident] = int(created["id"])
+            found = find_match(template.text, template.params, on_preview)
+            if found is None:
+                found = await client.create_prompt(template.tune_id, template.body(preview_id))
+            existing[ident] = int(found["id"])
         for tune_id, pairs in plan.file_runs.items():
             runs.append(_spec(preview_id, tune_id, [(shot, existing[t.identity]) for shot, t in pairs]))
     if plan.live_runs and live.summary is not None:

@@ -35,11 +35,11 @@ from typing import Any
 
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
-from packsync.desired.identity import identity
 from packsync.desired.state import desired_state
 from packsync.packfiles.pack import Pack
 from packsync.plan.build import read_declared
 from packsync.plan.diff import LiveState
+from packsync.plan.observe import match_templates
 from packsync.term import json_text, printable
 
 DEFAULT_MIN_RUNS = 10
@@ -151,11 +151,13 @@ async def gather_stats(
         runs, excluded_runs = _tally(generated, pack_id, test, keep)
         likes, excluded_likes = _tally(liked, pack_id, test, keep)
         (desired,) = desired_state([pack], tune_ids)
-        by_identity = {t.identity: t for t in desired.templates}
+        # which declared template each live one is, on what the account shows of it (plan's own matching)
+        matched = match_templates([t.identity for t in desired.templates], list(live.templates))
+        declared = {int(found["id"]): desired.templates[index] for index, found in matched.kept.items()}
         rows = []
         for template in live.templates:
             tid = int(template["id"])
-            want = by_identity.get(identity(str(template.get("text") or ""), template))
+            want = declared.get(tid)
             row = TemplateStats(
                 pack=pack.slug,
                 template_id=tid,

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from packsync.cli import cli
 from packsync.commands.preview import TIME_SCALE_ENV
+from packsync.sandbox.realism import REALISTIC
 from tests.conftest import with_packs
 from tests.sandbox_helpers import KEY, ThreadSandbox
 
@@ -132,19 +133,20 @@ def assert_no_duplicates(project: Project, *slugs: str) -> None:
 # -- both sandbox modes, for the tests of preview and stats on the wire -------------------------
 
 SCALE = 100  # the sandbox's clock and the preview's waits, both this many times faster: 5 s polls take 0.05 s
-# The realistic mode as far as this branch converges in it: sparse-echo joins once template identity
-# rests on what the account echoes (issue 15, item 1); it changes nothing in how a run is watched.
-REALISTIC = ["all", "-sparse-echo"]
 
 
 @pytest.fixture(params=["default", "realistic"])
-def mode(request: pytest.FixtureRequest, project: Project) -> Iterator[str]:
-    """The sandbox mode of a test of the wire: default, or realistic (pack runs answer without ids, their
-    prompts appear 10-180 s later, early polls answer 404/503, polls under 5 s apart 429, no top-level
-    tune_id filter, likes once); both on a clock SCALE times faster. The next test's reset undoes it."""
-    realism = REALISTIC if request.param == "realistic" else []
-    project.sandbox.admin("POST", "settings", {"realism": realism, "time_scale": SCALE})
-    yield request.param
+def mode(request: pytest.FixtureRequest, sandbox: ThreadSandbox) -> Iterator[str]:
+    """A test that asks for ``mode`` runs against both readings of the API: the default sandbox and the
+    realistic one (sparse echo, gallery slugs, dedup, pack runs answered without ids whose prompts
+    appear 10-180 s later, early polls answered 404/503, polls under 5 s apart 429, likes once, ...),
+    on a clock SCALE times faster. The shared sandbox is back to the default after it."""
+    realism = sorted(REALISTIC) if request.param == "realistic" else []
+    sandbox.admin("POST", "settings", {"realism": realism, "time_scale": SCALE})
+    try:
+        yield request.param
+    finally:
+        sandbox.admin("POST", "settings", {"realism": [], "time_scale": 1})
 
 
 def preview(project: Project, *args: str) -> Done:

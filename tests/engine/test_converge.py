@@ -9,23 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 
 import pytest
 
 from packsync.sandbox.realism import REALISTIC
 from tests.engine.conftest import Project, assert_no_duplicates
-from tests.sandbox_helpers import ThreadSandbox
-
-
-@pytest.fixture(params=["default", "realistic"])
-def mode(request: pytest.FixtureRequest, sandbox: ThreadSandbox) -> Iterator[str]:
-    realism = sorted(REALISTIC) if request.param == "realistic" else []
-    sandbox.admin("POST", "settings", {"realism": realism, "time_scale": 1000})
-    try:
-        yield request.param
-    finally:
-        sandbox.admin("POST", "settings", {"realism": [], "time_scale": 1})
 
 
 def writes(project: Project) -> int:
@@ -67,9 +55,7 @@ def test_the_plan_says_once_which_declared_parameters_the_account_does_not_show(
         assert notes == []
 
 
-def test_a_change_to_a_parameter_the_account_does_not_show_is_seen_from_the_record(
-    project: Project, mode: str
-) -> None:
+def test_a_change_to_a_parameter_the_account_does_not_show_is_seen_from_the_record(project: Project, mode: str) -> None:
     assert project.apply().code == 0
     project.edit("corporate-headshots.yaml", "  inpaint_faces: true\n", "")
     plan = project.plan_json("--pack", "corporate-headshots")
@@ -107,7 +93,6 @@ def test_state_is_never_written_with_the_key(project: Project, mode: str) -> Non
     assert project.apply().code == 0
     for path in (project.root / ".packsync").rglob("*.json"):
         assert KEY not in path.read_text()
-
 
 
 FAULT_ENV = {"PACKSYNC_RETRY_ATTEMPTS": "8", "PACKSYNC_RETRY_MAX_DELAY": "0.02", "PACKSYNC_READ_TIMEOUT": "0.5"}

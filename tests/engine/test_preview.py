@@ -197,7 +197,7 @@ def test_clones_that_appear_late_are_waited_for_through_404_503_and_429(
     and 429 to a poll within 5 s of the last one (here the test's own, right after the run)."""
     assert project.apply("--pack", "pet-portraits").code == 0
     tunes = make_test_tunes(project)
-    project.sandbox.admin("POST", "settings", {"realism": REALISTIC, "time_scale": SCALE})
+    project.sandbox.admin("POST", "settings", {"realism": sorted(REALISTIC), "time_scale": SCALE})
     nested = f"/tunes/{tunes['dog']}/prompts"
 
     def poll_first(ref: int | str) -> None:

@@ -155,7 +155,7 @@ def test_runs_on_test_tunes_and_of_the_preview_pack_are_not_customer_runs(projec
 def test_counts_hold_on_sparse_prompt_objects_of_the_whole_realistic_mode(project: Project) -> None:
     """Every realistic behaviour, sparse-echo included (prompts read back only the documented fields): the
     counts rest on orig_prompt_id, base_pack_id and tune_id alone, which every prompt object carries."""
-    assert project.apply("--pack", "pet-portraits").code == 0  # in the default mode: see REALISTIC
+    assert project.apply("--pack", "pet-portraits").code == 0
     project.sandbox.admin("POST", "settings", {"realism": ["all"], "time_scale": 100})
     with project.sandbox.http() as http:
         pack = http.get("/p/pet-portraits").json()

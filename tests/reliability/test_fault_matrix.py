@@ -53,7 +53,7 @@ def test_fault_cell_converges_without_duplicates(project: Project, kind: str, ra
     project.sandbox.admin("DELETE", "requests")
     plan: dict[str, Any] = {"rates": {kind: rate}, "seed": 7, "retry_after": 0.01, "slow_ms": 1200}
     applies = 0
-    for applies in range(1, MAX_APPLIES + 1):  # noqa: B007 - the count is checked below
+    for applies in range(1, MAX_APPLIES + 1):
         # another fault sequence on each apply: a write whose answer is lost is never sent again at once,
         # so the same seed would fault the same requests of every apply
         project.sandbox.faults(**{**plan, "seed": plan["seed"] + applies})
