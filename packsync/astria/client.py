@@ -198,7 +198,7 @@ class AstriaClient:
         if retry_after is not None:
             delay = min(retry_after, policy.max_retry_after)
         elif why == "500" and attempt == 0:
-            delay = policy.after_server_error  # Astria's docs: wait 30 s after a 500
+            delay = min(policy.after_server_error, policy.max_delay)  # Astria's docs: wait 30 s after a 500
         else:
             delay = policy.backoff(attempt, self._rng)
         log.info(

@@ -478,3 +478,35 @@ def test_prompts_above_a_mark_page_down_to_it_once_per_page_without_retrying() -
     assert [p["id"] for p in found] == [i for i in range(151, 401) if i % 10]  # above the mark, this pack only
     assert [c.get("before_id") for c in calls[:3]] == [None, "281", "161"]  # stopped at the page reaching 150
     assert len(calls) == 4 and isinstance(error, RateLimited)  # tried once, never retried
+
+
+def test_the_first_wait_after_a_500_is_30_seconds_within_the_cap() -> None:
+    import asyncio
+
+    from packsync.astria.client import AstriaClient
+    from packsync.astria.settings import ClientConfig, RetryPolicy, Secret
+
+    waits: list[float] = []
+
+    async def scenario(policy: RetryPolicy) -> None:
+        client = AstriaClient(ClientConfig("http://127.0.0.1:1", Secret("k" * 12), retry=policy))
+        real_sleep = asyncio.sleep
+
+        async def record(seconds: float) -> None:
+            waits.append(seconds)
+            await real_sleep(0)
+
+        asyncio.sleep = record  # type: ignore[assignment]
+        try:
+            await client._wait(0, None, "GET", "/packs", "500")
+            await client._wait(1, None, "GET", "/packs", "500")
+            await client._wait(0, None, "GET", "/packs", "502")
+        finally:
+            asyncio.sleep = real_sleep  # type: ignore[assignment]
+            await client.aclose()
+
+    asyncio.run(scenario(RetryPolicy()))
+    assert waits[0] == 30 and waits[1] < 30 and waits[2] <= 0.5
+    waits.clear()
+    asyncio.run(scenario(RetryPolicy(max_delay=0.05)))
+    assert waits[0] == 0.05
