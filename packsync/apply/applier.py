@@ -134,12 +134,22 @@ class Applier:
         assert pack_id is not None
         self.pack_ids[pack.slug] = pack_id
         adds = [c for c in pack.applicable if c.create is not None]
+        first: list[Change] = []
+        if self.on_remove == "delete":
+            # Astria dedups (text, seed) on a tune: a new version with the old one's text and seed would
+            # be answered with the old one. It is deleted first (the pack lacks it for a moment).
+            first = [c for c in adds if same_text_and_seed(c)]
+            deleted = await gather_all(*(self._remove(pack, pack_id, c) for c in first))
+            for change, ok in zip(first, deleted, strict=True):
+                if not ok:
+                    adds.remove(change)
+                    self._skipped(pack, change, "its old version, which has the same text and seed, was not deleted")
         outcomes = await gather_all(*(self._create(pack, pack_id, c) for c in adds))
         unknown = [c for c, outcome in zip(adds, outcomes, strict=True) if outcome == "unknown"]
         failed = [c for c, outcome in zip(adds, outcomes, strict=True) if outcome == "failed"]
         if unknown:
             failed += await self._reconcile(pack, pack_id, unknown)
-        drops = [c for c in pack.applicable if c.remove is not None]
+        drops = [c for c in pack.applicable if c.remove is not None and c not in first]
         if failed:
             # Never take templates off a pack whose new ones are not all there.
             for change in drops:
@@ -303,7 +313,7 @@ class Applier:
                 failed.append(change)
         return failed
 
-    async def _remove(self, pack: PackPlan, pack_id: int, change: Change) -> None:
+    async def _remove(self, pack: PackPlan, pack_id: int, change: Change) -> bool:
         ref = change.remove
         assert ref is not None
         label = describe(change) if change.kind == "remove" else f"remove old #{ref.id} of {change.key}"
@@ -316,10 +326,21 @@ class Applier:
             pass  # already gone: the goal is met
         except ApiError as exc:
             self._failed(pack, label, exc, change.source or (change.create.source if change.create else None))
-            return
+            return False
         self.observation.state.forget([ref.id])
         if change.kind == "remove":
             self._done(pack, f"{label} ({'deleted' if self.on_remove == 'delete' else 'detached'})", None)
+        return True
+
+
+def same_text_and_seed(change: Change) -> bool:
+    """Whether a replace's new version has its old one's text and seed: one prompt to Astria."""
+    spec, ref = change.create, change.remove
+    if change.kind != "replace" or spec is None or ref is None:
+        return False
+    return canonical_text(spec.text) == canonical_text(ref.text) and dict(canonical_params(dict(spec.params))).get(
+        "seed"
+    ) == dict(canonical_params(dict(ref.params))).get("seed")
 
 
 def not_as_asked(
@@ -346,7 +367,8 @@ def not_as_asked(
             "takes a prompt with the same text and seed on the same tune for the same prompt (and, with the "
             "account's idempotency on, one that differs only in parameters outside its idempotency list: style, "
             "aspect_ratio, resolution, ...), so this change cannot be made on this account as it is; give the "
-            "prompt a distinct seed or change its text (or turn idempotency off)"
+            "prompt a distinct seed or change its text, or let apply delete the old version first "
+            "(policy.on_remove: delete)"
         )
     created_at = _timestamp(answer.get("created_at"))
     if created_at is not None and started is not None and created_at < started - CLOCK_SKEW:

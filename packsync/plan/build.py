@@ -68,10 +68,11 @@ T = TypeVar("T")
 
 
 def declares(pack: Pack, summary: dict[str, Any]) -> bool:
-    """Whether ``pack`` is the file of the live pack ``summary``: by pinned id, else by slug."""
+    """Whether ``pack`` may be the file of the live pack ``summary``: by pinned id, else by slug or
+    title (the server names a new pack, so an unpinned file's pack may hold another slug)."""
     if pack.id is not None:
         return bool(summary.get("id") == pack.id)
-    return bool(summary.get("slug") == pack.slug)
+    return bool(summary.get("slug") == pack.slug or summary.get("title") == pack.title)
 
 
 async def read_declared(

@@ -15,6 +15,7 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from packsync.astria.echo import ACCOUNT_FILLED
 from packsync.desired.expand import Template
 from packsync.desired.identity import canonical_params, canonical_value, fingerprint, tagged_tune
 from packsync.desired.state import DesiredPack
@@ -37,9 +38,13 @@ class LiveState:
     taken_by: Mapping[str, Any] | None = None  # for a pack to create: another user's pack that has its slug
 
 
-def live_ref(template: Mapping[str, Any], classes: Mapping[int, str]) -> LiveRef:
+def live_ref(template: Mapping[str, Any], classes: Mapping[int, str], seen: Observation | None = None) -> LiveRef:
     text = str(template.get("text") or "")
-    params = canonical_params(template)
+    sent = None if seen is None else seen.state.sent_to(int(template["id"]), text)
+    if sent is not None:
+        params = canonical_params(sent.params)  # what was sent: what the account shows of it is less
+    else:
+        params = canonical_params({k: v for k, v in template.items() if k not in ACCOUNT_FILLED})
     tune = tagged_tune(text)
     return LiveRef(
         id=int(template["id"]),
@@ -293,10 +298,12 @@ def diff_pack(
         unverified.update(seen.unverifiable(template.params, found))
         if (pack.slug, template.key, template.class_name) in replace_keys or (pack.slug, template.key) in replace_keys:
             forced.append(
-                Change(kind="replace", create=_spec(template), remove=live_ref(found, classes), reason="--replace")
+                Change(
+                    kind="replace", create=_spec(template), remove=live_ref(found, classes, seen), reason="--replace"
+                )
             )
     plan.unverified = unreadable_fields(desired, live) + sorted(unverified)
-    removes = [live_ref(t, classes) for t in matching.unmatched]
+    removes = [live_ref(t, classes, seen) for t in matching.unmatched]
     duplicates = [
         Change(kind="remove", remove=live_ref(t, classes), reason=f"duplicate of #{kept}")
         for t, kept in matching.copies

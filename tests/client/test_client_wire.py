@@ -129,6 +129,7 @@ def test_writes_refused_before_processing_are_retried_without_duplicates(tuned: 
 def test_a_write_whose_answer_is_lost_is_reported_unknown_and_never_resent(tuned: ThreadSandbox, kind: str) -> None:
     """A7: after a 504 or a lost answer the write probably happened, after a 500 it may have (the sandbox
     commits the first two and not the others): a POST is never sent again at once either way."""
+
     async def scenario() -> tuple[OutcomeUnknown, int, list[dict[str, Any]]]:
         async with client_for(tuned) as client:
             pack_id = await make_pack(client)

@@ -72,9 +72,26 @@ class Project:
         assert old in text, f"{old!r} not in {name}"
         path.write_text(text.replace(old, new, count))
 
-    def templates(self, slug: str) -> list[dict[str, Any]]:
+    def own_pack(self, slug: str) -> dict[str, Any] | None:
+        """The account's own pack that the file of ``slug`` is: by slug, else by the file's title (slugs
+        are global: the realistic sandbox gives a taken one another, and /p/SLUG is someone else's)."""
+        path = self.root / "packs" / f"{slug}.yaml"
+        title = None
+        if path.exists():
+            import yaml
+
+            title = (yaml.safe_load(path.read_text()) or {}).get("title")
         with self.sandbox.http() as http:
-            pack = http.get(f"/p/{slug}").json()
+            mine = [p for p in http.get("/packs").json() if p.get("user_id") == 1]
+        return next((p for p in mine if p["slug"] == slug), None) or next(
+            (p for p in mine if title is not None and p["title"] == title), None
+        )
+
+    def templates(self, slug: str) -> list[dict[str, Any]]:
+        own = self.own_pack(slug)
+        assert own is not None, f"no pack {slug} on the account"
+        with self.sandbox.http() as http:
+            pack = {"id": own["id"]}
             out: list[dict[str, Any]] = []
             before: int | None = None
             while True:
@@ -88,8 +105,7 @@ class Project:
                 before = page[-1]["id"]
 
     def templates_exist(self, slug: str) -> bool:
-        with self.sandbox.http() as http:
-            return http.get(f"/p/{slug}").status_code == 200
+        return self.own_pack(slug) is not None
 
     def hand_made_pack(self) -> tuple[int, int]:
         """A pack made in the web UI, as no file declares it, with one template: (its id, the template's)."""

@@ -12,6 +12,8 @@ from packsync.packfiles.schema import load_schema
 from tests.engine.conftest import Project, assert_no_duplicates
 
 SLUGS = ("corporate-headshots", "pet-portraits")
+# every test here runs against both readings of the API (tests/engine/conftest.py: mode)
+pytestmark = pytest.mark.usefixtures("mode")
 
 
 def applied(project: Project) -> None:
@@ -55,8 +57,13 @@ def test_plan_sends_no_write(project: Project) -> None:
     ],
 )
 def test_a_changed_parameter_is_one_replace_per_class_with_a_table(
-    project: Project, old: str, new: str, table: str
+    project: Project, old: str, new: str, table: str, mode: str
 ) -> None:
+    if mode == "realistic":
+        # Astria dedups (text, seed): a new version with the same text and seed needs the old one
+        # deleted first, which apply does when removed templates are deleted
+        config = project.root / "packsync.yaml"
+        config.write_text(config.read_text() + "policy:\n  on_remove: delete\n")
     applied(project)
     project.edit("corporate-headshots.yaml", old, new)
     done = project.plan()
@@ -164,7 +171,7 @@ def test_extra_copies_on_the_account_are_removed_as_duplicates(project: Project)
                 "cfg_scale",
                 "color_grading",
             )
-            if template[k] is not None
+            if template.get(k) is not None
         }
         http.post(
             f"/tunes/{template['tune_id']}/prompts", json={"prompt": {**body, "pack_id": template["pack_id"]}}
@@ -318,9 +325,8 @@ def test_a_target_maps_reference_tunes_to_its_own(project: Project) -> None:
     texts = [t["text"] for t in project.templates("corporate-headshots")]
     assert sum("<lora:700001:1> ohwx man" in t for t in texts) == 27
     assert not any("690204" in t for t in texts)
-    with project.sandbox.http() as http:
-        tunes = {t["tune_id"] for t in http.get("/prompts", params={"tune_id": 700001, "limit": 120}).json()}
-    assert tunes == {700001}
+    tunes = {t["tune_id"] for t in project.templates("corporate-headshots") if " ohwx man" in t["text"]}
+    assert tunes == {700001}  # created on the target's own tune
     assert project.plan("--detailed-exitcode").code == 0
 
 
