@@ -155,7 +155,9 @@ def test_removal_deletes_when_the_policy_says_so(project: Project) -> None:
         assert all(http.get(f"/prompts/{i}").status_code == 404 for i in gone)
 
 
-def test_extra_copies_on_the_account_are_removed_as_duplicates(project: Project) -> None:
+def test_extra_copies_on_the_account_are_removed_as_duplicates(project: Project, mode: str) -> None:
+    if mode == "realistic":
+        pytest.skip("an account that dedups (text, seed) answers the copy's create with the template itself")
     applied(project)
     template = project.templates("pet-portraits")[0]
     with project.sandbox.http() as http:
@@ -330,9 +332,11 @@ def test_a_target_maps_reference_tunes_to_its_own(project: Project) -> None:
     assert project.plan("--detailed-exitcode").code == 0
 
 
-def test_a_pack_the_server_names_otherwise_is_adopted_and_never_created_twice(project: Project) -> None:
+def test_a_pack_the_server_names_otherwise_is_adopted_and_never_created_twice(project: Project, mode: str) -> None:
     """Slugs are global: another account's pack holds pet-portraits, so the new pack gets
     another slug. Apply goes on with that pack; later plans find it by its title."""
+    if mode == "realistic":
+        pytest.skip("workspaces do not scope packs there; the gallery's taken slugs: test_converge.py")
     with project.sandbox.http() as http:
         foreign = http.post(
             "/packs",
@@ -352,7 +356,9 @@ def test_a_pack_the_server_names_otherwise_is_adopted_and_never_created_twice(pr
     assert len(project.templates("pet-portraits-2")) == 30
 
 
-def test_two_packs_with_the_title_of_a_missing_slug_ask_for_a_pinned_id(project: Project) -> None:
+def test_two_packs_with_the_title_of_a_missing_slug_ask_for_a_pinned_id(project: Project, mode: str) -> None:
+    if mode == "realistic":
+        pytest.skip("workspaces do not scope packs there: the other workspace's pack is a third one")
     body = {"pack": {"title": "Pet Portraits", "base_tune_id": 1, "model_type": "lora"}}
     with project.sandbox.http() as http:
         http.post("/packs", json=body, headers={"X-Workspace-Id": "someone-else"})  # takes the slug
