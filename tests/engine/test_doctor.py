@@ -9,32 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from packsync.astria.client import AstriaClient
 from packsync.astria.doctor import Doctor, Reference
 from packsync.astria.echo import load_state
 from packsync.astria.probe import PROBE_TITLE
 from packsync.astria.settings import ClientConfig, RetryPolicy, Secret
-from packsync.sandbox.realism import REALISTIC
+from tests.engine import test_converge
 from tests.engine.conftest import Project
-from tests.sandbox_helpers import KEY, ThreadSandbox
+from tests.engine.test_converge import writes
+from tests.sandbox_helpers import KEY
+
+mode = test_converge.mode  # the fixture that runs a test against both sandbox modes
 
 CHECKS = ["key", "packs-paging", "slug-namespace", "pack-detail", "prompt-object", "tune-filter", "reference-tunes"]
-
-
-@pytest.fixture(params=["default", "realistic"])
-def mode(request: pytest.FixtureRequest, sandbox: ThreadSandbox) -> Iterator[str]:
-    realism = sorted(REALISTIC) if request.param == "realistic" else []
-    sandbox.admin("POST", "settings", {"realism": realism, "time_scale": 1000})
-    try:
-        yield request.param
-    finally:
-        sandbox.admin("POST", "settings", {"realism": [], "time_scale": 1})
 
 
 def doctor(project: Project, *args: str) -> tuple[dict[str, Any], str]:
@@ -45,10 +36,6 @@ def doctor(project: Project, *args: str) -> tuple[dict[str, Any], str]:
 
 def checks(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["check"]: c for c in report["checks"]}
-
-
-def writes(project: Project) -> list[str]:
-    return [f"{e['method']} {e.get('path')}" for e in project.sandbox.requests()["log"] if e["method"] != "GET"]
 
 
 def fill_account(project: Project, packs: int = 23) -> None:
@@ -68,7 +55,7 @@ def test_read_only_doctor_reports_every_check_and_what_this_account_does(project
     fill_account(project)
     project.sandbox.admin("DELETE", "requests")
     report, _ = doctor(project)
-    assert writes(project) == []  # read-only: only GETs
+    assert writes(project) == 0  # read-only: only GETs
     found = checks(report)
     assert list(found) == CHECKS and report["probe"] is None and report["saved"] is None
     assert all(c["packsync"] and c["assumption"] and c["found"] for c in report["checks"])
