@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from packsync.astria.client import AstriaClient
 from packsync.astria.doctor import Doctor, Reference
 from packsync.astria.echo import load_state
 from packsync.astria.probe import PROBE_TITLE
 from packsync.astria.settings import ClientConfig, RetryPolicy, Secret
+from tests.conftest import with_packs
 from tests.engine import test_converge
 from tests.engine.conftest import Project
 from tests.engine.test_converge import writes
+from tests.reliability.test_bad_answers import CASES, serve
 from tests.sandbox_helpers import KEY
 
 mode = test_converge.mode  # the fixture that runs a test against both sandbox modes
@@ -171,3 +175,23 @@ def test_answers_of_the_wrong_shape_are_unknown_never_a_crash() -> None:
     assert findings["prompt-object"].known is False and "an object" in findings["prompt-object"].found
     assert findings["reference-tunes"].data["tunes"][0]["exists"] is False
     assert all(KEY not in json.dumps(f.to_json()) for f in findings.values())
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_server_that_answers_nonsense_gives_unknowns_never_a_traceback(tmp_path: Path, case: str) -> None:
+    from click.testing import CliRunner
+
+    from packsync.cli import cli
+
+    server, url = serve(CASES[case])
+    try:
+        (tmp_path / "packsync.yaml").write_text(f"default_target: bad\ntargets:\n  bad: {{url: '{url}', key_env: K}}\n")
+        with_packs(tmp_path)
+        env = {"K": KEY, "PACKSYNC_RETRY_ATTEMPTS": "2", "PACKSYNC_RETRY_MAX_DELAY": "0.05", "NO_COLOR": "1"}
+        for args in (["doctor"], ["doctor", "--probe", "--save", "--format", "json"]):
+            done = CliRunner().invoke(cli, [*args, "--project", str(tmp_path)], env=env)
+            assert done.exception is None or isinstance(done.exception, SystemExit), (case, args, done.exception)
+            assert done.exit_code == 0, (case, args, done.output)
+            assert "unknown" in done.stdout and KEY not in done.output, (case, args, done.output)
+    finally:
+        server.shutdown()
