@@ -519,7 +519,11 @@ def stats(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the contact sheet (default: .packsync/preview/PACK.html in the project).",
 )
-@click.option("--timeout", type=click.FloatRange(1), default=600, show_default=True, help="Seconds to wait for images.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1),
+    help="Seconds to wait for the images once a run's prompts appeared (default: 600).",
+)
 @click.option("--allow-over-budget", is_flag=True, help="Allow more images than the policy's budget.")
 @target_option
 @project_option
@@ -529,7 +533,7 @@ def preview(
     keys: tuple[str, ...],
     changed: bool,
     out_file: Path | None,
-    timeout: float,
+    timeout: float | None,
     allow_over_budget: bool,
     target_name: str | None,
     project_dir: Path,

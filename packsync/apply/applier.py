@@ -152,29 +152,26 @@ class Applier:
         body = dict(pack.create_pack or {})
         source = Source(pack.file, 1)
         what = f"create pack {pack.slug}"
+        title, base, model_type = str(body.pop("title")), int(body.pop("base_tune_id")), body.pop("model_type")
+        created: dict[str, Any] | None = None
         try:
-            created = await self.client.create_pack(
-                str(body.pop("title")), int(body.pop("base_tune_id")), body.pop("model_type"), **body
-            )
-        except OutcomeUnknown:
-            found: dict[str, Any] | None = None
-
-            async def look() -> bool:
-                nonlocal found
+            for attempt in (1, 2):
                 try:
-                    found = await self._find_pack(pack)
-                except ApiError:
-                    return False
-                return found is not None
-
-            # Never sent again: a pack cannot be deleted through the API, so a second one would stay.
-            if not await settle(look, self.lost_waits) or found is None:
-                why = (
-                    "the answer was lost and the pack has not appeared; it may still land: plan again in a few minutes"
-                )
-                self._failed(pack, what, why, source)
-                return None
-            created = found
+                    created = await self.client.create_pack(title, base, model_type, **body)
+                    break
+                except OutcomeUnknown:
+                    # Packs cannot be deleted through the API: look for it on the whole lost-answer
+                    # schedule before sending again, and send again only once (A7).
+                    created = await self._await_pack(pack)
+                    if created is not None:
+                        break
+                    if attempt == 2:
+                        why = (
+                            "the answer was lost twice and the pack has not appeared; it may still land: "
+                            "plan again in a few minutes"
+                        )
+                        self._failed(pack, what, why, source)
+                        return None
         except NotFound:
             why = "pack creation is not available on this account (POST /packs answered 404)"
             self._failed(pack, what, why, source)
@@ -182,6 +179,7 @@ class Applier:
         except ApiError as exc:
             self._failed(pack, what, exc, source)
             return None
+        assert created is not None
         slug = str(created.get("slug", ""))
         if slug != pack.slug:
             # A slug is a lookup key, not a promise (global slugs: taken ones get a suffix; the
@@ -195,6 +193,21 @@ class Applier:
             return int(created["id"])
         self._done(pack, f"{what} #{created['id']}", source)
         return int(created["id"])
+
+    async def _await_pack(self, pack: PackPlan) -> dict[str, Any] | None:
+        """The pack whose create was answered ambiguously, once it shows on the lost-answer schedule."""
+        found: dict[str, Any] | None = None
+
+        async def look() -> bool:
+            nonlocal found
+            try:
+                found = await self._find_pack(pack)
+            except ApiError:
+                return False
+            return found is not None
+
+        await settle(look, self.lost_waits)
+        return found
 
     async def _find_pack(self, pack: PackPlan) -> dict[str, Any] | None:
         return await find_owned_pack(self.client, pack.slug, pack.title)

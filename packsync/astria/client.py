@@ -120,19 +120,23 @@ class AstriaClient:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         retry_unknown: bool | None = None,
+        attempts: int | None = None,
     ) -> Any:
         """Send one API request with the retry rules; return the decoded JSON (None for an empty body).
 
         ``retry_unknown``: whether a lost answer may simply be retried; by
-        default true for GET, PATCH and DELETE and false for POST.
+        default true for GET, PATCH and DELETE and false for POST. ``attempts``:
+        at most this many tries instead of the retry policy's (1: a poll, which
+        its caller repeats at its own pace).
         """
         method = method.upper()
         safe = method in _WRITE_SAFE if retry_unknown is None else retry_unknown
         policy = self.config.retry
+        tries = policy.attempts if attempts is None else max(1, attempts)
         deadline = self.config.timeouts.total
         shown = path
-        for attempt in range(policy.attempts):
-            last = attempt == policy.attempts - 1
+        for attempt in range(tries):
+            last = attempt == tries - 1
             started = time.monotonic()
             lost: str | None = None
             try:
@@ -183,7 +187,7 @@ class AstriaClient:
             if status in (429, 500, 502, 503, 504):
                 if last:
                     cls = RateLimited if status == 429 else ServerError
-                    raise cls(method, shown, status, f"{message} (after {policy.attempts} attempts)")
+                    raise cls(method, shown, status, f"{message} (after {tries} attempts)")
                 await self._wait(attempt, _retry_after(response), method, shown, f"{status}")
                 continue
             raise ApiError(method, shown, status, message)
@@ -194,7 +198,7 @@ class AstriaClient:
         if retry_after is not None:
             delay = min(retry_after, policy.max_retry_after)
         elif why == "500" and attempt == 0:
-            delay = policy.after_server_error  # Astria's docs: wait 30 s after a 500
+            delay = min(policy.after_server_error, policy.max_delay)  # Astria's docs: wait 30 s after a 500
         else:
             delay = policy.backoff(attempt, self._rng)
         log.info(
@@ -223,8 +227,10 @@ class AstriaClient:
             raise ProtocolError("GET", path, 200, "the object's id is not an integer")
         return data
 
-    async def _list(self, path: str, params: Mapping[str, Any], shown: str) -> list[dict[str, Any]]:
-        data = await self.request("GET", path, params=params)
+    async def _list(
+        self, path: str, params: Mapping[str, Any], shown: str, attempts: int | None = None
+    ) -> list[dict[str, Any]]:
+        data = await self.request("GET", path, params=params, attempts=attempts)
         if not isinstance(data, list) or not all(isinstance(item, dict) and "id" in item for item in data):
             raise ProtocolError("GET", shown, 200, f"expected a list of objects with ids, got {_shape(data)}")
         if not all(type(item["id"]) is int for item in data):
@@ -312,6 +318,37 @@ class AstriaClient:
 
     async def list_prompts(self, **filters: Any) -> list[dict[str, Any]]:
         return [item async for item in self.paginate("/prompts", filters)]
+
+    async def newest_prompt_id(self) -> int:
+        """The highest prompt id of the account's first page of ``GET /prompts`` (newest first, A1); 0 for none."""
+        page = await self._list("/prompts", {"limit": PAGE_MAX}, "/prompts")
+        return max((int(p["id"]) for p in page), default=0)
+
+    async def prompts_above(self, path: str, mark: int, **filters: Any) -> list[dict[str, Any]]:
+        """The prompts above ``mark`` of a ``before_id``-paged listing (``/prompts``, ``/tunes/:id/prompts``).
+
+        For a watcher that polls: each page is tried once (any error goes to the
+        caller, who polls again later), and paging stops at the first page that
+        reaches the mark, is empty or brings no new id. An item whose filtered
+        field (``base_pack_id``, ...) holds another value is left out, as in
+        :meth:`paginate`.
+        """
+        shown = _with_query(path, filters)
+        checked = {name: _id_text(value) for name, value in filters.items() if name in _ID_FILTERS}
+        found: dict[int, dict[str, Any]] = {}
+        before: int | None = None
+        for _ in range(self._bounds()[1]):
+            params = {**filters, "limit": PAGE_MAX, **({"before_id": before} if before is not None else {})}
+            page = await self._list(path, params, shown, attempts=1)
+            ids = [int(item["id"]) for item in page]
+            fresh = [i for i in ids if i > mark and i not in found]
+            for item in page:
+                if int(item["id"]) > mark and all(_id_text(item.get(n, v)) == v for n, v in checked.items()):
+                    found[int(item["id"])] = item
+            if not fresh or min(ids) <= mark:
+                break
+            before = min(ids)
+        return sorted(found.values(), key=lambda p: int(p["id"]))
 
     async def list_tunes(self, **filters: Any) -> list[dict[str, Any]]:
         return [item async for item in self.paginate("/tunes", filters)]

@@ -85,7 +85,6 @@ def retry_policy(env: Mapping[str, str] | None = None) -> RetryPolicy:
         base_delay=min(policy.base_delay, cap),
         max_delay=cap,
         max_retry_after=cap if environ.get("PACKSYNC_RETRY_MAX_DELAY", "").strip() else policy.max_retry_after,
-        after_server_error=min(policy.after_server_error, cap),
     )
 
 

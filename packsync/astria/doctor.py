@@ -6,14 +6,14 @@ answer is data to check: an error, a body that is not JSON or one of the wrong s
 check *unknown* ("the account answered ..."), never a crash. Only a 401/403 on the first read
 (or an account that cannot be reached) stops the doctor: then nothing can be checked.
 
-The probe that writes (``--probe``) is in :mod:`packsync.astria.probe`.
+The probe that writes (``--probe``) is in :mod:`packsync.astria.probe`; the reference tunes are
+checked by plan's own preflight (:mod:`packsync.plan.preflight`), from the command.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from packsync.astria.client import AstriaClient
@@ -66,8 +66,9 @@ CHECKS: dict[str, tuple[str, str]] = {
     ),
     "reference-tunes": (
         "the classes' reference tunes exist, are named as the class and outlive 30 days",
-        "plan checks each class's tune before planning: it exists, its name is the class, and without "
-        "auto_extend it warns 7 days before expires_at and refuses after",
+        "plan and apply check each class's tune first, as here (plan's preflight): it must exist and be "
+        "named as the class, and without auto_extend an expires_at within 7 days is a warning, a past one "
+        "an error that stops the run",
     ),
 }
 
@@ -98,15 +99,6 @@ class Finding:
             "packsync": self.packsync,
             "data": self.data,
         }
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A class's reference tune, as a pack file names it."""
-
-    tune_id: int
-    class_name: str
-    pack: str
 
 
 class Odd(Exception):
@@ -149,8 +141,9 @@ class Doctor:
     async def get(self, path: str, **params: Any) -> Any:
         return await self.client.request("GET", path, params=params or None)
 
-    async def run(self, references: Sequence[Reference]) -> list[Finding]:
-        """Every check, in order; the first read's 401/403 or unreachable account is raised."""
+    async def run(self) -> list[Finding]:
+        """Every check of the account, in order; the first read's 401/403 or unreachable account is
+        raised. (The reference tunes are checked by plan's own preflight: see the command.)"""
         findings = [await self.check_key()]
         steps: list[tuple[str, Callable[[], Awaitable[Finding]]]] = [
             ("packs-paging", self.check_paging),
@@ -158,7 +151,6 @@ class Doctor:
             ("pack-detail", self.check_detail),
             ("prompt-object", self.check_prompts),
             ("tune-filter", self.check_tune_filter),
-            ("reference-tunes", lambda: self.check_references(references)),
         ]
         for key, step in steps:
             findings.append(await guarded(key, step))
@@ -282,18 +274,6 @@ class Doctor:
             f"honoured: GET /prompts?tune_id={tune} answered only prompts of tune {tune}",
             data={**data, "honoured": True},
         )
-
-    async def check_references(self, references: Sequence[Reference]) -> Finding:
-        if not references:
-            raise Odd("no pack file names a reference tune")
-        lines, rows = [], []
-        for ref in references:
-            row = await reference_row(self.client, ref)
-            rows.append(row)
-            lines.append(row["summary"])
-        missing = sum(1 for r in rows if not r["exists"])
-        head = f"{len(rows) - missing} of {len(rows)} reference tune(s) found"
-        return Finding("reference-tunes", head + ": " + "; ".join(lines), data={"tunes": rows})
 
 
 async def guarded(key: str, step: Callable[[], Awaitable[Finding]]) -> Finding:
@@ -425,35 +405,3 @@ _PROMPT_METADATA = frozenset(
         "url", "images", "user_error", "cost_mc", "pack_id", "base_pack_id", "orig_prompt_id", "order_id",
     }
 )  # fmt: skip
-
-
-async def reference_row(client: AstriaClient, ref: Reference, now: datetime | None = None) -> dict[str, Any]:
-    """What the account shows of one reference tune: exists, name, expiry."""
-    where = f"#{ref.tune_id} ({ref.class_name}, {ref.pack})"
-    row: dict[str, Any] = {"tune_id": ref.tune_id, "class": ref.class_name, "pack": ref.pack, "exists": False}
-    try:
-        tune = await client.get_tune(ref.tune_id)
-    except NotFound:
-        return {**row, "summary": f"{where}: not found"}
-    name, expires, extend = tune.get("name"), tune.get("expires_at"), tune.get("auto_extend")
-    row.update({"exists": True, "name": name, "expires_at": expires, "auto_extend": extend})
-    bits = [f"name {name!r}" + ("" if name == ref.class_name else f", not the class {ref.class_name!r}")]
-    when = _parse_time(expires)
-    if extend is True:
-        bits.append("auto_extend on")
-    elif when is not None:
-        days = (when - (now or datetime.now(timezone.utc))).total_seconds() / 86400
-        bits.append(f"expires {str(expires)[:10]} ({'past' if days < 0 else f'in {days:.0f} days'})")
-    else:
-        bits.append("no expires_at shown")
-    return {**row, "summary": f"{where}: " + ", ".join(bits)}
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)

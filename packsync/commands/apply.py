@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from packsync.aio import gather_all
 from packsync.apply.applier import Applier, ApplyReport, Result, recheck_saved, verify_saved
 from packsync.apply.converge import learn_echoes, not_sticking
 from packsync.apply.lock import account_lock
@@ -26,9 +27,10 @@ from packsync.desired.state import desired_state
 from packsync.errors import ExitCode, fail
 from packsync.plan.build import Workspace, make_plan, select_packs
 from packsync.plan.diff import evaluate_safety
-from packsync.plan.formats import render_text
+from packsync.plan.formats import preflight_failure, render_text
 from packsync.plan.model import Change, PackPlan, Plan
 from packsync.plan.observe import Observation
+from packsync.plan.preflight import check_reference_tunes
 from packsync.term import Style, color_enabled
 
 
@@ -107,8 +109,12 @@ async def _apply(options: ApplyOptions, ready: Prepared, saved: Plan | None, io:
                 return checked
             plan = checked
         else:
-            plan = await make_plan(client, ready.workspace, ready.target, ready.packs, seen, options.replace)
+            plan = await make_plan(
+                client, ready.workspace, ready.target, ready.packs, seen, options.replace, check_tunes=True
+            )
         render_text(plan, io.out, style)
+        if plan.preflight_errors:
+            return ExitCode(fail(io.err, preflight_failure(plan)))
         refused = [r for r in plan.refusals if r.flag not in options.allow]
         if refused:
             for refusal in refused:
@@ -144,7 +150,12 @@ async def _recheck(
     if options.packs:
         plan.packs = [p for p in plan.packs if p.slug in options.packs]
     policy = ready.workspace.project.policy
-    check = await recheck_saved(client, plan, desired_state(ready.packs, ready.target.tune_ids), policy)
+    # The reference tunes are read again, never taken from the file, alongside the recheck.
+    planned = {p.slug for p in plan.packs}
+    tunes = check_reference_tunes(client, [p for p in ready.packs if p.slug in planned], ready.target.tune_ids)
+    check, plan.preflight = await gather_all(
+        recheck_saved(client, plan, desired_state(ready.packs, ready.target.tune_ids), policy), tunes
+    )
     if check.stale:
         why = f"the saved plan is stale: {len(check.stale)} object(s) changed since it was made; make a new plan"
         return _refuse_saved(check.stale, why, ExitCode.STALE, io)

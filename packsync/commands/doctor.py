@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from packsync.astria.client import AstriaClient
 from packsync.astria.connect import open_client
-from packsync.astria.doctor import Doctor, Finding, Reference
+from packsync.astria.doctor import Doctor, Finding, Odd, guarded
 from packsync.astria.echo import OMITTED_ECHOES, SENT_ECHOES, EchoProfile, load_state
 from packsync.astria.probe import ANNOUNCEMENT, LEFT_OUT, PROBE_PARAMS, ProbeResult, probe
 from packsync.astria.target import ResolvedTarget, resolve_target
@@ -21,6 +22,7 @@ from packsync.commands.packs import declared_packs
 from packsync.errors import ExitCode
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import Project, load_project
+from packsync.plan.preflight import check_reference_tunes, tune_uses
 from packsync.term import json_text, printable
 
 
@@ -57,20 +59,24 @@ def run_doctor(options: DoctorOptions, io: Streams) -> ExitCode:
     return ExitCode.OK
 
 
-def references(packs: list[Pack], target: ResolvedTarget) -> list[Reference]:
-    """Each class's reference tune once, as the target maps it."""
-    found: dict[int, Reference] = {}
-    for pack in packs:
-        for cls in pack.classes:
-            tune_id = target.tune_ids.get(cls.tune_id, cls.tune_id)
-            found.setdefault(tune_id, Reference(tune_id, cls.name, pack.slug))
-    return sorted(found.values(), key=lambda r: r.tune_id)
+async def reference_tunes(client: AstriaClient, packs: list[Pack], target: ResolvedTarget) -> Finding:
+    """The reference tunes, checked by plan's own preflight: what the doctor says is what plan does."""
+    uses = tune_uses(packs, target.tune_ids)
+    if not uses:
+        raise Odd("no pack file names a reference tune")
+    found = await check_reference_tunes(client, packs, target.tune_ids)
+    errors = sum(1 for f in found if f.severity == "error")
+    head = f"{len(uses)} reference tune(s) read ({', '.join(f'#{t}' for t in sorted(uses))}): "
+    said = "; ".join(f.message for f in found) or "each exists, is named as its class and does not expire soon"
+    data = {"tunes": sorted(uses), "errors": errors, "findings": [f.to_json() for f in found]}
+    return Finding("reference-tunes", head + said, data=data)
 
 
 async def _examine(project: Project, target: ResolvedTarget, packs: list[Pack], with_probe: bool) -> Report:
     async with open_client(project, target, packs) as client:
         doctor = Doctor(client)
-        report = Report(await doctor.run(references(packs, target)))
+        report = Report(await doctor.run())
+        report.findings.append(await guarded("reference-tunes", lambda: reference_tunes(client, packs, target)))
         if with_probe:
             report.probe = await probe(client, doctor.own)
         return report

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from packsync.commands.base import Streams
 from packsync.commands.prologue import prepare
-from packsync.errors import ExitCode, PacksyncError
+from packsync.errors import ExitCode, PacksyncError, fail
 from packsync.plan.build import make_plan
-from packsync.plan.formats import PLAN_FORMATS
+from packsync.plan.formats import PLAN_FORMATS, preflight_failure
 from packsync.plan.model import Plan
 
 
@@ -36,7 +36,9 @@ def run_plan(options: PlanOptions, io: Streams) -> ExitCode:
     async def read_and_compare() -> Plan:
         async with ready.client() as client:
             observation = ready.observation(io)
-            return await make_plan(client, ready.workspace, ready.target, ready.packs, observation, options.replace)
+            return await make_plan(
+                client, ready.workspace, ready.target, ready.packs, observation, options.replace, check_tunes=True
+            )
 
     plan = asyncio.run(read_and_compare())
     if options.out_file is not None:
@@ -47,6 +49,8 @@ def run_plan(options: PlanOptions, io: Streams) -> ExitCode:
     PLAN_FORMATS[options.output_format](plan, io.out)
     if options.output_format == "text" and options.out_file is not None:
         io.out.write(f"Saved the plan to {options.out_file}; apply it with: packsync apply {options.out_file}\n")
+    if plan.preflight_errors:
+        return ExitCode(fail(io.err, preflight_failure(plan)))
     if options.detailed_exitcode and plan.has_changes:
         return ExitCode.CHANGES
     return ExitCode.OK

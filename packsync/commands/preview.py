@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from packsync.astria.client import AstriaClient
+from packsync.astria.connect import env_number
 from packsync.commands.base import Streams
 from packsync.commands.prologue import Prepared, prepare
 from packsync.errors import ExitCode, PacksyncError
 from packsync.feedback.embed import Embedded, ImageFetcher
 from packsync.feedback.preview import (
+    Estimate,
     PreviewRequest,
     PreviewResult,
     choose,
@@ -25,6 +26,7 @@ from packsync.feedback.preview import (
     cost_line,
     default_sheet,
     estimate,
+    plan_shots,
     planned_runs,
     read_pack_state,
     read_test_tunes,
@@ -32,7 +34,9 @@ from packsync.feedback.preview import (
     take_shots,
     tunes_for_pack,
     undeclared_warnings,
+    versions_to_create,
 )
+from packsync.feedback.runwatch import WaitTiming
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import display_path
 from packsync.packfiles.safe_write import atomic_write, state_dir
@@ -44,6 +48,18 @@ class SheetNotWritten(PacksyncError):
     """The contact sheet cannot be written."""
 
 
+# For tests against a sandbox whose clock runs this many times faster (its time_scale): every
+# wait of the preview shrinks as much. Unset against the real API, which wants polls >= 5 s apart.
+TIME_SCALE_ENV = "PACKSYNC_PREVIEW_TIME_SCALE"
+
+
+def wait_timing(timeout: float | None) -> WaitTiming:
+    """How the preview waits for its runs (``runwatch``): Part A's bounds, scaled by $PACKSYNC_PREVIEW_TIME_SCALE;
+    ``timeout`` (not scaled) replaces the wait for the images."""
+    timing = WaitTiming().scaled(env_number(TIME_SCALE_ENV, 1.0, least=0, above=True))
+    return timing if timeout is None else replace(timing, finish=timeout)
+
+
 @dataclass(frozen=True)
 class PreviewOptions:
     pack: str  # the pack's slug
@@ -53,7 +69,7 @@ class PreviewOptions:
     keys: Sequence[str] = ()  # the prompts to preview
     changed: bool = False  # the prompts the plan would create or replace
     out_file: Path | None = None  # default: .packsync/preview/PACK.html
-    timeout: float = 600.0  # seconds to wait for the images
+    timeout: float | None = None  # seconds to wait for the images once the prompts appeared (default: 600)
     allow_over_budget: bool = False
 
 
@@ -100,33 +116,25 @@ async def _preview(
             f"nothing to run: no chosen prompt of pack {pack.slug} ({', '.join(chosen)}) is for the "
             f"class of the test tunes ({classes})"
         )
-    if not _within_budget(ready, pack, pack_plan, chosen, tunes, options, io):
-        return ExitCode.REFUSED
     request = PreviewRequest(pack, pack_plan, list(tunes), chosen, options.changed)
-    shots = await take_shots(client, request, live, ready.target.tune_ids, options.timeout, tunes)
+    shot_plan = plan_shots(request, live, ready.target.tune_ids, tunes)
+    cost = estimate(shot_plan, await versions_to_create(client, shot_plan))
+    if not _within_budget(ready, cost, pack_plan, options, io):
+        return ExitCode.REFUSED
+    shots = await take_shots(client, shot_plan, live, wait_timing(options.timeout))
     # Fetched now, while the server is still there: the embedded sandbox stops with the client.
     async with ImageFetcher(client.base_url, client.config.key) as fetcher:
         embedded = await fetcher.embed_all(url for shot in shots for url in shot.images)
     return PreviewResult(shots, dict(tunes), embedded)
 
 
-def _within_budget(
-    ready: Prepared,
-    pack: Pack,
-    pack_plan: PackPlan,
-    chosen: list[str],
-    tunes: dict[int, Any],
-    options: PreviewOptions,
-    io: Streams,
-) -> bool:
+def _within_budget(ready: Prepared, found: Estimate, pack_plan: PackPlan, options: PreviewOptions, io: Streams) -> bool:
     """Say what the preview costs; False (refused, said why) when it is over the policy's budget."""
-    replaced = {c.create.key for c in pack_plan.changes if c.kind == "replace" and c.create}
-    images = estimate(pack, chosen, [str(t.get("name")) for t in tunes.values()], replaced)
-    io.out.write(cost_line(images, pack_plan.price_per_image_mc) + "\n")
+    io.out.write(cost_line(found, pack_plan.price_per_image_mc) + "\n")
     budget = ready.workspace.project.policy.max_images
-    if budget is not None and images > budget and not options.allow_over_budget:
+    if budget is not None and found.images > budget and not options.allow_over_budget:
         io.err.write(
-            f"packsync: refused: the preview would generate {images:,} images; the policy's budget is "
+            f"packsync: refused: the preview would generate {found.images:,} images; the policy's budget is "
             f"{budget:,}; allow it with --allow-over-budget\n"
         )
         return False

@@ -12,7 +12,7 @@ from packsync.commands.base import Streams
 from packsync.commands.prologue import prepare
 from packsync.errors import ExitCode
 from packsync.feedback.preview import preview_slug
-from packsync.feedback.stats import STATS_FORMATS, StatsReport, gather_stats
+from packsync.feedback.stats import SCOPE_NOTE, STATS_FORMATS, StatsReport, gather_stats
 
 
 @dataclass(frozen=True)
@@ -40,4 +40,5 @@ def run_stats(options: StatsOptions, io: Streams) -> ExitCode:
 
     report = asyncio.run(read())
     io.out.write(STATS_FORMATS[options.output_format](report, options.since))
+    io.err.write(f"packsync: note: stats {SCOPE_NOTE}\n")  # once; stdout stays the report alone
     return ExitCode.OK

@@ -4,33 +4,33 @@ Prompts run through the pack flow itself (``POST /p/:id/tunes`` with
 ``tune_ids`` and ``prompt_ids``), so the images are what customers would get.
 A version the account does not have yet (a changed or new prompt) runs from
 a separate preview pack, ``<slug>-preview``, which packsync creates and fills
-as needed: the live pack is never touched.
+as needed: the live pack is never touched. Creating a template there renders it
+(A5): :func:`estimate` counts those images with the runs'. A run's prompts are
+waited for by :mod:`packsync.feedback.runwatch`, never read from its answer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
-from packsync.astria.errors import NotFound
+from packsync.astria.errors import NotFound, OutcomeUnknown
 from packsync.desired.expand import Template
-from packsync.desired.identity import identity
 from packsync.desired.state import desired_state
 from packsync.errors import fail
 from packsync.facts import format_mc
 from packsync.feedback.embed import Embedded, redact
+from packsync.feedback.runwatch import PackRunSpec, WaitTiming, watch_runs
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.safe_write import STATE_DIR, safe_file_name
 from packsync.plan.build import PlanError, read_declared
 from packsync.plan.diff import LiveState
 from packsync.plan.model import PackPlan
+from packsync.plan.observe import find_match
 from packsync.slug import derive_slug
 
 PREVIEW_SUFFIX = " (preview)"
@@ -48,6 +48,7 @@ class Shot:
     prompt_id: int | None = None
     images: list[str] = field(default_factory=list)
     error: str = ""
+    num_images: int = 0  # what the run generates (the template's num_images)
 
 
 @dataclass
@@ -71,53 +72,30 @@ def choose(pack: Pack, plan: PackPlan | None, keys: Sequence[str], changed_only:
     return list(keys) or known
 
 
-async def _run_and_find(client: AstriaClient, pack_id: int, tune_id: int, template_ids: list[int]) -> dict[int, int]:
-    """Run ``template_ids`` of a pack on a tune; the generated prompt id of each template."""
-    before = await client.list_prompts(tune_id=tune_id, base_pack_id=pack_id)
-    seen = {int(p["id"]) for p in before}
-    answer = await client.run_pack(pack_id, {"tune_ids": [tune_id], "prompt_ids": template_ids})
-    found: dict[int, int] = {}
-    for prompt in await client.list_prompts(tune_id=tune_id, base_pack_id=pack_id):
-        if int(prompt["id"]) not in seen and prompt.get("orig_prompt_id") in template_ids:
-            found.setdefault(int(prompt["orig_prompt_id"]), int(prompt["id"]))
-    if not found and isinstance(answer.get("prompt_ids"), list):
-        for pid in answer["prompt_ids"]:
-            prompt = await client.get_prompt(int(pid))
-            found.setdefault(int(prompt.get("orig_prompt_id") or 0), int(pid))
-    return found
-
-
-async def _wait(client: AstriaClient, shot: Shot, deadline: float) -> None:
-    delay = 0.2
-    while shot.prompt_id is not None:
-        prompt = await client.get_prompt(shot.prompt_id)
-        if prompt.get("user_error"):
-            shot.error = str(prompt["user_error"])
-            return
-        if prompt.get("images"):
-            shot.images = [str(u) for u in prompt["images"]]
-            return
-        if time.monotonic() > deadline:
-            shot.error = "no images before the timeout"
-            return
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 5.0)
-
-
 def preview_slug(pack: Pack) -> str:
     """The slug of the pack that holds a pack's versions not on the account yet (``<slug>-preview``)."""
     return derive_slug(pack.title + PREVIEW_SUFFIX)
 
 
+async def find_preview_pack(client: AstriaClient, pack: Pack) -> int | None:
+    """The id of the pack that holds a pack's versions not on the account yet, if there is one (by slug or title)."""
+    title = pack.title + PREVIEW_SUFFIX
+    found = None
+    async for summary in client.iter_packs():
+        if summary.get("slug") == preview_slug(pack):
+            return int(summary["id"])
+        if summary.get("title") == title and found is None:
+            found = int(summary["id"])  # made before, and given another slug (a taken one)
+    return found
+
+
 async def _preview_pack(client: AstriaClient, pack: Pack) -> int:
     """The id of the pack that holds versions not on the account yet; created the first time."""
-    title = pack.title + PREVIEW_SUFFIX
-    slug = preview_slug(pack)
-    async for summary in client.iter_packs():
-        if summary.get("slug") == slug:
-            return int(summary["id"])
+    found = await find_preview_pack(client, pack)
+    if found is not None:
+        return found
     created = await client.create_pack(
-        title, pack.model.base_tune_id, pack.model.wire_model_type, token=pack.model.token
+        pack.title + PREVIEW_SUFFIX, pack.model.base_tune_id, pack.model.wire_model_type, token=pack.model.token
     )
     return int(created["id"])
 
@@ -175,88 +153,135 @@ def planned_runs(pack: Pack, keys: Sequence[str], tunes: Mapping[int, Mapping[st
     return sum(1 for key in keys for tune in tunes.values() if (key, tune.get("name")) in pairs)
 
 
-async def take_shots(
-    client: AstriaClient,
-    request: PreviewRequest,
-    live: LiveState,
-    tune_ids_map: dict[int, int],
-    timeout: float,
-    tunes: Mapping[int, Mapping[str, Any]],
-) -> list[Shot]:
+@dataclass
+class ShotPlan:
+    """What a preview runs: each shot, and per test tune the live templates and the files' versions it runs."""
+
+    pack: Pack
+    shots: list[Shot] = field(default_factory=list)
+    live_runs: dict[int, list[tuple[Shot, int]]] = field(default_factory=dict)  # tune: (shot, live template id)
+    file_runs: dict[int, list[tuple[Shot, Template]]] = field(default_factory=dict)  # tune: (shot, version)
+
+    def versions(self) -> dict[Any, Template]:
+        """The files' versions to run, each once, by identity: each is a template of the preview pack."""
+        return {t.identity: t for runs in self.file_runs.values() for _, t in runs}
+
+
+def plan_shots(
+    request: PreviewRequest, live: LiveState, tune_ids_map: dict[int, int], tunes: Mapping[int, Mapping[str, Any]]
+) -> ShotPlan:
+    """Per chosen prompt and test tune of its class: the account's version, the files' one, or both (a replace)."""
     pack = request.pack
     keys = choose(pack, request.plan, request.keys, request.changed_only)
     (desired,) = desired_state([pack], tune_ids_map)
-    live_by_identity = {identity(str(t.get("text") or ""), t): t for t in live.templates}
     old_versions: dict[tuple[str, str], int] = {}
     if request.plan is not None:
         for change in request.plan.changes:
             if change.kind == "replace" and change.create is not None and change.remove is not None:
                 old_versions[(change.create.key, change.create.class_name)] = change.remove.id
-
-    shots: list[Shot] = []
-    live_runs: dict[int, list[tuple[Shot, int]]] = {}
-    file_runs: dict[int, list[tuple[Shot, Template]]] = {}
+    plan = ShotPlan(pack)
     for key in keys:
         for tune_id, tune in tunes.items():
             match = [t for t in desired.templates if t.key == key and t.class_name == tune.get("name")]
             if not match:
                 continue
             template = match[0]
-            on_account = live_by_identity.get(template.identity)
-            if on_account is not None:
-                shot = Shot(key, template.class_name, tune_id, "live", template.text)
-                shots.append(shot)
-                live_runs.setdefault(tune_id, []).append((shot, int(on_account["id"])))
-                continue
-            old = old_versions.get((key, template.class_name))
+            on_account = find_match(template.text, template.params, live.templates)
+            old = int(on_account["id"]) if on_account is not None else old_versions.get((key, template.class_name))
             if old is not None:
-                old_text = next((str(t.get("text")) for t in live.templates if int(t["id"]) == old), "")
-                shot = Shot(key, template.class_name, tune_id, "live", old_text)
-                shots.append(shot)
-                live_runs.setdefault(tune_id, []).append((shot, old))
-            shot = Shot(key, template.class_name, tune_id, "files", template.text)
-            shots.append(shot)
-            file_runs.setdefault(tune_id, []).append((shot, template))
-
-    if file_runs:
-        preview_id = await _preview_pack(client, pack)
-        existing = {
-            identity(str(t.get("text") or ""), t): int(t["id"]) for t in await client.pack_templates(preview_id)
-        }
-        wanted = {t.identity: t for runs in file_runs.values() for _, t in runs}
-        for ident, template in wanted.items():
-            if ident not in existing:
-                created = await client.create_prompt(template.tune_id, template.body(preview_id))
-                existing[ident] = int(created["id"])
-        for tune_id, runs in file_runs.items():
-            ids = sorted({existing[t.identity] for _, t in runs})
-            generated = await _run_and_find(client, preview_id, tune_id, ids)
-            for shot, template in runs:
-                shot.prompt_id = generated.get(existing[template.identity])
-                if shot.prompt_id is None:
-                    shot.error = "the run did not create a prompt for this template"
-    if live_runs and live.summary is not None:
-        pack_id = int(live.summary["id"])
-        for tune_id, pairs in live_runs.items():
-            generated = await _run_and_find(client, pack_id, tune_id, sorted({tid for _, tid in pairs}))
-            for shot, template_id in pairs:
-                shot.prompt_id = generated.get(template_id)
-                if shot.prompt_id is None:
-                    shot.error = "the run did not create a prompt for this template"
-    deadline = time.monotonic() + timeout
-    await gather_all(*(_wait(client, s, deadline) for s in shots))
-    return shots
+                old_live = next((t for t in live.templates if int(t["id"]) == old), {})
+                text = template.text if on_account is not None else str(old_live.get("text") or "")
+                images = old_live.get("num_images")
+                shot = Shot(key, template.class_name, tune_id, "live", text, num_images=_count(images, template.images))
+                plan.shots.append(shot)
+                plan.live_runs.setdefault(tune_id, []).append((shot, old))
+            if on_account is None:
+                shot = Shot(key, template.class_name, tune_id, "files", template.text, num_images=template.images)
+                plan.shots.append(shot)
+                plan.file_runs.setdefault(tune_id, []).append((shot, template))
+    return plan
 
 
-def estimate(pack: Pack, keys: Sequence[str], tune_classes: Sequence[str], changed: set[str]) -> int:
-    """Images the preview would generate (a changed prompt runs in both versions)."""
-    images = 0
-    (desired,) = desired_state([pack])
-    for template in desired.templates:
-        if template.key in keys:
-            runs = sum(1 for c in tune_classes if c == template.class_name)
-            images += runs * template.images * (2 if template.key in changed else 1)
-    return images
+def _count(value: Any, default: int) -> int:
+    return value if type(value) is int and value > 0 else default
+
+
+async def versions_to_create(client: AstriaClient, plan: ShotPlan) -> list[Template]:
+    """The files' versions the preview pack lacks: each is created there, and renders (A5), before the runs."""
+    wanted = plan.versions()
+    if not wanted:
+        return []
+    preview_id = await find_preview_pack(client, plan.pack)
+    have: list[dict[str, Any]] = []
+    if preview_id is not None:
+        have = await client.pack_templates(preview_id)
+    return [t for t in wanted.values() if find_match(t.text, t.params, have) is None]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The images a preview generates: its runs' on the test tunes, and the new templates' own renders."""
+
+    run_images: int
+    template_images: int
+    templates: int
+
+    @property
+    def images(self) -> int:
+        return self.run_images + self.template_images
+
+
+def estimate(plan: ShotPlan, to_create: Sequence[Template]) -> Estimate:
+    """Images the preview would generate: every run's clone, and every template created in the preview pack."""
+    return Estimate(sum(s.num_images for s in plan.shots), sum(t.images for t in to_create), len(to_create))
+
+
+async def take_shots(client: AstriaClient, plan: ShotPlan, live: LiveState, timing: WaitTiming) -> list[Shot]:
+    """Create the files' versions the preview pack lacks, run everything, and wait for the images (:mod:`runwatch`)."""
+    runs: list[tuple[PackRunSpec, list[tuple[Shot, int]]]] = []
+    if plan.file_runs:
+        preview_id = await _preview_pack(client, plan.pack)
+        on_preview = await client.pack_templates(preview_id)
+        existing: dict[Any, int] = {}
+        for ident, template in plan.versions().items():
+            found = find_match(template.text, template.params, on_preview)
+            if found is None:
+                found = await client.create_prompt(template.tune_id, template.body(preview_id))
+            existing[ident] = int(found["id"])
+        for tune_id, pairs in plan.file_runs.items():
+            runs.append(_spec(preview_id, tune_id, [(shot, existing[t.identity]) for shot, t in pairs]))
+    if plan.live_runs and live.summary is not None:
+        for tune_id, shots in plan.live_runs.items():
+            runs.append(_spec(int(live.summary["id"]), tune_id, shots))
+    if not runs:
+        return plan.shots
+    # The mark: every prompt these runs generate gets a higher id (the templates just made included).
+    mark = max([await client.newest_prompt_id(), *(t for spec, _ in runs for t in spec.template_ids)])
+    for spec, _ in runs:
+        await _start(client, spec)
+    outcomes = await watch_runs(client, mark, [spec for spec, _ in runs], timing)
+    for spec, shots in runs:
+        for shot, template_id in shots:
+            outcome = outcomes[(template_id, spec.tune_ids[0])]
+            shot.prompt_id, shot.images, shot.error = outcome.prompt_id, outcome.images, outcome.error
+    return plan.shots
+
+
+def _spec(pack_id: int, tune_id: int, shots: list[tuple[Shot, int]]) -> tuple[PackRunSpec, list[tuple[Shot, int]]]:
+    return PackRunSpec(pack_id, (tune_id,), tuple(sorted({tid for _, tid in shots}))), shots
+
+
+async def _start(client: AstriaClient, spec: PackRunSpec) -> None:
+    """Run a pack's templates on a test tune (A6); the answer's prompt ids are kept when it has some."""
+    body = {"tune_ids": list(spec.tune_ids), "prompt_ids": list(spec.template_ids)}
+    try:
+        answer = await client.run_pack(spec.pack_id, body)
+    except OutcomeUnknown:
+        spec.lost = True  # it may have run: watched all the same, never sent again
+        return
+    ids = answer.get("prompt_ids")
+    if isinstance(ids, list):
+        spec.answer_ids = [i for i in ids if type(i) is int]
 
 
 _VERSION_NAMES = {"live": "on the account", "files": "in the files"}
@@ -313,9 +338,16 @@ def contact_sheet(pack: Pack, shots: Sequence[Shot], tunes: Mapping[int, str], e
     return "".join(out)
 
 
-def cost_line(images: int, price: int | None) -> str:
-    cost = f", about {format_mc(images * price)}" if price is not None else ""
-    return f"The preview will generate {images:,} image(s){cost}."
+def cost_line(found: Estimate, price: int | None) -> str:
+    """What the preview costs, its template renders included (each create renders its num_images, A5)."""
+    cost = f", about {format_mc(found.images * price)}" if price is not None else ""
+    parts = ""
+    if found.templates:
+        parts = (
+            f" ({found.run_images:,} in its runs, {found.template_images:,} rendering the "
+            f"{found.templates} new template(s) of the preview pack)"
+        )
+    return f"The preview will generate {found.images:,} image(s){parts}{cost}."
 
 
 async def read_pack_state(client: AstriaClient, pack: Pack) -> LiveState:

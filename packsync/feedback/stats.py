@@ -13,6 +13,14 @@ known on every machine, without local state: the target's ``test_tune_ids``
 in ``packsync.yaml`` (in git), the ids given with ``--exclude-tune-ids``, and
 every tune that a declared pack's preview pack has run on (on the account).
 What was left out is counted and shown.
+
+Only documented routes and fields: ``GET /prompts?base_pack_id=`` (with
+``liked=true``) and each prompt's ``orig_prompt_id``, ``base_pack_id``,
+``pack_id``, ``tune_id`` and ``created_at``, all pages (newest first, pages
+of any size, until the first empty one). ``GET /prompts`` lists the caller's
+own prompts only, and no like count is known (A6): runs and likes of a public
+pack by other Astria users cannot be seen, and the report says so once
+(:data:`SCOPE_NOTE`).
 """
 
 from __future__ import annotations
@@ -27,14 +35,18 @@ from typing import Any
 
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
-from packsync.desired.identity import identity
 from packsync.desired.state import desired_state
 from packsync.packfiles.pack import Pack
 from packsync.plan.build import read_declared
 from packsync.plan.diff import LiveState
+from packsync.plan.observe import match_templates
 from packsync.term import json_text, printable
 
 DEFAULT_MIN_RUNS = 10
+SCOPE_NOTE = (
+    "counts only the runs and likes this account can list (its own prompts): other Astria users' runs "
+    "and likes of a public pack are not visible through the API"
+)
 
 
 @dataclass
@@ -139,11 +151,13 @@ async def gather_stats(
         runs, excluded_runs = _tally(generated, pack_id, test, keep)
         likes, excluded_likes = _tally(liked, pack_id, test, keep)
         (desired,) = desired_state([pack], tune_ids)
-        by_identity = {t.identity: t for t in desired.templates}
+        # which declared template each live one is, on what the account shows of it (plan's own matching)
+        matched = match_templates([t.identity for t in desired.templates], list(live.templates))
+        declared = {int(found["id"]): desired.templates[index] for index, found in matched.kept.items()}
         rows = []
         for template in live.templates:
             tid = int(template["id"])
-            want = by_identity.get(identity(str(template.get("text") or ""), template))
+            want = declared.get(tid)
             row = TemplateStats(
                 pack=pack.slug,
                 template_id=tid,
@@ -294,7 +308,8 @@ def to_html(stats: list[PackStats], since: date | None) -> str:
         "</style></head><body>",
         "<h1>Which prompts work?</h1>",
         f"<p>Likes per template prompt{' since ' + html.escape(since.isoformat()) if since else ''}. "
-        "A bar is the like rate (likes per run). Runs on test tunes are not customers' and are left out.</p>",
+        "A bar is the like rate (likes per run). Runs on test tunes are not customers' and are left out. "
+        f"This page {html.escape(SCOPE_NOTE)}.</p>",
     ]
     for pack in stats:
         parts.append(

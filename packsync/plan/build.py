@@ -19,8 +19,9 @@ from packsync.packfiles.diagnostics import Diagnostic
 from packsync.packfiles.pack import Pack
 from packsync.packfiles.project import Project, display_path, find_pack_files, load_project
 from packsync.plan.diff import LiveState, diff_pack, evaluate_safety
-from packsync.plan.model import PackPlan, Plan
+from packsync.plan.model import Finding, PackPlan, Plan
 from packsync.plan.observe import Observation
+from packsync.plan.preflight import check_reference_tunes
 
 
 class PlanError(PacksyncError):
@@ -175,11 +176,14 @@ async def make_plan(
     packs: Sequence[Pack],
     observation: Observation | None = None,
     replace: Sequence[str] = (),
+    *,
+    check_tunes: bool = False,
 ) -> Plan:
     """Read, expand and diff each pack as its templates arrive; then the plan-wide safety checks.
 
     ``replace`` names templates to recreate whatever the account shows (``SLUG/KEY`` or
-    ``SLUG/KEY/CLASS``); each must name a declared template."""
+    ``SLUG/KEY/CLASS``); each must name a declared template. ``check_tunes``: the reference
+    tune preflight too, its reads alongside the account's."""
     policy = workspace.project.policy
     forced = replace_keys(packs, target, replace)
 
@@ -187,11 +191,18 @@ async def make_plan(
         (desired,) = desired_state([pack], target.tune_ids)
         return diff_pack(desired, live, observation, forced)
 
-    pack_plans, unread = await read_declared(client, packs, plan_pack)
+    findings: list[Finding] = []
+    if check_tunes:
+        (pack_plans, unread), findings = await gather_all(
+            read_declared(client, packs, plan_pack), check_reference_tunes(client, packs, target.tune_ids)
+        )
+    else:
+        pack_plans, unread = await read_declared(client, packs, plan_pack)
     # Packs left out by --pack are declared all the same: only the rest is "not in the files".
     others = [p for p in workspace.packs if p not in packs]
     undeclared = [s for s in unread if not any(declares(p, s) for p in others)]
     plan = Plan(target=target.name, account=target.account, on_remove=policy.on_remove, undeclared=undeclared)
+    plan.preflight = findings
     plan.packs = list(pack_plans.values())
     plan.refusals = evaluate_safety(plan, policy)
     return plan

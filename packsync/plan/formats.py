@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from packsync.desired.identity import canonical_params
 from packsync.facts import format_mc
-from packsync.plan.model import CHANGE_KINDS, Change, ChangeKind, PackPlan, Plan
+from packsync.plan.model import CHANGE_KINDS, Change, ChangeKind, Finding, PackPlan, Plan
 from packsync.term import Style, color_enabled, json_text, printable
 
 MARKDOWN_LIMIT = 65_000
@@ -78,6 +78,20 @@ def spend_line(plan: Plan) -> str:
     return f"The new templates will generate {plan.new_images:,} image(s){priced}."
 
 
+def finding_places(finding: Finding) -> str:
+    """Where a preflight finding applies: each use's file:line, pack and class."""
+    return ", ".join(f"{u.source} ({u.pack}, class {u.class_name})" for u in finding.uses)
+
+
+PREFLIGHT_BLOCKS = "Reference tune errors: apply sends nothing until they are fixed."
+
+
+def preflight_failure(plan: Plan) -> str:
+    """The one-line error of a plan whose reference tunes are wrong."""
+    count = len(plan.preflight_errors)
+    return f"{count} reference tune problem(s), listed under 'Reference tunes' (JSON: preflight); apply sends nothing"
+
+
 # -- text ---------------------------------------------------------------------
 
 
@@ -98,12 +112,24 @@ def render_text(plan: Plan, out: TextIO, style: Style, *, verbose: bool = True) 
     unverified = unverified_line(plan)
     if unverified:
         out.write("\n" + style(unverified, "yellow") + "\n")
+    _preflight_text(plan, out, style)
     out.write("\n" + style(summary_line(plan), "bold") + "\n")
     spend = spend_line(plan)
     if spend:
         out.write(spend + "\n")
     for refusal in plan.refusals:
         out.write(style(f"REFUSED: {refusal.message} (allow with {refusal.flag})", "red") + "\n")
+    if plan.preflight_errors:
+        out.write(style(PREFLIGHT_BLOCKS, "red") + "\n")
+
+
+def _preflight_text(plan: Plan, out: TextIO, style: Style) -> None:
+    if not plan.preflight:
+        return
+    out.write("\nReference tunes:\n")
+    for finding in plan.preflight:
+        word = style("ERROR", "red", "bold") if finding.severity == "error" else style("WARNING", "yellow", "bold")
+        out.write(f"  {word} {printable(finding_places(finding))}:\n      {printable(finding.message)}\n")
 
 
 PACK_FIELDS = ("subtitle", "model.preset")  # the pack fields an account may not report
@@ -281,7 +307,13 @@ def markdown_head(plan: Plan, max_rows: int | None = None) -> str:
     head.append("")
     for refusal in plan.refusals:
         head.append(f"> ⛔ **Refused:** {_md_escape(refusal.message)} (allow with `{refusal.flag}`)")
-    if plan.refusals:
+    for finding in plan.preflight:
+        word = "⛔ **Reference tune error**" if finding.severity == "error" else "⚠️ **Reference tune warning**"
+        # one quote each: consecutive quoted lines would run together into one paragraph
+        head += ["", f"> {word} ({_md_escape(finding_places(finding))}): {_md_escape(finding.message)}"]
+    if plan.preflight_errors:
+        head += ["", f"> **{PREFLIGHT_BLOCKS}**"]
+    if plan.refusals or plan.preflight:
         head.append("")
     unverified = unverified_line(plan)
     if unverified:

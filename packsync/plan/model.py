@@ -134,6 +134,44 @@ class Refusal:
     flag: str
 
 
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class TuneUse:
+    """A class of a pack that names a reference tune, and where the file says so."""
+
+    pack: str
+    class_name: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the reference tune preflight found about one tune (A4): an error stops apply, a
+    warning is said once per tune, however many packs and classes use it."""
+
+    severity: Severity
+    tune_id: int
+    message: str
+    uses: tuple[TuneUse, ...]
+    expires_at: str | None = None  # as the account wrote it, for expiry findings
+    days_left: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "tune_id": self.tune_id,
+            "message": self.message,
+            "uses": [
+                {"pack": u.pack, "class": u.class_name, "source": {"file": u.source.file, "line": u.source.line}}
+                for u in self.uses
+            ],
+            "expires_at": self.expires_at,
+            "days_left": self.days_left,
+        }
+
+
 @dataclass
 class Plan:
     target: str
@@ -143,6 +181,9 @@ class Plan:
     account: dict[str, str | None] | None = None
     refusals: list[Refusal] = field(default_factory=list)
     undeclared: list[dict[str, Any]] = field(default_factory=list)  # live packs no file declares
+    # The reference tune preflight. Read back from a plan file for showing it (``comment``), never
+    # for deciding: apply checks the tunes again.
+    preflight: list[Finding] = field(default_factory=list)
     on_remove: str = "detach"
     version: int = PLAN_VERSION
     generator: str = f"packsync {__version__}"
@@ -154,6 +195,10 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(p.has_changes for p in self.packs)
+
+    @property
+    def preflight_errors(self) -> list[Finding]:
+        return [f for f in self.preflight if f.severity == "error"]
 
     @property
     def has_applicable_changes(self) -> bool:
@@ -204,6 +249,7 @@ class Plan:
             "refusals": [asdict(r) for r in self.refusals],
             "packs": [_pack_json(p) for p in self.packs],
             "undeclared": self.undeclared,
+            "preflight": [f.to_json() for f in self.preflight],
         }
 
     @classmethod
@@ -227,6 +273,7 @@ class Plan:
             )
             plan.refusals = [Refusal(**r) for r in data.get("refusals", [])]
             plan.packs = [_pack_from_json(p) for p in data["packs"]]
+            plan.preflight = [_finding_from(f) for f in data.get("preflight", [])]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFileError(f"not a valid packsync plan: {exc!r}") from None
         return plan
@@ -349,6 +396,20 @@ def _pack_json(pack: PackPlan) -> dict[str, Any]:
 
 def _source(data: Any) -> Source:
     return Source(str(data["file"]), int(data.get("line", 0)))
+
+
+def _finding_from(data: dict[str, Any]) -> Finding:
+    uses = tuple(TuneUse(str(u["pack"]), str(u["class"]), _source(u["source"])) for u in data["uses"])
+    severity: Severity = "error" if data["severity"] == "error" else "warning"
+    days = data.get("days_left")
+    return Finding(
+        severity,
+        int(data["tune_id"]),
+        str(data["message"]),
+        uses,
+        None if data.get("expires_at") is None else str(data["expires_at"]),
+        None if days is None else int(days),
+    )
 
 
 def _change_from(data: dict[str, Any]) -> Change:

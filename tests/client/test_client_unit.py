@@ -14,7 +14,15 @@ import httpx
 import pytest
 
 from packsync.astria.client import AstriaClient
-from packsync.astria.errors import AuthError, ConfigError, OutcomeUnknown, ProtocolError, ServerError, TransportError
+from packsync.astria.errors import (
+    AuthError,
+    ConfigError,
+    OutcomeUnknown,
+    ProtocolError,
+    RateLimited,
+    ServerError,
+    TransportError,
+)
 from packsync.astria.settings import ClientConfig, RetryPolicy, Scrubber, Secret, Timeouts, check_base_url
 
 T = TypeVar("T")
@@ -442,3 +450,63 @@ def test_a_key_too_short_to_search_for_is_left_to_the_bearer_pattern() -> None:
     assert Secret("sk-1234").forms() == ()
     scrub = Scrubber.of(Secret("sk-1234"))
     assert scrub.message("Bearer sk-1234 and an sk-1234") == "Bearer [redacted] and an sk-1234"
+
+
+def test_prompts_above_a_mark_page_down_to_it_once_per_page_without_retrying() -> None:
+    """A run watcher's poll (A6): newest first, pages of 120 until one reaches the mark; a 429 is its caller's."""
+    calls: list[dict[str, str]] = []
+    prompts = [{"id": i, "base_pack_id": 9 if i % 10 else 8} for i in range(400, 100, -1)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        query = dict(request.url.params)
+        calls.append(query)
+        if query.get("base_pack_id") == "0":
+            return httpx.Response(429, json={"error": "Too many requests"})
+        before = int(query.get("before_id", 10**9))
+        return httpx.Response(200, json=[p for p in prompts if p["id"] < before][: int(query["limit"])])
+
+    async def scenario() -> tuple[list[dict[str, Any]], Exception]:
+        async with mock_client(handler) as client:
+            found = await client.prompts_above("/prompts", 150, base_pack_id=9)
+            try:
+                await client.prompts_above("/prompts", 150, base_pack_id=0)
+            except Exception as exc:
+                return found, exc
+            raise AssertionError("no error")
+
+    found, error = run(scenario())
+    assert [p["id"] for p in found] == [i for i in range(151, 401) if i % 10]  # above the mark, this pack only
+    assert [c.get("before_id") for c in calls[:3]] == [None, "281", "161"]  # stopped at the page reaching 150
+    assert len(calls) == 4 and isinstance(error, RateLimited)  # tried once, never retried
+
+
+def test_the_first_wait_after_a_500_is_30_seconds_within_the_cap() -> None:
+    import asyncio
+
+    from packsync.astria.client import AstriaClient
+    from packsync.astria.settings import ClientConfig, RetryPolicy, Secret
+
+    waits: list[float] = []
+
+    async def scenario(policy: RetryPolicy) -> None:
+        client = AstriaClient(ClientConfig("http://127.0.0.1:1", Secret("k" * 12), retry=policy))
+        real_sleep = asyncio.sleep
+
+        async def record(seconds: float) -> None:
+            waits.append(seconds)
+            await real_sleep(0)
+
+        asyncio.sleep = record  # type: ignore[assignment]
+        try:
+            await client._wait(0, None, "GET", "/packs", "500")
+            await client._wait(1, None, "GET", "/packs", "500")
+            await client._wait(0, None, "GET", "/packs", "502")
+        finally:
+            asyncio.sleep = real_sleep  # type: ignore[assignment]
+            await client.aclose()
+
+    asyncio.run(scenario(RetryPolicy()))
+    assert waits[0] == 30 and waits[1] < 30 and waits[2] <= 0.5
+    waits.clear()
+    asyncio.run(scenario(RetryPolicy(max_delay=0.05)))
+    assert waits[0] == 0.05

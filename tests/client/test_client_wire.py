@@ -107,7 +107,7 @@ def test_reads_survive_each_fault_kind_at_50_percent(tuned: ThreadSandbox, kind:
     assert tuned.admin("GET", "faults")["drawn"].get(kind, 0) > 0
 
 
-@pytest.mark.parametrize("kind", ["429", "429-bare", "500", "502", "503"])
+@pytest.mark.parametrize("kind", ["429", "429-bare"])
 def test_writes_refused_before_processing_are_retried_without_duplicates(tuned: ThreadSandbox, kind: str) -> None:
     async def scenario() -> tuple[int, list[dict[str, Any]]]:
         async with client_for(tuned) as client:
@@ -125,8 +125,10 @@ def test_writes_refused_before_processing_are_retried_without_duplicates(tuned: 
     assert sorted(t["text"] for t in templates) == sorted(f"<lora:690204:1> ohwx man {i}" for i in range(12))
 
 
-@pytest.mark.parametrize("kind", ["504", "reset"])
+@pytest.mark.parametrize("kind", ["504", "reset", "500", "502", "503"])
 def test_a_write_whose_answer_is_lost_is_reported_unknown_and_never_resent(tuned: ThreadSandbox, kind: str) -> None:
+    """A7: after a 504 or a lost answer the write probably happened, after a 500 it may have (the sandbox
+    commits the first two and not the others): a POST is never sent again at once either way."""
     async def scenario() -> tuple[OutcomeUnknown, int, list[dict[str, Any]]]:
         async with client_for(tuned) as client:
             pack_id = await make_pack(client)
@@ -140,7 +142,7 @@ def test_a_write_whose_answer_is_lost_is_reported_unknown_and_never_resent(tuned
 
     error, sent, templates = run(scenario())
     assert sent == 1  # not sent again
-    assert len(templates) == 1  # ... and it did happen: the caller must read to know
+    assert len(templates) == (1 if kind in ("504", "reset") else 0)  # whether it happened: the caller must read
     assert "POST /tunes/690204/prompts" in str(error)
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from packsync.cli import cli
+from packsync.commands.preview import TIME_SCALE_ENV
+from packsync.sandbox.realism import REALISTIC
 from tests.conftest import with_packs
 from tests.sandbox_helpers import KEY, ThreadSandbox
 
@@ -124,3 +128,51 @@ def assert_no_duplicates(project: Project, *slugs: str) -> None:
     for slug in slugs:
         found = identities(project.templates(slug))
         assert len(found) == len(set(found)), f"duplicates in {slug}"
+
+
+# -- both sandbox modes, for the tests of preview and stats on the wire -------------------------
+
+SCALE = 100  # the sandbox's clock and the preview's waits, both this many times faster: 5 s polls take 0.05 s
+
+
+@pytest.fixture(params=["default", "realistic"])
+def mode(request: pytest.FixtureRequest, sandbox: ThreadSandbox) -> Iterator[str]:
+    """A test that asks for ``mode`` runs against both readings of the API: the default sandbox and the
+    realistic one (sparse echo, gallery slugs, dedup, pack runs answered without ids whose prompts
+    appear 10-180 s later, early polls answered 404/503, polls under 5 s apart 429, likes once, ...),
+    on a clock SCALE times faster. The shared sandbox is back to the default after it."""
+    realism = sorted(REALISTIC) if request.param == "realistic" else []
+    sandbox.admin("POST", "settings", {"realism": realism, "time_scale": SCALE})
+    try:
+        yield request.param
+    finally:
+        sandbox.admin("POST", "settings", {"realism": [], "time_scale": 1})
+
+
+def preview(project: Project, *args: str) -> Done:
+    """``packsync preview`` with its waits scaled as the sandbox's clock is."""
+    return project.run("preview", *args, env={TIME_SCALE_ENV: str(SCALE)})
+
+
+def listed(http: httpx.Client, path: str, **params: Any) -> list[dict[str, Any]]:
+    """A listing read by the test itself, waiting out the realistic mode's 429 (polled within 5 s) and 404/503."""
+    for _ in range(100):
+        answer = http.get(path, params={"limit": 120, **params})
+        if answer.status_code == 200:
+            found: list[dict[str, Any]] = answer.json()
+            return found
+        assert answer.status_code in (404, 429, 503), answer.text
+        time.sleep(0.06)
+    raise AssertionError(f"{path} did not answer")
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def landed(project: Project, *tune_ids: int) -> dict[int, list[dict[str, Any]]]:
+    """The prompts of each tune once the pack runs sent so far have landed (realistic: they land 10-180 s
+    after the answer, which carries no ids; the clock is moved past that)."""
+    project.sandbox.admin("POST", "clock", {"advance": 200})
+    with project.sandbox.http() as http:
+        return {tune_id: listed(http, f"/tunes/{tune_id}/prompts") for tune_id in tune_ids}

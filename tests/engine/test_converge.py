@@ -8,23 +8,12 @@ Each test runs the command line against the sandbox over HTTP on 127.0.0.1.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
 
 import pytest
 
 from packsync.sandbox.realism import REALISTIC
 from tests.engine.conftest import Project, assert_no_duplicates
-from tests.sandbox_helpers import ThreadSandbox
-
-
-@pytest.fixture(params=["default", "realistic"])
-def mode(request: pytest.FixtureRequest, sandbox: ThreadSandbox) -> Iterator[str]:
-    realism = sorted(REALISTIC) if request.param == "realistic" else []
-    sandbox.admin("POST", "settings", {"realism": realism, "time_scale": 1000})
-    try:
-        yield request.param
-    finally:
-        sandbox.admin("POST", "settings", {"realism": [], "time_scale": 1})
 
 
 def writes(project: Project) -> int:
@@ -66,9 +55,7 @@ def test_the_plan_says_once_which_declared_parameters_the_account_does_not_show(
         assert notes == []
 
 
-def test_a_change_to_a_parameter_the_account_does_not_show_is_seen_from_the_record(
-    project: Project, mode: str
-) -> None:
+def test_a_change_to_a_parameter_the_account_does_not_show_is_seen_from_the_record(project: Project, mode: str) -> None:
     assert project.apply().code == 0
     project.edit("corporate-headshots.yaml", "  inpaint_faces: true\n", "")
     plan = project.plan_json("--pack", "corporate-headshots")
@@ -107,3 +94,44 @@ def test_state_is_never_written_with_the_key(project: Project, mode: str) -> Non
     for path in (project.root / ".packsync").rglob("*.json"):
         assert KEY not in path.read_text()
 
+
+FAULT_ENV = {"PACKSYNC_RETRY_ATTEMPTS": "8", "PACKSYNC_RETRY_MAX_DELAY": "0.02", "PACKSYNC_READ_TIMEOUT": "0.5"}
+# 20% of requests go wrong, every kind of A7: lost answers (the write commits later), refusals, resets
+TWENTY_PERCENT = {"500": 0.04, "502": 0.03, "503": 0.03, "504": 0.04, "reset": 0.03, "429": 0.03}
+
+
+def own_packs(project: Project) -> list[dict[str, object]]:
+    with project.sandbox.http() as http:
+        return [p for p in http.get("/packs").json() if p.get("user_id") == 1]
+
+
+@pytest.mark.parametrize("seed", [3, 7, 11])
+def test_realistic_mode_under_faults_converges_in_two_applies_without_copies_or_stray_packs(
+    project: Project, seed: int
+) -> None:
+    project.sandbox.admin("POST", "settings", {"realism": sorted(REALISTIC), "time_scale": 1000})
+    try:
+        for applies in (1, 2):
+            project.sandbox.faults(rates=TWENTY_PERCENT, seed=seed + applies, retry_after=0.01)
+            done = project.run("apply", "--auto-approve", env=FAULT_ENV)
+            project.sandbox.faults()
+            after = project.run("plan", "--detailed-exitcode", env=FAULT_ENV)
+            if after.code == 0:
+                break
+            if os.environ.get("PACKSYNC_DEBUG_TESTS"):
+                print(done.out[-3000:], done.err[-3000:], after.out[-3000:], after.err[-2000:])
+        else:
+            pytest.fail("not converged in two applies")
+        packs = own_packs(project)
+        assert len(packs) == 2, packs  # zero stray packs, whatever slugs the server gave
+        for pack in packs:
+            with project.sandbox.http() as http:
+                live = http.get("/prompts", params={"pack_id": pack["id"], "limit": 120}).json()
+            texts = [(t["text"], t["seed"]) for t in live]
+            assert len(texts) == len(set(texts)), f"copies in {pack['slug']}"
+        project.sandbox.admin("DELETE", "requests")
+        again = project.run("apply", "--auto-approve", env=FAULT_ENV)
+        assert again.code == 0 and writes(project) == 0, again.out + again.err
+    finally:
+        project.sandbox.faults()
+        project.sandbox.admin("POST", "settings", {"realism": [], "time_scale": 1})

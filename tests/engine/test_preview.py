@@ -5,17 +5,15 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from packsync.commands.preview import TIME_SCALE_ENV
 from packsync.sandbox.embedded import EmbeddedSandbox
 from tests.conftest import PACKS, run_packsync
-from tests.engine.conftest import Project
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+from tests.engine.conftest import REALISTIC, SCALE, Project, auth, listed, preview
 
 
 def make_test_tunes(project: Project) -> dict[str, int]:
@@ -33,7 +31,7 @@ def make_test_tunes(project: Project) -> dict[str, int]:
 
 
 def test_preview_of_a_changed_prompt_shows_both_versions_and_leaves_the_pack_alone(
-    project: Project, tmp_path: Path
+    project: Project, tmp_path: Path, mode: str
 ) -> None:
     assert project.apply("--pack", "pet-portraits").code == 0
     live_before = {t["id"] for t in project.templates("pet-portraits")}
@@ -44,8 +42,8 @@ def test_preview_of_a_changed_prompt_shows_both_versions_and_leaves_the_pack_alo
         "lying in a carpet of golden leaves",
     )
     sheet = tmp_path / "sheet.html"
-    done = project.run(
-        "preview",
+    done = preview(
+        project,
         "pet-portraits",
         "--tune-ids",
         f"{tunes['dog']},{tunes['cat']}",
@@ -56,7 +54,12 @@ def test_preview_of_a_changed_prompt_shows_both_versions_and_leaves_the_pack_alo
         "20",
     )
     assert done.code == 0, done.out + done.err
-    assert "The preview will generate 16 image(s), about $0.40." in done.out  # 2 versions x 2 tunes x 4 images
+    # 2 versions x 2 tunes x 4 images, and the files' version created in the preview pack for each class: a
+    # template create renders its num_images and is charged (Part A A5)
+    assert (
+        "The preview will generate 24 image(s) (16 in its runs, 8 rendering the 2 new template(s) of the preview "
+        "pack), about $0.60." in done.out
+    )
     page = sheet.read_text()
     assert page.count("<tr><td><b>autumn-park</b>") == 2  # one row per test tune
     assert page.count("data:image/png;base64,") == 16  # every image embedded: the page stands alone
@@ -65,12 +68,14 @@ def test_preview_of_a_changed_prompt_shows_both_versions_and_leaves_the_pack_alo
     assert project.templates_exist("pet-portraits-preview")
 
 
-def test_preview_of_chosen_unchanged_prompts_runs_the_live_templates(project: Project, tmp_path: Path) -> None:
+def test_preview_of_chosen_unchanged_prompts_runs_the_live_templates(
+    project: Project, tmp_path: Path, mode: str
+) -> None:
     assert project.apply("--pack", "pet-portraits").code == 0
     tunes = make_test_tunes(project)
     sheet = tmp_path / "sheet.html"
-    done = project.run(
-        "preview",
+    done = preview(
+        project,
         "pet-portraits",
         "--tune-ids",
         str(tunes["dog"]),
@@ -87,7 +92,7 @@ def test_preview_of_chosen_unchanged_prompts_runs_the_live_templates(project: Pr
     assert "same as the account" in page
     assert not project.templates_exist("pet-portraits-preview")
     with project.sandbox.http() as http:
-        runs = http.get("/prompts", params={"tune_id": tunes["dog"]}).json()
+        runs = listed(http, f"/tunes/{tunes['dog']}/prompts")  # the nested listing: the top-level filter may be ignored
     assert len(runs) == 1 and runs[0]["orig_prompt_id"] is not None  # it came from the pack flow
 
 
@@ -100,6 +105,113 @@ def test_preview_respects_the_image_budget(project: Project) -> None:
     done = project.run("preview", "pet-portraits", "--tune-ids", str(tunes["dog"]))
     assert done.code == 3
     assert re.search(r"the preview would generate \d+ images; the policy's budget is 10", done.err)
+
+
+def test_the_budget_counts_the_template_renders_of_the_preview_pack(project: Project) -> None:
+    """A changed prompt's files' version is created in the preview pack first, and a create renders (A5)."""
+    assert project.apply("--pack", "pet-portraits").code == 0
+    tunes = make_test_tunes(project)
+    config = project.root / "packsync.yaml"
+    config.write_text(config.read_text() + "policy:\n  max_images: 10\n")
+    project.edit("pet-portraits.yaml", "sitting in a carpet of fallen", "lying in a carpet of fallen")
+    done = preview(project, "pet-portraits", "--tune-ids", str(tunes["dog"]), "--changed")
+    assert done.code == 3, done.out + done.err  # the runs alone: 2 versions x 4 images = 8, within the budget
+    assert "The preview will generate 12 image(s) (8 in its runs, 4 rendering the 1 new template(s) of " in done.out
+    assert "the preview would generate 12 images; the policy's budget is 10" in done.err
+    assert not project.templates_exist("pet-portraits-preview")  # refused before anything was created
+
+    allowed = preview(project, "pet-portraits", "--tune-ids", str(tunes["dog"]), "--changed", "--allow-over-budget")
+    assert allowed.code == 0, allowed.out + allowed.err
+    again = preview(project, "pet-portraits", "--tune-ids", str(tunes["dog"]), "--changed")
+    assert again.code == 0, again.out + again.err
+    assert "The preview will generate 8 image(s), about $0.20." in again.out  # the template is there now
+
+
+def run_then(
+    monkeypatch: pytest.MonkeyPatch, after: Any = None, answer: dict[str, Any] | None = None, before: Any = None
+) -> None:
+    """Make each pack run of the preview call ``before(pack_ref)`` just before it is sent and ``after(pack_ref)``
+    once it is answered, and (with ``answer``) answer that instead."""
+    from packsync.astria.client import AstriaClient
+
+    original = AstriaClient.run_pack
+
+    async def run_pack(self: AstriaClient, ref: int | str, tune: Any) -> dict[str, Any]:
+        if before is not None:
+            before(ref)
+        got = await original(self, ref, tune)
+        if after is not None:
+            after(ref)
+        return got if answer is None else answer
+
+    monkeypatch.setattr(AstriaClient, "run_pack", run_pack)
+
+
+def test_a_run_answered_without_ids_is_found_by_its_prompts(
+    project: Project, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain pack's run answers {"status": 201, "message": "Prompts created"} (A6): no ids to go by."""
+    assert project.apply("--pack", "pet-portraits").code == 0
+    tunes = make_test_tunes(project)
+    run_then(monkeypatch, answer={"status": 201, "message": "Prompts created"})
+    done = preview(project, "pet-portraits", "--tune-ids", f"{tunes['dog']},{tunes['cat']}", "--prompt", "autumn-park")
+    assert done.code == 0, done.out + done.err
+    assert ": 2 run(s), 8 image(s), 8 embedded" in done.out
+
+
+def test_a_customers_run_of_the_same_pack_at_the_same_time_is_not_mixed_in(
+    project: Project, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the mark, cloned from the same template, in the pack's listing, there first: but on the customer's
+    tune. (Realistic: the customer's clones land while the preview's are still on their way.)"""
+    assert project.apply("--pack", "pet-portraits").code == 0
+    tunes = make_test_tunes(project)
+    with project.sandbox.http() as http:
+        spec = {"title": "customer dog", "name": "dog", "branch": "fast", "image_urls": ["https://x/1.jpg"]}
+        customer = http.post("/tunes", json={"tune": spec}).json()["id"]
+
+    def customer_runs(ref: int | str) -> None:
+        with project.sandbox.http() as http:
+            # The customer's images are not embeddable: the preview's sheet would say so if it took one.
+            tune = {"tune_ids": [customer], "characteristics": {"fur_color": "[sandbox:broken-images]"}}
+            http.post(f"/p/{ref}/tunes", json={"tune": tune}).raise_for_status()
+        if mode == "realistic":
+            project.sandbox.admin("POST", "clock", {"advance": 200})  # the customer's run lands; then the preview's
+
+    run_then(monkeypatch, before=customer_runs)
+    done = preview(project, "pet-portraits", "--tune-ids", str(tunes["dog"]), "--prompt", "autumn-park")
+    assert done.code == 0, done.out + done.err
+    assert ": 1 run(s), 4 image(s), 4 embedded" in done.out
+    with project.sandbox.http() as http:
+        theirs = listed(http, f"/tunes/{customer}/prompts")
+        ours = listed(http, f"/tunes/{tunes['dog']}/prompts")
+    assert len(ours) == 1 and theirs  # the customer's run did happen, beside the preview's
+    assert {p["orig_prompt_id"] for p in ours} <= {p["orig_prompt_id"] for p in theirs}
+    assert ours[0]["base_pack_id"] == theirs[0]["base_pack_id"]
+
+
+def test_clones_that_appear_late_are_waited_for_through_404_503_and_429(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Realistic: the clones land 10-180 s after the answer; meanwhile the listings answer 404 and 503,
+    and 429 to a poll within 5 s of the last one (here the test's own, right after the run)."""
+    assert project.apply("--pack", "pet-portraits").code == 0
+    tunes = make_test_tunes(project)
+    project.sandbox.admin("POST", "settings", {"realism": sorted(REALISTIC), "time_scale": SCALE})
+    nested = f"/tunes/{tunes['dog']}/prompts"
+
+    def poll_first(ref: int | str) -> None:
+        with project.sandbox.http() as http:
+            assert http.get(nested, params={"limit": 120}).status_code == 404  # not there yet
+
+    run_then(monkeypatch, after=poll_first)
+    project.sandbox.admin("DELETE", "requests")
+    done = preview(project, "pet-portraits", "--tune-ids", str(tunes["dog"]), "--prompt", "royal-throne")
+    assert done.code == 0, done.out + done.err
+    assert ": 1 run(s), 4 image(s), 4 embedded" in done.out
+    answered = [r["status"] for r in project.sandbox.requests()["log"] if r["path"] == nested]
+    assert 429 in answered and 404 in answered and answered[-1] == 200
+    assert len(answered) < 60  # polled at least 5 s apart, backing off: not every 0.2 s for up to 180 s
 
 
 def test_preview_on_a_tune_that_does_not_exist(project: Project) -> None:
@@ -140,6 +252,7 @@ def test_preview_on_the_embedded_sandbox_embeds_every_image(tmp_path: Path) -> N
         "--timeout",
         "30",
         cwd=root,
+        env={TIME_SCALE_ENV: str(SCALE)},
     )
     page = sheet.read_text()
     assert page.count("<img alt='' src='data:image/png;base64,") == 16  # 2 prompts x 2 tunes x 4 images
@@ -157,7 +270,7 @@ def test_the_sheet_goes_to_the_ignored_state_directory_of_the_project_by_default
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     before = sorted(p.name for p in project.root.iterdir())
-    done = project.run("preview", "pet-portraits", "--tune-ids", str(tunes["dog"]), "--prompt", "royal-throne")
+    done = preview(project, "pet-portraits", "--tune-ids", str(tunes["dog"]), "--prompt", "royal-throne")
     assert done.code == 0, done.out + done.err
     sheet = project.root / ".packsync" / "preview" / "pet-portraits.html"
     assert f"Wrote {sheet}: 1 run(s), 4 image(s), 4 embedded" in done.out
@@ -168,14 +281,14 @@ def test_the_sheet_goes_to_the_ignored_state_directory_of_the_project_by_default
 
 
 def test_an_image_that_cannot_be_embedded_is_named_counted_and_shown_as_missing(
-    project: Project, tmp_path: Path
+    project: Project, tmp_path: Path, mode: str
 ) -> None:
     project.edit("pet-portraits.yaml", "painterly fine-art photography", "painterly fine-art [sandbox:broken-images]")
     assert project.apply("--pack", "pet-portraits").code == 0
     tunes = make_test_tunes(project)
     sheet = tmp_path / "sheet.html"
-    done = project.run(
-        "preview",
+    done = preview(
+        project,
         "pet-portraits",
         "--tune-ids",
         str(tunes["dog"]),
@@ -218,7 +331,7 @@ def test_a_test_tune_of_a_class_the_pack_lacks_is_refused_by_name(project: Proje
     ) in done.err
     assert "0 run(s)" not in done.out
     with project.sandbox.http() as http:
-        assert http.get("/prompts", params={"tune_id": man}).json() == []  # nothing was run
+        assert http.get(f"/tunes/{man}/prompts").json() == []  # nothing was run
 
     tunes = make_test_tunes(project)  # a dog-only prompt on a cat tune: nothing to run either
     done = project.run("preview", "pet-portraits", "--tune-ids", str(tunes["cat"]), "--prompt", "dog-catching-frisbee")

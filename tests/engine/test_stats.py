@@ -7,10 +7,12 @@ import io
 import json
 from typing import Any
 
-from tests.engine.conftest import Project
+from tests.engine.conftest import Project, landed, listed, preview
+
+NOTE = "packsync: note: stats counts only the runs and likes this account can list (its own prompts): other Astria"
 
 
-def test_likes_per_template_and_pack_are_counted_and_mapped_to_the_files(project: Project) -> None:
+def test_likes_per_template_and_pack_are_counted_and_mapped_to_the_files(project: Project, mode: str) -> None:
     assert project.apply("--pack", "pet-portraits").code == 0
     with project.sandbox.http() as http:
         pack = http.get("/p/pet-portraits").json()
@@ -24,8 +26,8 @@ def test_likes_per_template_and_pack_are_counted_and_mapped_to_the_files(project
                 },
             ).json()
             dogs.append(tune["id"])
-        run = http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": dogs}}).json()
-        generated = [http.get(f"/prompts/{i}").json() for i in run["prompt_ids"]]
+        http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": dogs}}).raise_for_status()
+        generated = [p for prompts in landed(project, *dogs).values() for p in prompts]  # the answer has no ids
         by_template: dict[int, list[dict[str, Any]]] = {}
         for prompt in generated:
             by_template.setdefault(prompt["orig_prompt_id"], []).append(prompt)
@@ -36,6 +38,7 @@ def test_likes_per_template_and_pack_are_counted_and_mapped_to_the_files(project
         http.post(f"/prompts/{by_template[liked_one][0]['id']}/like").raise_for_status()  # 1 of 3
     done = project.run("stats", "--pack", "pet-portraits", "--format", "json", "--min-runs", "3")
     assert done.code == 0, done.err
+    assert done.err.count(NOTE) == 1  # said once, on stderr: the JSON stays the report alone
     report = json.loads(done.out)
     (pet,) = report["packs"]
     dog_templates = [t for t in templates.values() if "ohwx dog" in t["text"]]
@@ -63,9 +66,10 @@ def test_likes_per_template_and_pack_are_counted_and_mapped_to_the_files(project
     page = project.run("stats", "--format", "html").out
     assert page.startswith("<!doctype html>") and "class='bar' style='width:240px'" in page
     assert "<script" not in page and "http" not in page.split("<body>")[0]  # self-contained
+    assert "runs and likes of a public pack are not visible through the API" in page
 
 
-def test_since_filters_runs_by_day(project: Project) -> None:
+def test_since_filters_runs_by_day(project: Project, mode: str) -> None:
     import datetime
 
     assert project.apply("--pack", "pet-portraits").code == 0
@@ -76,6 +80,7 @@ def test_since_filters_runs_by_day(project: Project) -> None:
             json={"tune": {"title": "cat", "name": "cat", "branch": "fast", "image_urls": ["https://x/1.jpg"]}},
         ).json()
         http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": [tune["id"]]}}).raise_for_status()
+    assert landed(project, tune["id"])[tune["id"]]
     today = datetime.datetime.now(datetime.timezone.utc).date()
 
     def runs(since: datetime.date) -> int:
@@ -87,7 +92,7 @@ def test_since_filters_runs_by_day(project: Project) -> None:
     assert runs(today + datetime.timedelta(days=1)) == 0
 
 
-def test_runs_on_test_tunes_and_of_the_preview_pack_are_not_customer_runs(project: Project) -> None:
+def test_runs_on_test_tunes_and_of_the_preview_pack_are_not_customer_runs(project: Project, mode: str) -> None:
     assert project.apply("--pack", "pet-portraits").code == 0
     with project.sandbox.http() as http:
 
@@ -101,28 +106,27 @@ def test_runs_on_test_tunes_and_of_the_preview_pack_are_not_customer_runs(projec
         cat = tune("test cat", "cat")  # not listed; a preview of a changed prompt puts it on record
         qa = tune("qa dog", "dog")  # not listed; given with --exclude-tune-ids
         man = tune("test man", "man")  # listed, for another pack: preview leaves it out for this one
-        run = http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": customers}}).json()
-        customer_prompts = [http.get(f"/prompts/{i}").json() for i in run["prompt_ids"]]
+        http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": customers}}).raise_for_status()
         http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": [qa]}}).raise_for_status()
-        qa_runs = len(http.get("/prompts", params={"tune_id": qa, "limit": 120}).json())
+    found = landed(project, *customers, qa)
+    customer_prompts = [p for t in customers for p in found[t]]
+    qa_runs = len(found[qa])
     config = project.root / "packsync.yaml"
     config.write_text(config.read_text() + f"    test_tune_ids: [{man}, {declared}]\n")
 
-    live = project.run("preview", "pet-portraits", "--prompt", "royal-throne")  # on the declared tunes
+    live = preview(project, "pet-portraits", "--prompt", "royal-throne")  # on the declared tunes
     assert live.code == 0 and "warning" not in live.err, live.out + live.err
     assert ": 1 run(s), 4 image(s), 4 embedded" in live.out  # the dog only: the pack has no class man
     project.edit("pet-portraits.yaml", "sitting in a carpet of fallen", "lying in a carpet of fallen")
-    changed = project.run("preview", "pet-portraits", "--tune-ids", str(cat), "--changed")
+    changed = preview(project, "pet-portraits", "--tune-ids", str(cat), "--changed")
     assert changed.code == 0 and "warning" not in changed.err, changed.out + changed.err
-    unlisted = project.run("preview", "pet-portraits", "--tune-ids", str(qa), "--prompt", "royal-throne")
+    unlisted = preview(project, "pet-portraits", "--tune-ids", str(qa), "--prompt", "royal-throne")
     assert unlisted.code == 0
     assert f"packsync: warning: test tune #{qa} is not listed under targets.test.test_tune_ids" in unlisted.err
     qa_runs += 1
 
     with project.sandbox.http() as http:
-        previews = [
-            p for t in (declared, cat, qa) for p in http.get("/prompts", params={"tune_id": t, "limit": 120}).json()
-        ]
+        previews = [p for t in (declared, cat, qa) for p in listed(http, f"/tunes/{t}/prompts")]
         preview_pack = http.get("/p/pet-portraits-preview").json()
         assert any(p["base_pack_id"] == preview_pack["id"] for p in previews)  # the files' version ran there
         for prompt in previews:  # the team likes its previews: none of these is a customer's like
@@ -146,3 +150,26 @@ def test_runs_on_test_tunes_and_of_the_preview_pack_are_not_customer_runs(projec
     assert f"left out: {len(on_live_pack) - qa_runs} run(s) and {len(on_live_pack) - qa_runs} like(s)" in table
     without_flag = json.loads(project.run("stats", "--pack", "pet-portraits", "--format", "json").out)
     assert without_flag["packs"][0]["runs"] == len(customer_prompts) + qa_runs  # qa is a customer for all it knows
+
+
+def test_counts_hold_on_sparse_prompt_objects_of_the_whole_realistic_mode(project: Project) -> None:
+    """Every realistic behaviour, sparse-echo included (prompts read back only the documented fields): the
+    counts rest on orig_prompt_id, base_pack_id and tune_id alone, which every prompt object carries."""
+    assert project.apply("--pack", "pet-portraits").code == 0
+    project.sandbox.admin("POST", "settings", {"realism": ["all"], "time_scale": 100})
+    with project.sandbox.http() as http:
+        pack = http.get("/p/pet-portraits").json()
+        spec = {"name": "dog", "branch": "fast", "image_urls": ["https://x/1.jpg"]}
+        dogs = [http.post("/tunes", json={"tune": {**spec, "title": f"dog {n}"}}).json()["id"] for n in range(2)]
+        http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": dogs}}).raise_for_status()
+        generated = [p for prompts in landed(project, *dogs).values() for p in prompts]
+        assert "super_resolution" not in generated[0]  # sparse indeed
+        http.post(f"/prompts/{generated[0]['id']}/likes").raise_for_status()
+        assert http.post(f"/prompts/{generated[0]['id']}/likes").status_code == 422  # like-once
+    done = project.run("stats", "--pack", "pet-portraits", "--format", "json")
+    assert done.code == 0, done.err
+    (pet,) = json.loads(done.out)["packs"]
+    assert (pet["runs"], pet["likes"]) == (len(generated), 1)
+    rows = {r["template_id"]: r for r in pet["templates"]}
+    assert rows[generated[0]["orig_prompt_id"]]["likes"] == 1
+    assert sum(r["runs"] for r in rows.values()) == len(generated)
