@@ -451,6 +451,19 @@ def reviewed_plan(target_name: str, commit: str | None, out_file: Path) -> None:
 
 
 @cli.command()
+@click.option("--probe", is_flag=True, help="Also write: a free fast probe (leaves a tune and a pack behind).")
+@click.option("--save", is_flag=True, help="Keep what the probe learned for plan and apply (.packsync/state).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@target_option
+@project_option
+def doctor(probe: bool, save: bool, output_format: str, target_name: str | None, project_dir: Path) -> None:
+    """Check what the account does where the API's docs leave it open; read-only without --probe."""
+    from packsync.commands.doctor import DoctorOptions, run_doctor
+
+    sys.exit(invoke(run_doctor, DoctorOptions(project_dir, target_name, probe, save, output_format)))
+
+
+@cli.command()
 @pack_option
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only runs from this day on (YYYY-MM-DD).")
 @click.option(

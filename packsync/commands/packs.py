@@ -28,10 +28,7 @@ def run_packs(options: PacksOptions, io: Streams) -> ExitCode:
     """The account's packs, each with the file that declares it. Invalid files are no obstacle:
     this only reads, and the valid ones still name their packs."""
     project = load_project(options.project_dir)
-    packs: list[Pack] = []
-    if project.packs_dir.is_dir():
-        result = PackChecker().check_files((f, display_path(f)) for f in find_pack_files([project.packs_dir]))
-        packs = result.packs
+    packs = declared_packs(project)
     target = resolve_target(project, options.target)
     live = asyncio.run(_read(project, target, packs))
     out = io.out
@@ -61,6 +58,13 @@ def run_packs(options: PacksOptions, io: Streams) -> ExitCode:
             where = r["file"] or style("(not in the pack files: never touched)", "dim")
             out.write(f"{r['id']:>8}  {printable(str(r['slug'])):<{width}}  {r['templates']:>9}  {where}\n")
     return ExitCode.OK
+
+
+def declared_packs(project: Project) -> list[Pack]:
+    """The packs of the project's valid pack files (invalid ones are left out: reading needs none)."""
+    if not project.packs_dir.is_dir():
+        return []
+    return PackChecker().check_files((f, display_path(f)) for f in find_pack_files([project.packs_dir])).packs
 
 
 async def _read(project: Project, target: ResolvedTarget, packs: list[Pack]) -> list[LivePack]:
