@@ -209,7 +209,7 @@ def test() -> None:
     run([str(PY), "-m", "pytest", *ARGS])
 
 
-BENCHES = ("bench_validate.py", "bench_sandbox.py", "bench_client.py", "bench_plan.py")
+BENCHES = ("bench_validate.py", "bench_sandbox.py", "bench_client.py", "bench_plan.py", "bench_converge.py")
 
 
 def bench() -> None:

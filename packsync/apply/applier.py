@@ -302,15 +302,17 @@ class Applier:
                 why = f"outcome unknown and the pack cannot be read: {unread}"
                 self._failed(pack, describe(change), why, change.source)
             return pending
-        # Not there after the whole wait: the write did not happen. Sent once more, never twice.
-        outcomes = await gather_all(*(self._create(pack, pack_id, c) for c in pending))
-        failed = []
-        for change, outcome in zip(pending, outcomes, strict=True):
-            if outcome == "unknown":
+        # Not there after the whole wait: the write did not happen. Sent once more, never twice; a
+        # second lost answer is looked for on the same schedule before the change is given up.
+        sent_again = list(pending)
+        outcomes = await gather_all(*(self._create(pack, pack_id, c) for c in sent_again))
+        failed = [c for c, outcome in zip(sent_again, outcomes, strict=True) if outcome == "failed"]
+        pending[:] = [c for c, outcome in zip(sent_again, outcomes, strict=True) if outcome == "unknown"]
+        if pending and not await settle(look, self.lost_waits):
+            for change in pending:
                 why = "the answer was lost twice; the template may still land: plan again in a few minutes"
                 self._failed(pack, describe(change), why, change.source)
-            if outcome != "ok":
-                failed.append(change)
+            failed += pending
         return failed
 
     async def _remove(self, pack: PackPlan, pack_id: int, change: Change) -> bool:

@@ -112,7 +112,7 @@ def test_realistic_mode_under_faults_converges_in_two_applies_without_copies_or_
     project.sandbox.admin("POST", "settings", {"realism": sorted(REALISTIC), "time_scale": 1000})
     try:
         for applies in (1, 2):
-            project.sandbox.faults(rates=TWENTY_PERCENT, seed=seed + applies, retry_after=0.01)
+            project.sandbox.faults(rates=TWENTY_PERCENT, seed=seed * 10 + applies, retry_after=0.01)
             done = project.run("apply", "--auto-approve", env=FAULT_ENV)
             project.sandbox.faults()
             after = project.run("plan", "--detailed-exitcode", env=FAULT_ENV)
