@@ -135,3 +135,19 @@ def test_realistic_mode_under_faults_converges_in_two_applies_without_copies_or_
     finally:
         project.sandbox.faults()
         project.sandbox.admin("POST", "settings", {"realism": [], "time_scale": 1})
+
+
+def test_a_slug_another_user_holds_is_noted_and_the_foreign_pack_is_never_touched(project: Project, mode: str) -> None:
+    if mode == "default":
+        pytest.skip("the default sandbox has no gallery: no slug is another user's")
+    with project.sandbox.http() as http:
+        before = http.get("/p/corporate-headshots").json()  # Astria's gallery pack 260, someone else's
+    done = project.plan()
+    assert f"the slug corporate-headshots is taken by pack #{before['id']}" in done.out
+    assert project.apply().code == 0
+    with project.sandbox.http() as http:
+        after = http.get(f"/p/{before['id']}").json()
+    assert after == before  # never adopted, attached to or edited
+    mine = [p for p in own_packs(project) if p["title"] == "Corporate Headshots"]
+    assert len(mine) == 1 and mine[0]["slug"] != "corporate-headshots"  # adopted by id under its own slug
+    assert project.plan("--detailed-exitcode").code == 0
