@@ -184,8 +184,10 @@ def demo() -> None:
     setup(dev=False)
     packsync = str(BIN / "packsync")
     state = ROOT / ".packsync" / "sandbox.db"
-    for leftover in (state, state.with_name("sandbox.db-wal"), state.with_name("sandbox.db-shm")):
-        leftover.unlink(missing_ok=True)  # start from an empty sandbox account each time
+    # start from an empty sandbox account each time, and forget what was sent to the last one
+    sent = ROOT / ".packsync" / "state" / "sandbox.json"
+    for leftover in (state, state.with_name("sandbox.db-wal"), state.with_name("sandbox.db-shm"), sent):
+        leftover.unlink(missing_ok=True)
     run([packsync, "validate"])
     run([packsync, "render", "pet-portraits", "--prompt", "autumn-park", "--set", "fur_color=golden fur"])
     # The default target of packsync.yaml is the embedded sandbox: started and stopped by packsync.
