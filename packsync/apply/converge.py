@@ -70,7 +70,7 @@ def _why(body: Mapping[str, Any], live: Mapping[str, Any], seen: Observation) ->
     if canonical_text(str(live.get("text") or "")) != canonical_text(str(body.get("text") or "")):
         return f"reads back with another text ({str(live.get('text'))[:80]!r})"
     sent = canonical_params(body)
-    names = seen.differences(sent, live) or []
+    names = seen.differences(sent, live)
     if not names:
         return "does not read back as the files describe it"
     shown = ", ".join(f"{n} reads {plain(n, live.get(n))!r} (sent {dict(sent).get(n)!r})" for n in names)

@@ -40,7 +40,7 @@ class LiveState:
 
 def live_ref(template: Mapping[str, Any], classes: Mapping[int, str], seen: Observation | None = None) -> LiveRef:
     text = str(template.get("text") or "")
-    sent = None if seen is None else seen.state.sent_to(int(template["id"]), text)
+    sent = None if seen is None else seen.record(template)
     if sent is not None:
         params = canonical_params(sent.params)  # what was sent: what the account shows of it is less
     else:

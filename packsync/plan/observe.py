@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from packsync.astria.echo import ACCOUNT_FILLED, EchoProfile, ParamEcho, TargetState, plain
+from packsync.astria.echo import ACCOUNT_FILLED, EchoProfile, ParamEcho, Sent, TargetState, plain
 from packsync.desired.identity import canonical_text
 from packsync.facts import GENERATION_PARAMS, PROMPT_PARAM_DEFAULTS
 from packsync.packfiles.pack import Params
@@ -69,16 +69,17 @@ class Observation:
         profile = EchoProfile({n: ParamEcho(sent="echoed", omitted="blank") for n in GENERATION_PARAMS})
         return cls(TargetState(profile=profile))
 
-    def differences(self, want: Params, live: Mapping[str, Any]) -> list[str] | None:
-        """The parameters in which ``live`` is seen to differ from ``want`` (same text assumed);
-        None when it is not the same text at all."""
+    def record(self, live: Mapping[str, Any]) -> Sent | None:
+        """What was sent to this live template, when it is the one the record was made for."""
+        try:
+            return self.state.sent_to(int(live["id"]), str(live.get("text") or ""))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def differences(self, want: Params, live: Mapping[str, Any]) -> list[str]:
+        """The parameters in which ``live`` is seen to differ from ``want`` (the same text assumed)."""
         wanted = dict(want)
-        record = None
-        if "id" in live:
-            try:
-                record = self.state.sent_to(int(live["id"]), str(live.get("text") or ""))
-            except (TypeError, ValueError):
-                record = None
+        record = self.record(live)
         differ = []
         for name in GENERATION_PARAMS:
             value = plain(name, wanted.get(name))
@@ -95,13 +96,7 @@ class Observation:
 
     def unverifiable(self, want: Params, live: Mapping[str, Any]) -> list[str]:
         """The parameters the files set that neither ``live`` nor a record shows."""
-        record = None
-        if "id" in live:
-            try:
-                record = self.state.sent_to(int(live["id"]), str(live.get("text") or ""))
-            except (TypeError, ValueError):
-                record = None
-        if record is not None:
+        if self.record(live) is not None:
             return []
         return [name for name, value in want if not self._shows(name, live) and plain(name, value) is not None]
 
@@ -164,7 +159,7 @@ def match_templates(
 
 
 def _preference(template: Mapping[str, Any], seen: Observation) -> tuple[int, int, int]:
-    recorded = seen.state.sent_to(int(template["id"]), str(template.get("text") or "")) is not None
+    recorded = seen.record(template) is not None
     return (0 if recorded else 1, 1 if unmodeled(template) else 0, int(template["id"]))
 
 
