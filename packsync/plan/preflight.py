@@ -2,8 +2,9 @@
 reference tune is read once (``GET /tunes/:id``) and checked.
 
 * It must exist: a 404 is an error (a tune is deleted 30 days after training unless auto_extend).
-* Its ``name`` must be the class, exactly: Astria files a template under the tune's name in
-  ``prompts_per_class`` (A9), so another spelling lands it under another class.
+* Its ``name`` should be the class, exactly: Astria may file a template under the tune's name in
+  ``prompts_per_class`` (A9), so another spelling may land it under another class. A warning, not
+  an error: an account's tune may bear a name no class can (``Man Tune!``), which import renames.
 * Without auto_extend, an ``expires_at`` in the past is an error, one within
   :data:`EXPIRY_WARNING` a warning; a missing or unreadable one is unknown, never a crash.
 * An answer that is not an object, or is another tune, is an error naming the tune.
@@ -138,11 +139,11 @@ def check_tune(tune_id: int, answer: Any, uses: list[TuneUse], now: datetime) ->
             continue
         named = f"is named {name!r}" if isinstance(name, str) else f"has no name ({name!r})"
         message = (
-            f"reference tune {tune_id} {named}, not {class_name!r} (the class): Astria files templates under "
-            f"the tune's name (prompts_per_class), so this class's templates would land under another class; "
+            f"reference tune {tune_id} {named}, not {class_name!r} (the class): Astria may file templates under "
+            f"the tune's name (prompts_per_class), so this class's templates may land under another class; "
             "rename the class or the tune (names are compared exactly)"
         )
-        found.append(Finding("error", tune_id, message, tuple(u for u in uses if u.class_name == class_name)))
+        found.append(Finding("warning", tune_id, message, tuple(u for u in uses if u.class_name == class_name)))
     expiry = expiry_finding(tune_id, answer, uses, now)
     if expiry is not None:
         found.append(expiry)

@@ -306,7 +306,13 @@ def test_a_tune_that_no_longer_exists(hand: Project) -> None:
         create_template(http, 690204, pack["id"], "<lora:690204:1> ohwx man alive")
         create_template(http, 800010, pack["id"], "<lora:800010:1> ohwx ghost gone", seed=3)
         assert http.delete("/tunes/800010").status_code == 200
-    done = import_round_trip(hand)
+    done = run_import(hand)
+    # the file holds the pack as it is; plan then says its class's tune is gone (the preflight), and
+    # compares nothing else differently
+    plan = hand.plan("--detailed-exitcode")
+    assert plan.code == 1 and "No changes" in plan.out, plan.out + plan.err
+    assert "reference tune 800010 does not exist on the account" in plan.out
+    assert hand.run("validate").code == 0 and hand.run("fmt", "--check").code == 0
     data = pack_data(hand, "haunted.yaml")
     assert data["classes"]["class-800010"] == {"tune_id": 800010}
     assert prompt_with(data, "gone") == {

@@ -138,9 +138,9 @@ def test_a_missing_tune_is_an_error_for_each_use() -> None:
     assert "reference tune 690204 does not exist on the account (GET /tunes/690204 answered 404" in found.message
 
 
-def test_a_name_that_is_not_the_class_exactly_is_an_error_naming_both() -> None:
+def test_a_name_that_is_not_the_class_exactly_is_a_warning_naming_both() -> None:
     (found,) = check(tune(name="Man"))
-    assert found.severity == "error"
+    assert found.severity == "warning"
     assert "reference tune 690204 is named 'Man', not 'man' (the class)" in found.message
     assert "prompts_per_class" in found.message
 
