@@ -83,7 +83,9 @@ def test_an_idempotent_replay_of_the_old_template_is_never_counted_or_removed(
     project: Project, edit: str, on_remove: str
 ) -> None:
     """With idempotency on, a change to a parameter outside Astria's idempotency list makes the
-    create answer with the old template: it must not count as created, and the old one stays."""
+    create answer with the old template: it must not count as created, and the old one stays.
+    Where removed templates are deleted, apply deletes the old version first (it has the new one's
+    text and seed) and the change is made."""
     if on_remove == "delete":
         (project.root / "packsync.yaml").write_text(
             (project.root / "packsync.yaml").read_text() + "policy:\n  on_remove: delete\n"
@@ -92,6 +94,14 @@ def test_an_idempotent_replay_of_the_old_template_is_never_counted_or_removed(
     assert project.apply().code == 0
     before = {t["id"]: t["text"] for t in project.templates("pet-portraits")}
     project.edit("pet-portraits.yaml", "    seed: 4242\n", "    seed: 4242\n" + edit)
+    if on_remove == "delete":
+        done = project.apply()
+        assert done.code == 0, done.out + done.err
+        after = {t["id"]: t["text"] for t in project.templates("pet-portraits")}
+        assert sorted(after.values()) == sorted(before.values()) and set(after) != set(before)
+        assert project.plan("--detailed-exitcode").code == 0
+        assert_no_duplicates(project, "pet-portraits")
+        return
     for _ in range(3):  # never converges, never loses the prompt
         done = project.apply()
         assert done.code == 5, done.out + done.err
