@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -55,11 +56,13 @@ def test_an_answer_that_drips_is_given_up_on_at_the_deadline(files: Path) -> Non
         for command in (["plan"], ["apply", "--auto-approve"]):
             done, took = run(*command, cwd=files, env=env, timeout=30)
             assert done.code == 1, (command, done.out, done.err)
-            assert done.err.strip().splitlines() == [
-                "packsync: error: GET /packs: no answer: no complete answer within 2 s"
-            ], (command, done.err)
+            # the pack list and the reference tunes are read at once: whichever gives up first is named
+            (line,) = done.err.strip().splitlines()
+            assert re.fullmatch(
+                r"packsync: error: GET /(packs|tunes/\d+): no answer: no complete answer within 2 s", line
+            )
             assert took < 10, (command, took)
-        assert server.count("GET", "/packs") == 4  # two tries per command
+        assert server.count("GET", "/packs") <= 4  # at most two tries per command
 
 
 def test_a_write_whose_answer_drips_is_an_unknown_outcome_found_by_reading(project: Project) -> None:

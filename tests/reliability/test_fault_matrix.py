@@ -21,8 +21,9 @@ KINDS = ["429", "429-bare", "500", "502", "503", "504", "reset", "slow"]
 RATES = [0.05, 0.2, 0.5]
 # Applies allowed to converge, at any rate. A create whose answer is lost is read back, then sent once
 # more, never at once (A7): it fails in one apply with the chance of two lost answers, rate**2, so at
-# 50% a few of the 84 creates are left for each next apply (84 * 0.25**k < 1 from k = 4).
-MAX_APPLIES = 6
+# 50% a quarter of what is left is left for the next apply (84 * 0.25**k < 0.1 from k = 5), and a pack
+# whose create is lost twice waits for the next apply with all its templates: eight allow for that tail.
+MAX_APPLIES = 8
 TEMPLATES = 84  # creates of the example packs from scratch
 QUICK = os.environ.get("PACKSYNC_QUICK_TESTS") == "1"
 
