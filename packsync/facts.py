@@ -102,6 +102,10 @@ PROMPT_PARAM_DEFAULTS: dict[str, Any] = {
     "prompt_expansion": False,
 }
 
+# Documented to take the account's settings when a create leaves them out (Part A, A5): a value
+# read back may be the account's, not the template's.
+ACCOUNT_FILLED = frozenset({"scheduler", "backend_version"})
+
 # The generation parameters a pack file may set, in the format's order.
 GENERATION_PARAMS: tuple[str, ...] = tuple(PROMPT_PARAM_DEFAULTS)
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from packsync.astria.client import AstriaClient
-from packsync.astria.echo import ACCOUNT_FILLED, plain
+from packsync.astria.echo import plain
 from packsync.astria.errors import ApiError, AuthError, NotFound, TransportError
-from packsync.facts import GENERATION_PARAMS, PROMPT_PARAM_DEFAULTS
+from packsync.facts import ACCOUNT_FILLED, GENERATION_PARAMS, PROMPT_PARAM_DEFAULTS
 
 # Astria's gallery packs (A3: 260 corporate-headshots); the next is tried where the account owns one.
 GALLERY_SLUGS = ("corporate-headshots", "men-s-leather-shoes", "sport-shirt-2")

@@ -35,8 +35,6 @@ OmittedEcho = Literal["blank", "filled", "absent"]
 SENT_ECHOES: tuple[SentEcho, ...] = ("echoed", "normalized", "absent")
 OMITTED_ECHOES: tuple[OmittedEcho, ...] = ("blank", "filled", "absent")
 STATE_VERSION = 1
-# Documented to take the account's settings when a create leaves them out (Part A, A5).
-ACCOUNT_FILLED = frozenset({"scheduler", "backend_version"})
 
 
 def plain(name: str, value: Any) -> Any:

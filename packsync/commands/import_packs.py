@@ -11,6 +11,7 @@ and the exit code is 1; a pack without templates is listed, not written, exit 0.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
 from packsync.astria.connect import open_client
+from packsync.astria.echo import load_state
 from packsync.astria.errors import NotFound
 from packsync.astria.target import ResolvedTarget, resolve_target
 from packsync.commands.base import Streams
@@ -32,6 +34,7 @@ from packsync.packfiles.schemafiles import SCHEMA_FILES, project_schema_dir, sch
 from packsync.packfiles.writer import Comments, write_pack
 from packsync.plan.build import make_plan
 from packsync.plan.model import Plan
+from packsync.plan.observe import Observation
 from packsync.term import Style, color_enabled, printable
 
 
@@ -142,7 +145,8 @@ async def _import(
             fail(err, f"the account has no pack {ref!r}")
         if missing:
             return ExitCode.ERROR
-        imported = await gather_all(*(read_for_import(client, s) for s in chosen))
+        seen = _observation(project, target, err)
+        imported = await gather_all(*(read_for_import(client, s, seen) for s in chosen))
     return _write_packs(project, existing, imported, options, out, err)
 
 
@@ -284,7 +288,7 @@ async def _drift(project: Project, target: ResolvedTarget, options: ImportOption
     workspace = checked_workspace(project.root, io)
     packs = select_packs(workspace.packs, [p for p in options.packs if not p.isdigit()])
     async with open_client(project, target, workspace.packs) as client:
-        plan = await make_plan(client, workspace, target, packs)
+        plan = await make_plan(client, workspace, target, packs, _observation(project, target, io.err))
     _print_drift(plan, io.out, Style(color_enabled(io.out)))
     # the contract of plan --detailed-exitcode: 2 when something differs (manual changes included)
     return ExitCode.CHANGES if options.detailed_exitcode and plan.has_changes else ExitCode.OK
@@ -313,10 +317,22 @@ def _print_drift(plan: Plan, out: TextIO, style: Style) -> None:
         out.write("No drift: the account holds exactly what the files declare.\n")
 
 
-async def read_for_import(client: AstriaClient, summary: Mapping[str, Any]) -> ImportedPack:
-    """Read one pack's detail, templates and tune names, and reconstruct its file."""
+def _observation(project: Project, target: ResolvedTarget, err: TextIO) -> Observation:
+    """What this project recorded of what it sent to the target (``.packsync/state``)."""
+    state = load_state(project.root, target.name, json.dumps(target.account, sort_keys=True))
+    if state.problem is not None:
+        err.write(f"packsync: warning: {state.problem}\n")
+    return Observation(state)
+
+
+async def read_for_import(
+    client: AstriaClient, summary: Mapping[str, Any], seen: Observation | None = None
+) -> ImportedPack:
+    """Read one pack's detail, templates and tune names, and reconstruct its file (with what was sent
+    to a template where the account does not show it back)."""
     pack_id = int(summary["id"])
-    detail, templates = await gather_all(client.get_pack(pack_id), client.pack_templates(pack_id))
+    detail, read = await gather_all(client.get_pack(pack_id), client.pack_templates(pack_id))
+    templates = [(seen or Observation()).as_sent(t) for t in read]
 
     async def name_of(tune_id: int) -> tuple[int, str | None]:
         try:

@@ -34,7 +34,7 @@ from typing import Any
 
 from packsync.desired.expand import NAME_RE, PLACEHOLDER_RE, SUBJECT, expand_text, format_weight, subject_for
 from packsync.desired.identity import canonical_params
-from packsync.facts import GENERATION_PARAMS, MODEL_TYPES, TUNE_TAG_RE, ModelType, model_type_of_wire
+from packsync.facts import ACCOUNT_FILLED, GENERATION_PARAMS, MODEL_TYPES, TUNE_TAG_RE, ModelType, model_type_of_wire
 from packsync.packfiles.fastschema import Check, Compiler
 from packsync.packfiles.pack import DEFAULT_TOKEN
 from packsync.packfiles.schema import PACK_SCHEMA, load_schema
@@ -531,10 +531,19 @@ def _template(t: Mapping[str, Any], cls: _Class, model_type: str, token: str) ->
                 "(a name of letters, digits and _, at most 50 characters)"
             )
     params = canonical_params(t)
+    kept = []
     for name, value in params:
         problem = _value_problem(name, value, (*_PARAM, name))
+        if problem is not None and name in ACCOUNT_FILLED:
+            # the account's own setting, filled in where a create left it out (A5): not the template's
+            notes.append(
+                f"{where}: its {name} {shown(value)} is the account's setting, not one a file can set; left out"
+            )
+            continue
         if problem is not None:
             blockers.append(f"{where}: {problem}")
+        kept.append((name, value))
+    params = tuple(kept)
     given = dict(params)
     for flag in ("inpaint_faces", "hires_fix"):
         if given.get(flag) is True and given.get("super_resolution") is not True:

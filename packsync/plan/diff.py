@@ -15,11 +15,10 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from packsync.astria.echo import ACCOUNT_FILLED
 from packsync.desired.expand import Template
 from packsync.desired.identity import canonical_params, canonical_value, fingerprint, tagged_tune
 from packsync.desired.state import DesiredPack
-from packsync.facts import TUNE_TAG_RE
+from packsync.facts import ACCOUNT_FILLED, TUNE_TAG_RE
 from packsync.packfiles.project import Policy
 from packsync.plan.model import Change, LiveRef, PackPlan, Plan, Refusal, Source, TemplateSpec
 from packsync.plan.observe import Observation, match_templates, unmodeled

@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from packsync.astria.echo import ACCOUNT_FILLED, EchoProfile, ParamEcho, Sent, TargetState, plain
+from packsync.astria.echo import EchoProfile, ParamEcho, Sent, TargetState, plain
 from packsync.desired.identity import canonical_text
-from packsync.facts import GENERATION_PARAMS, PROMPT_PARAM_DEFAULTS
+from packsync.facts import ACCOUNT_FILLED, GENERATION_PARAMS, PROMPT_PARAM_DEFAULTS
 from packsync.packfiles.pack import Params
 
 # What a live prompt carries besides what it generates: ids, links, times, results, money.
@@ -75,6 +75,20 @@ class Observation:
             return self.state.sent_to(int(live["id"]), str(live.get("text") or ""))
         except (KeyError, TypeError, ValueError):
             return None
+
+    def as_sent(self, live: Mapping[str, Any]) -> dict[str, Any]:
+        """A live template with what was sent to it where the account does not show it (for import):
+        the recorded value of a parameter the answer lacks, and no value for one the account filled."""
+        out = dict(live)
+        record = self.record(live)
+        if record is None:
+            return out
+        for name in GENERATION_PARAMS:
+            if name in record.params and not self._shows(name, live):
+                out[name] = record.params[name]
+            elif name in ACCOUNT_FILLED and name not in record.params:
+                out[name] = None
+        return out
 
     def differences(self, want: Params, live: Mapping[str, Any]) -> list[str]:
         """The parameters in which ``live`` is seen to differ from ``want`` (the same text assumed)."""

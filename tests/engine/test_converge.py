@@ -151,3 +151,23 @@ def test_a_slug_another_user_holds_is_noted_and_the_foreign_pack_is_never_touche
     mine = [p for p in own_packs(project) if p["title"] == "Corporate Headshots"]
     assert len(mine) == 1 and mine[0]["slug"] != "corporate-headshots"  # adopted by id under its own slug
     assert project.plan("--detailed-exitcode").code == 0
+
+
+@pytest.mark.parametrize("record", ["with the record of what was sent", "on a fresh checkout"])
+def test_import_of_what_apply_made_writes_files_that_plan_empty(project: Project, mode: str, record: str) -> None:
+    assert project.apply().code == 0
+    if record == "on a fresh checkout":
+        for found in (project.root / ".packsync" / "state").glob("*.json"):
+            found.unlink()
+    for path in (project.root / "packs").glob("*.yaml"):
+        path.unlink()
+    done = project.run("import", "--all")
+    assert done.code == 0, done.out + done.err
+    assert project.run("validate").code == 0 and project.run("fmt", "--check").code == 0
+    plan = project.plan("--detailed-exitcode")
+    assert plan.code == 0, done.out + plan.out + plan.err
+    files = sorted(p.name for p in (project.root / "packs").glob("*.yaml"))
+    assert len(files) == 2, files
+    if record == "with the record of what was sent":
+        # what the account does not show back comes from the record: the files say it again
+        assert all("super_resolution: true" in (project.root / "packs" / f).read_text() for f in files)

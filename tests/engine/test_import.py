@@ -34,7 +34,7 @@ KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 def create_pack(http: httpx.Client, title: str, **fields: Any) -> dict[str, Any]:
     body = {"title": title, "base_tune_id": BASE_TUNE, "model_type": "lora", **fields}
     response = http.post("/packs", json={"pack": body})
-    assert response.status_code == 201, response.text
+    assert response.status_code in (200, 201), response.text  # the realistic mode answers 200 (A3)
     result: dict[str, Any] = response.json()
     return result
 

@@ -50,7 +50,7 @@ def create_pack(client: httpx.Client, title: str = "Test Pack", **extra: Any) ->
     response = client.post(
         "/packs", json={"pack": {"title": title, "base_tune_id": 1504944, "model_type": "lora", **extra}}
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code in (200, 201), response.text  # the realistic mode answers 200 (A3)
     data: dict[str, Any] = response.json()
     return data
 
