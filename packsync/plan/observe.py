@@ -95,8 +95,13 @@ class Observation:
         wanted = dict(want)
         record = self.record(live)
         differ = []
+        recorded = record.params if record is not None else {}
         for name in GENERATION_PARAMS:
-            value = plain(name, wanted.get(name))
+            asked = wanted.get(name)
+            shown = live.get(name)
+            if asked is None and (shown is None or shown is False) and name not in recorded:
+                continue  # nothing anywhere (False is the default of every flag): decided without the rules
+            value = plain(name, asked)
             if self._shows(name, live) and not (value is None and record is not None and name in record.params):
                 got = plain(name, live.get(name))
                 if value is not None:
