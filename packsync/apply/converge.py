@@ -28,7 +28,7 @@ async def learn_echoes(
 ) -> dict[int, dict[str, Any]]:
     """Read back the packs this apply created templates in and learn from each created one; the
     reads of those templates by id (a pack that cannot be read teaches nothing)."""
-    packs = sorted({pack_id for pack_id in pack_ids.values()})
+    packs = sorted(set(pack_ids.values()))
 
     async def read(pack_id: int) -> list[dict[str, Any]]:
         try:

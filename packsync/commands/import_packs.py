@@ -11,7 +11,6 @@ and the exit code is 1; a pack without templates is listed, not written, exit 0.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +19,10 @@ from typing import Any, TextIO
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
 from packsync.astria.connect import open_client
-from packsync.astria.echo import load_state
 from packsync.astria.errors import NotFound
 from packsync.astria.target import ResolvedTarget, resolve_target
 from packsync.commands.base import Streams
+from packsync.commands.prologue import target_observation
 from packsync.desired.check import PackChecker
 from packsync.desired.reconstruct import WEB_UI, ImportedPack, file_slug, holdable_slug, is_tune_id, reconstruct
 from packsync.errors import ExitCode, PacksyncError, fail
@@ -145,7 +144,7 @@ async def _import(
             fail(err, f"the account has no pack {ref!r}")
         if missing:
             return ExitCode.ERROR
-        seen = _observation(project, target, err)
+        seen = target_observation(project, target, err)
         imported = await gather_all(*(read_for_import(client, s, seen) for s in chosen))
     return _write_packs(project, existing, imported, options, out, err)
 
@@ -288,7 +287,7 @@ async def _drift(project: Project, target: ResolvedTarget, options: ImportOption
     workspace = checked_workspace(project.root, io)
     packs = select_packs(workspace.packs, [p for p in options.packs if not p.isdigit()])
     async with open_client(project, target, workspace.packs) as client:
-        plan = await make_plan(client, workspace, target, packs, _observation(project, target, io.err))
+        plan = await make_plan(client, workspace, target, packs, target_observation(project, target, io.err))
     _print_drift(plan, io.out, Style(color_enabled(io.out)))
     # the contract of plan --detailed-exitcode: 2 when something differs (manual changes included)
     return ExitCode.CHANGES if options.detailed_exitcode and plan.has_changes else ExitCode.OK
@@ -315,14 +314,6 @@ def _print_drift(plan: Plan, out: TextIO, style: Style) -> None:
             out.write(f"{pack.slug} (#{pack.live_id}, {pack.file}): the account differs\n" + "\n".join(lines) + "\n")
     if not plan.has_changes:
         out.write("No drift: the account holds exactly what the files declare.\n")
-
-
-def _observation(project: Project, target: ResolvedTarget, err: TextIO) -> Observation:
-    """What this project recorded of what it sent to the target (``.packsync/state``)."""
-    state = load_state(project.root, target.name, json.dumps(target.account, sort_keys=True))
-    if state.problem is not None:
-        err.write(f"packsync: warning: {state.problem}\n")
-    return Observation(state)
 
 
 async def read_for_import(

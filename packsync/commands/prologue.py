@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from packsync.astria.client import AstriaClient
 from packsync.astria.connect import open_client
@@ -17,6 +18,7 @@ from packsync.astria.target import ResolvedTarget, resolve_target
 from packsync.commands.base import Streams
 from packsync.errors import PacksyncError
 from packsync.packfiles.pack import Pack
+from packsync.packfiles.project import Project
 from packsync.packfiles.reporters import report_text
 from packsync.plan.build import Workspace, load_workspace, select_packs
 from packsync.plan.observe import Observation
@@ -46,11 +48,7 @@ class Prepared:
 
     def observation(self, io: Streams) -> Observation:
         """What this project knows of how the target shows templates back (``.packsync/state``)."""
-        account = json.dumps(self.target.account, sort_keys=True)
-        state = load_state(self.workspace.project.root, self.target.name, account)
-        if state.problem is not None:
-            io.err.write(f"packsync: warning: {state.problem}\n")
-        return Observation(state)
+        return target_observation(self.workspace.project, self.target, io.err)
 
     def client(self) -> AbstractAsyncContextManager[AstriaClient]:
         """The account's client (for the embedded sandbox: the sandbox runs while it is open)."""
@@ -62,3 +60,12 @@ def prepare(project_dir: Path, target_name: str | None, slugs: Sequence[str], io
     workspace = checked_workspace(project_dir, io)
     target = resolve_target(workspace.project, target_name)
     return Prepared(workspace, target, select_packs(workspace.packs, slugs))
+
+
+def target_observation(project: Project, target: ResolvedTarget, err: TextIO) -> Observation:
+    """The target's saved echo profile and record of what was sent; a state file not to be trusted
+    is one warning on ``err`` and an empty state."""
+    state = load_state(project.root, target.name, json.dumps(target.account, sort_keys=True))
+    if state.problem is not None:
+        err.write(f"packsync: warning: {state.problem}\n")
+    return Observation(state)

@@ -14,6 +14,7 @@ it shows, less ids, times and results, is the same as the kept one's.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,8 +46,6 @@ def unmodeled(live: Mapping[str, Any]) -> dict[str, Any]:
 
 def shown_content(live: Mapping[str, Any]) -> tuple[str, str]:
     """All a live template shows of what it generates (text, parameters, unmodeled fields), comparable."""
-    import json
-
     rest = {k: (plain(k, v) if k in PROMPT_PARAM_DEFAULTS else v) for k, v in live.items() if k not in METADATA}
     rest = {k: v for k, v in rest.items() if not _blank(v)}
     return canonical_text(str(live.get("text") or "")), json.dumps(rest, sort_keys=True, default=str)
