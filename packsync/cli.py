@@ -7,6 +7,7 @@ need no network import nothing networked.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -49,6 +50,9 @@ project_option = click.option(
 )
 
 
+set_option = functools.partial(click.option, "--set", "values", metavar="NAME=VALUE", multiple=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="packsync")
 def cli() -> None:
@@ -81,13 +85,7 @@ def validate(paths: tuple[Path, ...], output_format: str, strict: bool, project_
 @cli.command()
 @click.argument("pack")
 @click.option("--class", "class_name", metavar="C", help="Only this class.")
-@click.option(
-    "--set",
-    "values",
-    metavar="NAME=VALUE",
-    multiple=True,
-    help="Fill a characteristic, to preview what a run would generate (repeatable).",
-)
+@set_option(help="Fill a characteristic, to preview what a run would generate (repeatable).")
 @click.option("--prompt", "keys", metavar="KEY", multiple=True, help="Only the prompt with this key (repeatable).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @project_option
@@ -525,6 +523,7 @@ def stats(
     help="Seconds to wait for the images once a run's prompts appeared (default: 600).",
 )
 @click.option("--allow-over-budget", is_flag=True, help="Allow more images than the policy's budget.")
+@set_option(help="A characteristic's value for the runs (repeatable; default: its example in the pack file).")
 @target_option
 @project_option
 def preview(
@@ -535,6 +534,7 @@ def preview(
     out_file: Path | None,
     timeout: float | None,
     allow_over_budget: bool,
+    values: tuple[str, ...],
     target_name: str | None,
     project_dir: Path,
 ) -> None:
@@ -554,6 +554,7 @@ def preview(
         out_file=out_file,
         timeout=timeout,
         allow_over_budget=allow_over_budget,
+        assignments=values,
     )
     sys.exit(invoke(run_preview, options))
 

@@ -440,6 +440,11 @@ class AstriaClient:
     async def get_tune(self, tune_id: int) -> dict[str, Any]:
         return await self.get_object(f"/tunes/{tune_id}")
 
+    async def update_tune(self, tune_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``PATCH /tunes/:id`` (A4: ``title``, ``name``, ``characteristics``, ``auto_extend``); the answer as data."""
+        path = f"/tunes/{tune_id}"
+        return _expect_object("PATCH", path, await self.request("PATCH", path, body={"tune": dict(fields)}))
+
     async def create_tune(self, tune: Mapping[str, Any]) -> dict[str, Any]:
         return _expect_object("POST", "/tunes", await self.request("POST", "/tunes", body={"tune": dict(tune)}))
 

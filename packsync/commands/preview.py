@@ -16,6 +16,7 @@ from packsync.astria.connect import env_number
 from packsync.commands.base import Streams
 from packsync.commands.prologue import Prepared, prepare
 from packsync.errors import ExitCode, PacksyncError
+from packsync.feedback.characteristics import choose_values, describe_values, set_on_tunes, used_placeholders
 from packsync.feedback.embed import Embedded, ImageFetcher
 from packsync.feedback.preview import (
     Estimate,
@@ -71,6 +72,7 @@ class PreviewOptions:
     out_file: Path | None = None  # default: .packsync/preview/PACK.html
     timeout: float | None = None  # seconds to wait for the images once the prompts appeared (default: 600)
     allow_over_budget: bool = False
+    assignments: Sequence[str] = ()  # --set NAME=VALUE: a characteristic's value for the runs
 
 
 def run_preview(options: PreviewOptions, io: Streams) -> ExitCode:
@@ -118,14 +120,23 @@ async def _preview(
         )
     request = PreviewRequest(pack, pack_plan, list(tunes), chosen, options.changed)
     shot_plan = plan_shots(request, live, ready.target.tune_ids, tunes)
+    # Before anything is spent: a placeholder the runs would leave unfilled is the user's to fix.
+    used = used_placeholders([(s.key, s.text) for s in shot_plan.shots])
+    values = choose_values(pack, used, options.assignments)
+    shot_plan.characteristics = {v.name: v.value for v in values}
+    io.out.writelines(describe_values(values))
     cost = estimate(shot_plan, await versions_to_create(client, shot_plan))
     if not _within_budget(ready, cost, pack_plan, options, io):
         return ExitCode.REFUSED
+    if shot_plan.characteristics:  # the tunes' own values are the ones a run fills in (A6)
+        running = {s.tune_id for s in shot_plan.shots}
+        run_on = {i: t for i, t in tunes.items() if i in running}
+        await set_on_tunes(client, run_on, shot_plan.characteristics, io.out, io.err)
     shots = await take_shots(client, shot_plan, live, wait_timing(options.timeout))
     # Fetched now, while the server is still there: the embedded sandbox stops with the client.
     async with ImageFetcher(client.base_url, client.config.key) as fetcher:
         embedded = await fetcher.embed_all(url for shot in shots for url in shot.images)
-    return PreviewResult(shots, dict(tunes), embedded)
+    return PreviewResult(shots, dict(tunes), embedded, shot_plan.characteristics)
 
 
 def _within_budget(ready: Prepared, found: Estimate, pack_plan: PackPlan, options: PreviewOptions, io: Streams) -> bool:
@@ -150,7 +161,7 @@ def _write_sheet(ready: Prepared, pack: Pack, out_file: Path | None, result: Pre
         if out_file is None:
             state_dir(root)  # with the .gitignore that keeps it out of the repository
             path.parent.mkdir(exist_ok=True)
-        atomic_write(path, contact_sheet(pack, result.shots, names, result.embedded))
+        atomic_write(path, contact_sheet(pack, result.shots, names, result.embedded, result.characteristics))
     except OSError as exc:
         raise SheetNotWritten(
             f"cannot write the contact sheet to {display_path(path)}: {exc.strerror or exc}"

@@ -161,6 +161,7 @@ class ShotPlan:
     shots: list[Shot] = field(default_factory=list)
     live_runs: dict[int, list[tuple[Shot, int]]] = field(default_factory=dict)  # tune: (shot, live template id)
     file_runs: dict[int, list[tuple[Shot, Template]]] = field(default_factory=dict)  # tune: (shot, version)
+    characteristics: dict[str, str] = field(default_factory=dict)  # sent on every run (A6)
 
     def versions(self) -> dict[Any, Template]:
         """The files' versions to run, each once, by identity: each is a template of the preview pack."""
@@ -258,7 +259,7 @@ async def take_shots(client: AstriaClient, plan: ShotPlan, live: LiveState, timi
     # The mark: every prompt these runs generate gets a higher id (the templates just made included).
     mark = max([await client.newest_prompt_id(), *(t for spec, _ in runs for t in spec.template_ids)])
     for spec, _ in runs:
-        await _start(client, spec)
+        await _start(client, spec, plan.characteristics)
     outcomes = await watch_runs(client, mark, [spec for spec, _ in runs], timing)
     for spec, shots in runs:
         for shot, template_id in shots:
@@ -271,9 +272,13 @@ def _spec(pack_id: int, tune_id: int, shots: list[tuple[Shot, int]]) -> tuple[Pa
     return PackRunSpec(pack_id, (tune_id,), tuple(sorted({tid for _, tid in shots}))), shots
 
 
-async def _start(client: AstriaClient, spec: PackRunSpec) -> None:
-    """Run a pack's templates on a test tune (A6); the answer's prompt ids are kept when it has some."""
-    body = {"tune_ids": list(spec.tune_ids), "prompt_ids": list(spec.template_ids)}
+async def _start(client: AstriaClient, spec: PackRunSpec, characteristics: Mapping[str, str]) -> None:
+    """Run a pack's templates on a test tune (A6), with the values its placeholders are filled with (the
+    tune holds them too, see :mod:`packsync.feedback.characteristics`); the answer's prompt ids are kept
+    when it has some."""
+    body: dict[str, Any] = {"tune_ids": list(spec.tune_ids), "prompt_ids": list(spec.template_ids)}
+    if characteristics:
+        body["characteristics"] = dict(characteristics)
     try:
         answer = await client.run_pack(spec.pack_id, body)
     except OutcomeUnknown:
@@ -287,8 +292,15 @@ async def _start(client: AstriaClient, spec: PackRunSpec) -> None:
 _VERSION_NAMES = {"live": "on the account", "files": "in the files"}
 
 
-def contact_sheet(pack: Pack, shots: Sequence[Shot], tunes: Mapping[int, str], embedded: Mapping[str, Embedded]) -> str:
-    """One self-contained HTML page: per prompt and test tune, the live version beside the files' one.
+def contact_sheet(
+    pack: Pack,
+    shots: Sequence[Shot],
+    tunes: Mapping[int, str],
+    embedded: Mapping[str, Embedded],
+    characteristics: Mapping[str, str] | None = None,
+) -> str:
+    """One self-contained HTML page: per prompt and test tune, the live version beside the files' one,
+    under the characteristic values the runs filled in.
 
     ``embedded`` holds each image as a ``data:`` URI; an image it lacks gets a
     visible placeholder saying why, never a link to a server that may be gone.
@@ -304,6 +316,7 @@ def contact_sheet(pack: Pack, shots: Sequence[Shot], tunes: Mapping[int, str], e
         ".text{color:#555;font-size:12px;max-width:30em}.error{color:#b33}",
         "</style></head><body>",
         f"<h1>Preview of {html.escape(pack.slug)}</h1>",
+        _values_line(characteristics or {}),
         "<table><tr><th>prompt</th><th>test tune</th><th>on the account</th><th>in the files</th></tr>",
     ]
     rows: dict[tuple[str, int], dict[str, Shot]] = {}
@@ -338,6 +351,15 @@ def contact_sheet(pack: Pack, shots: Sequence[Shot], tunes: Mapping[int, str], e
     return "".join(out)
 
 
+def _values_line(characteristics: Mapping[str, str]) -> str:
+    if not characteristics:
+        return ""
+    shown = ", ".join(
+        f"<code>{{{{{html.escape(k)}}}}}</code> = {html.escape(v)}" for k, v in sorted(characteristics.items())
+    )
+    return f"<p class='text'>Characteristics filled in: {shown}</p>"
+
+
 def cost_line(found: Estimate, price: int | None) -> str:
     """What the preview costs, its template renders included (each create renders its num_images, A5)."""
     cost = f", about {format_mc(found.images * price)}" if price is not None else ""
@@ -362,6 +384,7 @@ class PreviewResult:
     shots: list[Shot]
     tunes: dict[int, Mapping[str, Any]]
     embedded: dict[str, Embedded]
+    characteristics: dict[str, str] = field(default_factory=dict)  # what the runs filled {{name}} with
 
 
 def default_sheet(project_root: Path, slug: str) -> Path:

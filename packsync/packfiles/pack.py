@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from packsync.facts import FLUX_BASE_TUNE_IDS, GENERATION_PARAMS, MODEL_TYPES, ModelType
@@ -59,6 +59,7 @@ class Characteristic:
     name: str
     description: str | None = None
     example: str | None = None
+    location: Location = field(default=NOWHERE, compare=False)  # where its name is written
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,9 @@ def pack_from_document(doc: Document) -> Pack:
         for index, entry in enumerate(data["prompts"])
     )
     characteristics = tuple(
-        Characteristic(name, spec.get("description"), spec.get("example"))
+        Characteristic(
+            name, spec.get("description"), spec.get("example"), doc.location(("characteristics", name), key=True)
+        )
         for name, spec in (data.get("characteristics") or {}).items()
     )
     return Pack(

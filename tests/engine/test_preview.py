@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 from pathlib import Path
@@ -344,3 +345,127 @@ def test_without_tune_ids_the_targets_test_tunes_are_needed(project: Project) ->
     assert done.code == 1
     assert "no test tunes to run on: give --tune-ids ID,..., or list the account's test tunes under " in done.err
     assert "targets.test.test_tune_ids in packsync.yaml" in done.err
+
+
+# -- characteristics: the values a preview's runs fill {{name}} with (A6) ----------------------------------
+
+EXAMPLE = "golden fur with a white chest"  # fur_color's example in packs/pet-portraits.yaml
+
+
+def tune_patches(project: Project) -> list[str]:
+    """The paths of the PATCH /tunes/:id requests the sandbox answered since its log was cleared."""
+    log = project.sandbox.requests()["log"]
+    return [r["path"] for r in log if r["method"] == "PATCH" and r["path"].startswith("/tunes/")]
+
+
+def record_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The body of every pack run the preview sends, as sent."""
+    from packsync.astria.client import AstriaClient
+
+    sent: list[dict[str, Any]] = []
+    original = AstriaClient.run_pack
+
+    async def run_pack(self: AstriaClient, ref: int | str, tune: Any) -> dict[str, Any]:
+        sent.append(dict(tune))
+        return await original(self, ref, tune)
+
+    monkeypatch.setattr(AstriaClient, "run_pack", run_pack)
+    return sent
+
+
+def test_a_preview_fills_the_examples_sets_them_on_the_test_tune_once_and_sends_them(
+    project: Project, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert project.apply("--pack", "pet-portraits").code == 0
+    dog = make_test_tunes(project)["dog"]
+    sent = record_runs(monkeypatch)
+    sheet = tmp_path / "sheet.html"
+    project.sandbox.admin("DELETE", "requests")
+    done = preview(project, "pet-portraits", "--tune-ids", str(dog), "--prompt", "autumn-park", "--out", str(sheet))
+    assert done.code == 0, done.out + done.err
+    assert f'fur_color = "{EXAMPLE}" (its example in ' in done.out
+    assert f'Set characteristics on test tune #{dog} "test dog": fur_color\n' in done.out
+    assert tune_patches(project) == [f"/tunes/{dog}"]  # once, before the run
+    assert "The preview will generate 4 image(s), about $0.10." in done.out  # a PATCH costs nothing
+    assert [body["characteristics"] for body in sent] == [{"fur_color": EXAMPLE}]
+    with project.sandbox.http() as http:
+        assert http.get(f"/tunes/{dog}").json()["characteristics"] == {"fur_color": EXAMPLE}
+        (clone,) = listed(http, f"/tunes/{dog}/prompts")
+    assert f"with {EXAMPLE} sitting in a carpet" in clone["text"] and "{{" not in clone["text"]
+    assert html.escape(EXAMPLE) in sheet.read_text().split("<table>")[0]  # the sheet says what was filled in
+
+    project.sandbox.admin("DELETE", "requests")
+    again = preview(project, "pet-portraits", "--tune-ids", str(dog), "--prompt", "autumn-park")
+    assert again.code == 0, again.out + again.err
+    assert tune_patches(project) == []  # the tune holds the values already
+    assert "Set characteristics" not in again.out
+    assert [body["characteristics"] for body in sent[1:]] == [{"fur_color": EXAMPLE}]
+
+
+def test_set_overrides_the_example_and_keeps_the_tunes_other_characteristics(
+    project: Project, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert project.apply("--pack", "pet-portraits").code == 0
+    dog = make_test_tunes(project)["dog"]
+    with project.sandbox.http() as http:
+        body = {"tune": {"characteristics": {"fur_color": EXAMPLE, "age": "3 years"}}}
+        assert http.patch(f"/tunes/{dog}", json=body).status_code == 200
+    sent = record_runs(monkeypatch)
+    project.sandbox.admin("DELETE", "requests")
+    wanted = "black fur with white socks"
+    done = preview(
+        project, "pet-portraits", "--tune-ids", str(dog), "--prompt", "autumn-park", "--set", f"fur_color={wanted}"
+    )
+    assert done.code == 0, done.out + done.err
+    assert f'fur_color = "{wanted}" (--set)' in done.out
+    assert f'Set characteristics on test tune #{dog} "test dog": fur_color\n' in done.out
+    assert tune_patches(project) == [f"/tunes/{dog}"]
+    assert [b["characteristics"] for b in sent] == [{"fur_color": wanted}]
+    with project.sandbox.http() as http:
+        assert http.get(f"/tunes/{dog}").json()["characteristics"] == {"fur_color": wanted, "age": "3 years"}
+        (clone,) = listed(http, f"/tunes/{dog}/prompts")
+    assert f"with {wanted} sitting in a carpet" in clone["text"] and EXAMPLE not in clone["text"]
+
+
+def test_a_used_characteristic_without_an_example_or_set_fails_before_anything_costs(project: Project) -> None:
+    project.edit("pet-portraits.yaml", f', example: "{EXAMPLE}"', "")
+    assert project.apply("--pack", "pet-portraits").code == 0
+    dog = make_test_tunes(project)["dog"]
+    project.sandbox.admin("DELETE", "requests")
+    done = preview(project, "pet-portraits", "--tune-ids", str(dog), "--prompt", "autumn-park")
+    assert done.code == 1, done.out + done.err
+    assert re.search(
+        r"packsync: error: \S*pet-portraits\.yaml:\d+:\d+: characteristic fur_color, which prompt autumn-park uses, "
+        r"has no example and no --set value: add example: to it, or give --set fur_color=VALUE\n",
+        done.err,
+    ), done.err
+    log = project.sandbox.requests()["log"]
+    assert [r for r in log if r["method"] != "GET"] == []  # no run, no template, no PATCH
+    assert "Traceback" not in done.err
+
+    unknown = preview(project, "pet-portraits", "--tune-ids", str(dog), "--prompt", "autumn-park", "--set", "fur=x")
+    assert unknown.code == 1
+    assert 'packsync: error: "fur" is not a characteristic of pack pet-portraits (declared: fur_color)' in unknown.err
+
+    plain = preview(project, "pet-portraits", "--tune-ids", str(dog), "--prompt", "royal-throne")  # uses none
+    assert plain.code == 0, plain.out + plain.err
+    assert tune_patches(project) == []
+
+
+def test_characteristics_that_do_not_stick_are_warned_about(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PATCH answer is data: the tune is read again, and values it does not hold are said to be missing."""
+    from packsync.astria.client import AstriaClient
+
+    assert project.apply("--pack", "pet-portraits").code == 0
+    dog = make_test_tunes(project)["dog"]
+
+    async def ignored(self: AstriaClient, tune_id: int, fields: Any) -> dict[str, Any]:
+        return {"id": tune_id, **dict(fields)}  # answers as if it took them, and changes nothing
+
+    monkeypatch.setattr(AstriaClient, "update_tune", ignored)
+    done = preview(project, "pet-portraits", "--tune-ids", str(dog), "--prompt", "autumn-park")
+    assert done.code == 0, done.out + done.err
+    assert (
+        f"packsync: warning: test tune #{dog} does not hold fur_color after it was set: the account filled "
+        "the placeholders from elsewhere, and the preview's texts may show {{fur_color}}"
+    ) in done.err

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from packsync.sandbox.realism import REALISTIC
 from tests.sandbox.support import (
     MAN_TUNE,
     WOMAN_TUNE,
@@ -172,6 +173,36 @@ def test_tune_ids_clone_the_prompts_onto_existing_tunes(client: httpx.Client, pa
     man_clone = next(c for c in clones if c["tune_id"] == him["id"])
     assert man_clone["text"] == f"<lora:{him['id']}:1> ohwx man named X"
     assert all(c["cost_mc"] == 0 for c in clones)  # fast tunes render for free
+
+
+@pytest.mark.parametrize("realistic", [False, True], ids=["default", "realistic"])
+def test_a_tune_ids_run_fills_placeholders_from_each_tunes_own_characteristics(
+    sandbox: ThreadSandbox, client: httpx.Client, pack: Pack, realistic: bool
+) -> None:
+    """A6: on a tune_ids run the tunes' characteristics "will be used instead"; the request's fill only
+    what a tune has no value for. A PATCH of a tune's characteristics counts on its next run."""
+    ann = create_fast_tune(client, "woman", characteristics={"name": "Ann"})
+    bare = create_fast_tune(client, "woman")
+    later = create_fast_tune(client, "woman", characteristics={"name": "Old", "age": "30"})
+    patched = client.patch(f"/tunes/{later['id']}", json={"tune": {"characteristics": {"name": "Liz", "age": "30"}}})
+    assert patched.status_code == 200, patched.text
+    if realistic:
+        sandbox.admin("POST", "settings", {"realism": sorted(REALISTIC), "time_scale": 100})
+    try:
+        run = {
+            "tune_ids": [ann["id"], bare["id"], later["id"]],
+            "prompt_ids": [pack.woman[0]["id"]],
+            "characteristics": {"name": "X", "eye_color": "green"},
+        }
+        assert client.post(f"/p/{pack.id}/tunes", json={"tune": run}).status_code == 201
+        if realistic:
+            sandbox.admin("POST", "clock", {"advance": 200})  # the clones land 10-180 s after the answer
+        texts = {c["tune_id"]: c["text"] for c in _clones(client, pack.id)}
+    finally:
+        sandbox.admin("POST", "settings", {"realism": [], "time_scale": 1})
+    assert texts[ann["id"]] == f"<lora:{ann['id']}:1> ohwx woman named Ann with green eyes"  # the tune's own wins
+    assert texts[bare["id"]] == f"<lora:{bare['id']}:1> ohwx woman named X with green eyes"  # the request's
+    assert texts[later["id"]] == f"<lora:{later['id']}:1> ohwx woman named Liz with green eyes"  # as PATCHed
 
 
 def test_tune_ids_combine_with_prompt_ids(client: httpx.Client, pack: Pack) -> None:

@@ -123,9 +123,16 @@ class PackRun:
             if self.spec.get("prompts_callback"):
                 self.app.post_callback_later(str(self.spec["prompts_callback"]), [])
 
+    def values_for(self, tune: sqlite3.Row) -> dict[str, Any]:
+        """What fills a template's ``{{name}}`` on a tune: the tune's own characteristics, which a
+        ``tune_ids`` run "will use instead" (A6); the request's only for a name the tune has no value for."""
+        own = json.loads(tune["data"] or "{}").get("characteristics")
+        return {**self.characteristics, **(own if isinstance(own, dict) else {})}
+
     def clone_onto(self, tune: sqlite3.Row, run_id: int) -> list[int]:
         """The pack's templates of the tune's class, as the tune's own prompts (characteristics filled)."""
         created = []
+        values = self.values_for(tune)
         for template in self.templates:
             if self.app.class_of(template) != tune["name"]:
                 continue
@@ -136,7 +143,7 @@ class PackRun:
                 template["text"],
                 count=1,
             )
-            text = PLACEHOLDER.sub(lambda m: str(self.characteristics.get(m.group(1), m.group(0))), text)
+            text = PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
             params = json.loads(template["params"])
             params.update(clean_prompt_params(self.overrides))
             created.append(
