@@ -21,6 +21,7 @@ from typing import Any
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
 from packsync.astria.errors import ApiError, NotFound, OutcomeUnknown
+from packsync.astria.objects import LiveTemplate
 from packsync.astria.settings import LOST_ANSWER_WAITS
 from packsync.desired.identity import canonical_params, canonical_text
 from packsync.desired.state import DesiredPack
@@ -288,7 +289,7 @@ class Applier:
                 assert spec is not None
                 match = find_match(spec.text, spec.params, live, self.observation, claimed)
                 if match is not None:
-                    found = int(match["id"])
+                    found = match.id
                     claimed.add(found)
                     pending.remove(change)
                     self._sent(found, spec.body(pack_id))
@@ -490,7 +491,7 @@ async def _recheck_pack(
         return found
     templates = await client.pack_templates(pack.live_id)
     found.stale += _stale_pack(pack, templates)
-    live = {int(t["id"]): t for t in templates}
+    live = {t.id: t for t in templates}
     removed = {c.remove.id for c in pack.applicable if c.remove is not None}
     for tid in sorted(removed - set(live)):
         found.refused.append(f"pack {pack.slug}: the plan removes #{tid}, which is not a template of this pack")
@@ -502,17 +503,17 @@ async def _recheck_pack(
         if change.kind == "remove" and change.remove is not None and change.remove.id in live:
             this = live[change.remove.id]
             twin = next((t for t in staying if shown_content(t) == shown_content(this)), None)
-            reason = f"duplicate of #{twin['id']}" if twin is not None else "not in the files"
+            reason = f"duplicate of #{twin.id}" if twin is not None else "not in the files"
             pack.changes[index] = replace(change, reason=reason)
     return found
 
 
-def _stale_pack(pack: PackPlan, templates: Sequence[dict[str, Any]]) -> list[str]:
+def _stale_pack(pack: PackPlan, templates: Sequence[LiveTemplate]) -> list[str]:
     """What changed in one existing pack since the plan read it, template by template."""
     assert pack.live_id is not None
     if pack_fingerprint({"id": pack.live_id, "slug": pack.slug}, templates) == pack.pack_fingerprint:
         return []
-    now = {int(t["id"]): template_fingerprint(t) for t in templates}
+    now = {t.id: template_fingerprint(t) for t in templates}
     found = []
     before = pack.live_fingerprints
     for tid in sorted(set(before) | set(now)):
@@ -573,7 +574,7 @@ async def verify_saved(client: AstriaClient, plan: Plan, observation: Observatio
                 return [f"pack {pack.slug} does not exist"]
             pack_id = int(found["id"])
         templates = await client.pack_templates(pack_id)
-        ids = {int(t["id"]) for t in templates}
+        ids = {t.id for t in templates}
         missing = []
         for change in pack.applicable:
             spec = change.create

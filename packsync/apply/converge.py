@@ -18,6 +18,7 @@ from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
 from packsync.astria.echo import plain
 from packsync.astria.errors import ApiError
+from packsync.astria.objects import LiveTemplate
 from packsync.desired.identity import canonical_params, canonical_text
 from packsync.plan.model import Plan
 from packsync.plan.observe import Observation
@@ -25,30 +26,29 @@ from packsync.plan.observe import Observation
 
 async def learn_echoes(
     client: AstriaClient, pack_ids: Mapping[str, int], created: Mapping[int, Mapping[str, Any]], seen: Observation
-) -> dict[int, dict[str, Any]]:
+) -> dict[int, LiveTemplate]:
     """Read back the packs this apply created templates in and learn from each created one; the
     reads of those templates by id (a pack that cannot be read teaches nothing)."""
     packs = sorted(set(pack_ids.values()))
 
-    async def read(pack_id: int) -> list[dict[str, Any]]:
+    async def read(pack_id: int) -> list[LiveTemplate]:
         try:
             return await client.pack_templates(pack_id)
         except ApiError:
             return []
 
-    reads: dict[int, dict[str, Any]] = {}
+    reads: dict[int, LiveTemplate] = {}
     for templates in await gather_all(*(read(p) for p in packs)):
         for template in templates:
-            tid = int(template["id"])
-            if tid in created:
-                reads[tid] = template
+            if template.id in created:
+                reads[template.id] = template
     for tid in sorted(reads):
         seen.profile.learn(created[tid], reads[tid])
     return reads
 
 
 def not_sticking(
-    after: Plan, created: Mapping[int, Mapping[str, Any]], reads: Mapping[int, Mapping[str, Any]], seen: Observation
+    after: Plan, created: Mapping[int, Mapping[str, Any]], reads: Mapping[int, LiveTemplate], seen: Observation
 ) -> list[str]:
     """One line per template this apply created that the plan made afterwards would change again."""
     lines = []
@@ -58,17 +58,17 @@ def not_sticking(
             if ref is None or ref.id not in created:
                 continue
             body = created[ref.id]
-            live = reads.get(ref.id, {})
+            live = reads.get(ref.id)
             where = f"{change.create.source}: " if change.create is not None else ""
             lines.append(f"{where}{pack.slug}: template #{ref.id}, created by this apply, {_why(body, live, seen)}")
     return lines
 
 
-def _why(body: Mapping[str, Any], live: Mapping[str, Any], seen: Observation) -> str:
-    if not live:
+def _why(body: Mapping[str, Any], live: LiveTemplate | None, seen: Observation) -> str:
+    if live is None:
         return "could not be read back"
-    if canonical_text(str(live.get("text") or "")) != canonical_text(str(body.get("text") or "")):
-        return f"reads back with another text ({str(live.get('text'))[:80]!r})"
+    if canonical_text(live.text) != canonical_text(str(body.get("text") or "")):
+        return f"reads back with another text ({live.text[:80]!r})"
     sent = canonical_params(body)
     names = seen.differences(sent, live)
     if not names:

@@ -48,6 +48,7 @@ from packsync.astria.errors import (
     ServerError,
     TransportError,
 )
+from packsync.astria.objects import LiveTemplate, parse_templates
 from packsync.astria.settings import ClientConfig, Scrubber, check_base_url, header_safe
 from packsync.facts import PAGE_DEFAULT, PAGE_MAX
 
@@ -407,9 +408,10 @@ class AstriaClient:
     async def get_pack(self, ref: int | str) -> dict[str, Any]:
         return await self.get_object(f"/p/{ref}")
 
-    async def pack_templates(self, pack_id: int) -> list[dict[str, Any]]:
-        """A pack's template prompts, every page of them."""
-        return await self.list_prompts(pack_id=pack_id)
+    async def pack_templates(self, pack_id: int) -> list[LiveTemplate]:
+        """A pack's template prompts, every page of them, each checked and typed (:class:`LiveTemplate`)."""
+        where = f"/prompts?pack_id={pack_id}"
+        return parse_templates(await self.list_prompts(pack_id=pack_id), where)
 
     async def create_pack(self, title: str, base_tune_id: int, model_type: str | None, **extra: Any) -> dict[str, Any]:
         body = {"pack": {"title": title, "base_tune_id": base_tune_id, "model_type": model_type, **extra}}

@@ -8,12 +8,13 @@ from typing import Any
 
 from packsync.aio import cancelled_on_failure, gather_all
 from packsync.astria.client import AstriaClient
+from packsync.astria.objects import LiveTemplate
 
 
 @dataclass(frozen=True)
 class LivePack:
     summary: dict[str, Any]
-    templates: list[dict[str, Any]]
+    templates: list[LiveTemplate]
 
     @property
     def id(self) -> int:
@@ -31,7 +32,7 @@ async def read_account(client: AstriaClient) -> list[LivePack]:
     are still coming in, so the client's concurrency is never idle.
     """
     summaries: list[dict[str, Any]] = []
-    reads: list[asyncio.Task[list[dict[str, Any]]]] = []
+    reads: list[asyncio.Task[list[LiveTemplate]]] = []
     async with cancelled_on_failure(reads):
         async for summary in client.iter_packs():
             summaries.append(summary)

@@ -20,6 +20,7 @@ from packsync.apply.lock import account_lock
 from packsync.astria.client import AstriaClient
 from packsync.astria.connect import env_number, lost_answer_waits
 from packsync.astria.errors import ConfigError
+from packsync.astria.objects import LiveTemplate
 from packsync.astria.target import IMPLICIT_TARGET, ResolvedTarget, resolve_target
 from packsync.commands.base import Streams
 from packsync.commands.prologue import Prepared, checked_workspace
@@ -233,7 +234,7 @@ class Converging:
 
     seen: Observation
     created: dict[int, dict[str, Any]]
-    reads: dict[int, dict[str, Any]]
+    reads: dict[int, LiveTemplate]
 
 
 async def _verify_fresh(

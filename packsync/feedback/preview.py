@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from packsync.astria.client import AstriaClient
 from packsync.astria.errors import NotFound, OutcomeUnknown
+from packsync.astria.objects import LiveTemplate
 from packsync.desired.expand import Template
 from packsync.desired.state import desired_state
 from packsync.errors import fail
@@ -188,11 +189,11 @@ def plan_shots(
                 continue
             template = match[0]
             on_account = find_match(template.text, template.params, live.templates)
-            old = int(on_account["id"]) if on_account is not None else old_versions.get((key, template.class_name))
+            old = on_account.id if on_account is not None else old_versions.get((key, template.class_name))
             if old is not None:
-                old_live = next((t for t in live.templates if int(t["id"]) == old), {})
-                text = template.text if on_account is not None else str(old_live.get("text") or "")
-                images = old_live.get("num_images")
+                old_live = next((t for t in live.templates if t.id == old), None)
+                text = template.text if on_account is not None or old_live is None else old_live.text
+                images = None if old_live is None else old_live.get("num_images")
                 shot = Shot(key, template.class_name, tune_id, "live", text, num_images=_count(images, template.images))
                 plan.shots.append(shot)
                 plan.live_runs.setdefault(tune_id, []).append((shot, old))
@@ -213,7 +214,7 @@ async def versions_to_create(client: AstriaClient, plan: ShotPlan) -> list[Templ
     if not wanted:
         return []
     preview_id = await find_preview_pack(client, plan.pack)
-    have: list[dict[str, Any]] = []
+    have: list[LiveTemplate] = []
     if preview_id is not None:
         have = await client.pack_templates(preview_id)
     return [t for t in wanted.values() if find_match(t.text, t.params, have) is None]
@@ -247,8 +248,10 @@ async def take_shots(client: AstriaClient, plan: ShotPlan, live: LiveState, timi
         for ident, template in plan.versions().items():
             found = find_match(template.text, template.params, on_preview)
             if found is None:
-                found = await client.create_prompt(template.tune_id, template.body(preview_id))
-            existing[ident] = int(found["id"])
+                created = await client.create_prompt(template.tune_id, template.body(preview_id))
+                existing[ident] = int(created["id"])
+            else:
+                existing[ident] = found.id
         for tune_id, pairs in plan.file_runs.items():
             runs.append(_spec(preview_id, tune_id, [(shot, existing[t.identity]) for shot, t in pairs]))
     if plan.live_runs and live.summary is not None:

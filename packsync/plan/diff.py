@@ -15,13 +15,14 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from packsync.astria.objects import LiveTemplate
 from packsync.desired.expand import Template
 from packsync.desired.identity import canonical_params, canonical_value, fingerprint, tagged_tune
 from packsync.desired.state import DesiredPack
 from packsync.facts import ACCOUNT_FILLED, TUNE_TAG_RE
 from packsync.packfiles.project import Policy
 from packsync.plan.model import Change, LiveRef, PackPlan, Plan, Refusal, Source, TemplateSpec
-from packsync.plan.observe import Observation, match_templates, unmodeled
+from packsync.plan.observe import Observation, live_templates, match_templates
 
 SIMILARITY = 0.5
 MAX_SIMILARITY_PAIRS = 40_000  # creates x removes beyond which only exact pairing is tried
@@ -32,13 +33,17 @@ class LiveState:
     """What the account holds for one declared pack (None: it does not exist)."""
 
     summary: dict[str, Any] | None
-    templates: Sequence[dict[str, Any]] = ()
+    templates: Sequence[LiveTemplate] = ()  # raw answers given here are parsed into live templates
     detail: dict[str, Any] | None = None
     taken_by: Mapping[str, Any] | None = None  # for a pack to create: another user's pack that has its slug
 
+    def __post_init__(self) -> None:
+        if not all(isinstance(t, LiveTemplate) for t in self.templates):
+            object.__setattr__(self, "templates", live_templates(self.templates))
 
-def live_ref(template: Mapping[str, Any], classes: Mapping[int, str], seen: Observation | None = None) -> LiveRef:
-    text = str(template.get("text") or "")
+
+def live_ref(template: LiveTemplate, classes: Mapping[int, str], seen: Observation | None = None) -> LiveRef:
+    text = template.text
     sent = None if seen is None else seen.record(template)
     if sent is not None:
         params = canonical_params(sent.params)  # what was sent: what the account shows of it is less
@@ -46,7 +51,7 @@ def live_ref(template: Mapping[str, Any], classes: Mapping[int, str], seen: Obse
         params = canonical_params({k: v for k, v in template.items() if k not in ACCOUNT_FILLED})
     tune = tagged_tune(text)
     return LiveRef(
-        id=int(template["id"]),
+        id=template.id,
         class_name=classes.get(tune, "?") if tune is not None else "?",
         text=text,
         params=params,
@@ -228,7 +233,7 @@ def _same_id(a: Any, b: Any) -> bool:
         return False
 
 
-def own_templates(live: LiveState) -> list[dict[str, Any]]:
+def own_templates(live: LiveState) -> list[LiveTemplate]:
     """The live templates that are the pack's own, each once.
 
     The client checks its listings already; this holds the plan to the same rule
@@ -237,10 +242,10 @@ def own_templates(live: LiveState) -> list[dict[str, Any]]:
     or to none, is not this pack's to keep or remove. One that does not say (the
     documented prompt object has no ``pack_id``) is taken as listed.
     """
-    own: dict[int, dict[str, Any]] = {}
+    own: dict[int, LiveTemplate] = {}
     pack_id = None if live.summary is None else live.summary.get("id")
     for template in live.templates:
-        tid = int(template["id"])
+        tid = template.id
         if tid in own:
             continue
         if "pack_id" in template and pack_id is not None and not _same_id(template["pack_id"], pack_id):
@@ -267,7 +272,7 @@ def diff_pack(
         live_count=len(live.templates),
         protect=pack.protect,
         pack_fingerprint=_pack_fingerprint(live.summary, fingerprints),
-        live_fingerprints={int(t["id"]): f for t, f in zip(live.templates, fingerprints, strict=True)},
+        live_fingerprints={t.id: f for t, f in zip(live.templates, fingerprints, strict=True)},
         price_per_image_mc=_price(live.templates),
     )
     if live.summary is None:
@@ -308,7 +313,7 @@ def diff_pack(
         for t, kept in matching.copies
     ]
     for variant, kept in matching.variants:
-        extra = ", ".join(sorted(unmodeled(variant))) or "fields the account fills"
+        extra = ", ".join(sorted(variant.unmodeled)) or "fields the account fills"
         why = f"matches the same prompt as #{kept} but differs in {extra}, which packsync does not model"
         duplicates.append(Change(kind="remove", remove=live_ref(variant, classes), reason=why))
     replaces, creates, removes = _pair(creates, removes)

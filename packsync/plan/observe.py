@@ -15,40 +15,27 @@ it shows, less ids, times and results, is the same as the kept one's.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from packsync.astria.echo import EchoProfile, ParamEcho, Sent, TargetState, plain
+from packsync.astria.objects import METADATA, LiveTemplate, blank
 from packsync.desired.identity import canonical_text
 from packsync.facts import ACCOUNT_FILLED, GENERATION_PARAMS, PROMPT_PARAM_DEFAULTS
 from packsync.packfiles.pack import Params
 
-# What a live prompt carries besides what it generates: ids, links, times, results, money.
-METADATA = frozenset(
-    {
-        "id", "text", "callback", "trained_at", "started_training_at", "created_at", "updated_at", "tune_id",
-        "url", "images", "user_error", "cost_mc", "pack_id", "base_pack_id", "orig_prompt_id", "order_id",
-        "likes", "liked", "status", "tune", "user_id", "content_types", "filenames", "debug_images",
-        "community", "workspace_id",
-    }
-)  # fmt: skip
+
+def live_templates(items: Iterable[Mapping[str, Any]]) -> list[LiveTemplate]:
+    """Templates as typed live ones (those read through the client are already)."""
+    return [LiveTemplate.parse(item) for item in items]
 
 
-def _blank(value: Any) -> bool:
-    return value is None or value is False or value == "" or value == [] or value == {}
-
-
-def unmodeled(live: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a live template that packsync does not model and that hold a value."""
-    return {k: v for k, v in live.items() if k not in METADATA and k not in PROMPT_PARAM_DEFAULTS and not _blank(v)}
-
-
-def shown_content(live: Mapping[str, Any]) -> tuple[str, str]:
+def shown_content(live: LiveTemplate) -> tuple[str, str]:
     """All a live template shows of what it generates (text, parameters, unmodeled fields), comparable."""
     rest = {k: (plain(k, v) if k in PROMPT_PARAM_DEFAULTS else v) for k, v in live.items() if k not in METADATA}
-    rest = {k: v for k, v in rest.items() if not _blank(v)}
-    return canonical_text(str(live.get("text") or "")), json.dumps(rest, sort_keys=True, default=str)
+    rest = {k: v for k, v in rest.items() if not blank(v)}
+    return canonical_text(live.text), json.dumps(rest, sort_keys=True, default=str)
 
 
 @dataclass
@@ -68,14 +55,11 @@ class Observation:
         profile = EchoProfile({n: ParamEcho(sent="echoed", omitted="blank") for n in GENERATION_PARAMS})
         return cls(TargetState(profile=profile))
 
-    def record(self, live: Mapping[str, Any]) -> Sent | None:
+    def record(self, live: LiveTemplate) -> Sent | None:
         """What was sent to this live template, when it is the one the record was made for."""
-        try:
-            return self.state.sent_to(int(live["id"]), str(live.get("text") or ""))
-        except (KeyError, TypeError, ValueError):
-            return None
+        return self.state.sent_to(live.id, live.text)
 
-    def as_sent(self, live: Mapping[str, Any]) -> dict[str, Any]:
+    def as_sent(self, live: LiveTemplate) -> dict[str, Any]:
         """A live template with what was sent to it where the account does not show it (for import):
         the recorded value of a parameter the answer lacks, and no value for one the account filled."""
         out = dict(live)
@@ -89,7 +73,7 @@ class Observation:
                 out[name] = None
         return out
 
-    def differences(self, want: Params, live: Mapping[str, Any]) -> list[str]:
+    def differences(self, want: Params, live: LiveTemplate) -> list[str]:
         """The parameters in which ``live`` is seen to differ from ``want`` (the same text assumed)."""
         wanted = dict(want)
         record = self.record(live)
@@ -112,18 +96,18 @@ class Observation:
                 differ.append(name)
         return differ
 
-    def unverifiable(self, want: Params, live: Mapping[str, Any]) -> list[str]:
+    def unverifiable(self, want: Params, live: LiveTemplate) -> list[str]:
         """The parameters the files set that neither ``live`` nor a record shows."""
         if self.record(live) is not None:
             return []
         return [name for name, value in want if not self._shows(name, live) and plain(name, value) is not None]
 
-    def _shows(self, name: str, live: Mapping[str, Any]) -> bool:
-        """Whether ``live`` shows ``name``: it carries the field, or the account is known to echo it
-        (then a field left out of an answer is no value)."""
-        return name in live or self.profile.of(name).sent in ("echoed", "normalized")
+    def _shows(self, name: str, live: LiveTemplate) -> bool:
+        """Whether ``live`` shows ``name``: its answer carried the field, or the account is known to
+        echo it (then a field left out of an answer is no value)."""
+        return live.shows(name) or self.profile.of(name).sent in ("echoed", "normalized")
 
-    def matches(self, want: Params, live: Mapping[str, Any]) -> bool:
+    def matches(self, want: Params, live: LiveTemplate) -> bool:
         return not self.differences(want, live)
 
 
@@ -131,14 +115,14 @@ class Observation:
 class Matching:
     """Which live template is each wanted one, and what the other live templates are."""
 
-    kept: dict[int, Mapping[str, Any]] = field(default_factory=dict)  # index of a wanted template -> its live one
-    copies: list[tuple[Mapping[str, Any], int]] = field(default_factory=list)  # (extra copy, id of the kept one)
-    variants: list[tuple[Mapping[str, Any], int]] = field(default_factory=list)  # matches, but shows more
-    unmatched: list[Mapping[str, Any]] = field(default_factory=list)
+    kept: dict[int, LiveTemplate] = field(default_factory=dict)  # index of a wanted template -> its live one
+    copies: list[tuple[LiveTemplate, int]] = field(default_factory=list)  # (extra copy, id of the kept one)
+    variants: list[tuple[LiveTemplate, int]] = field(default_factory=list)  # matches, but shows more
+    unmatched: list[LiveTemplate] = field(default_factory=list)
 
 
 def match_templates(
-    wanted: Sequence[tuple[str, Params]], live: Sequence[Mapping[str, Any]], observation: Observation | None = None
+    wanted: Sequence[tuple[str, Params]], live: Sequence[LiveTemplate], observation: Observation | None = None
 ) -> Matching:
     """Pair each wanted (text, parameters) with a live template it matches, each live one used once.
 
@@ -147,53 +131,49 @@ def match_templates(
     wanted one is an extra copy when it shows the same as the kept one, else a variant (a
     template packsync cannot express: it is never merged into the kept one)."""
     seen = observation or Observation()
-    by_text: dict[str, list[Mapping[str, Any]]] = {}
-    for template in sorted(live, key=lambda t: int(t["id"])):
-        by_text.setdefault(canonical_text(str(template.get("text") or "")), []).append(template)
+    by_text: dict[str, list[LiveTemplate]] = {}
+    for template in sorted(live, key=lambda t: t.id):
+        by_text.setdefault(canonical_text(template.text), []).append(template)
     result = Matching()
     taken: set[int] = set()
-    kept_by_text: dict[str, list[tuple[Params, Mapping[str, Any]]]] = {}
+    kept_by_text: dict[str, list[tuple[Params, LiveTemplate]]] = {}
     for index, (text, params) in enumerate(wanted):
         key = canonical_text(text)
-        candidates = [t for t in by_text.get(key, ()) if int(t["id"]) not in taken and seen.matches(params, t)]
+        candidates = [t for t in by_text.get(key, ()) if t.id not in taken and seen.matches(params, t)]
         if not candidates:
             continue
         best = min(candidates, key=lambda t: _preference(t, seen))
-        taken.add(int(best["id"]))
+        taken.add(best.id)
         result.kept[index] = best
         kept_by_text.setdefault(key, []).append((params, best))
-    for template in sorted(live, key=lambda t: int(t["id"])):
-        if int(template["id"]) in taken:
+    for template in sorted(live, key=lambda t: t.id):
+        if template.id in taken:
             continue
-        same_text = kept_by_text.get(canonical_text(str(template.get("text") or "")), [])
+        same_text = kept_by_text.get(canonical_text(template.text), [])
         twin = next((k for p, k in same_text if seen.matches(p, template)), None)
         if twin is None:
             result.unmatched.append(template)
         elif shown_content(template) == shown_content(twin):
-            result.copies.append((template, int(twin["id"])))
+            result.copies.append((template, twin.id))
         else:
-            result.variants.append((template, int(twin["id"])))
+            result.variants.append((template, twin.id))
     return result
 
 
-def _preference(template: Mapping[str, Any], seen: Observation) -> tuple[int, int, int]:
+def _preference(template: LiveTemplate, seen: Observation) -> tuple[int, int, int]:
     recorded = seen.record(template) is not None
-    return (0 if recorded else 1, 1 if unmodeled(template) else 0, int(template["id"]))
+    return (0 if recorded else 1, 1 if template.unmodeled else 0, template.id)
 
 
 def find_match(
     text: str,
     params: Params,
-    live: Sequence[Mapping[str, Any]],
+    live: Sequence[LiveTemplate],
     observation: Observation | None = None,
     exclude: frozenset[int] | set[int] = frozenset(),
-) -> Mapping[str, Any] | None:
+) -> LiveTemplate | None:
     """The oldest live template that ``(text, params)`` matches, outside ``exclude``."""
     seen = observation or Observation()
     key = canonical_text(text)
-    found = [
-        t
-        for t in live
-        if int(t["id"]) not in exclude and canonical_text(str(t.get("text") or "")) == key and seen.matches(params, t)
-    ]
-    return min(found, key=lambda t: int(t["id"])) if found else None
+    found = [t for t in live if t.id not in exclude and canonical_text(t.text) == key and seen.matches(params, t)]
+    return min(found, key=lambda t: t.id) if found else None

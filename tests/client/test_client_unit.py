@@ -510,3 +510,33 @@ def test_the_first_wait_after_a_500_is_30_seconds_within_the_cap() -> None:
     waits.clear()
     asyncio.run(scenario(RetryPolicy(max_delay=0.05)))
     assert waits[0] == 0.05
+
+
+def test_pack_templates_are_typed_once_and_know_what_the_account_showed() -> None:
+    answers: dict[str, Any] = {
+        "3": [
+            {"id": 9, "text": "a", "tune_id": 690204, "pack_id": 3, "num_images": 4, "cfg_scale": None},
+            {"id": 8, "text": None, "tune_id": "690204", "video_model": "kling", "controlnet": ""},
+        ],
+        "4": [{"id": 9, "text": 42}],
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = answers[request.url.params["pack_id"]] if "before_id" not in request.url.params else []
+        return httpx.Response(200, json=page)
+
+    async def scenario(pack_id: int) -> Any:
+        async with mock_client(handler) as client:
+            return await client.pack_templates(pack_id)
+
+    first, second = run(scenario(3))
+    assert (first.id, first.text, first.tune_id, first.pack_id) == (9, "a", 690204, 3)
+    assert first.shown == {"num_images", "cfg_scale"}  # shown as null still counts as shown
+    assert first.shows("cfg_scale") and not first.shows("super_resolution")
+    assert first == answers["3"][0] and first["num_images"] == 4  # still the answer, read-only
+    assert (second.text, second.tune_id, second.pack_id) == ("", None, None)  # a string tune id is no tune id
+    assert dict(second.unmodeled) == {"video_model": "kling"}  # blank unmodeled fields say nothing
+    with pytest.raises(TypeError):
+        first["text"] = "b"  # type: ignore[index]
+    with pytest.raises(ProtocolError, match=r"GET /prompts\?pack_id=4: template #9: its text is not a string"):
+        run(scenario(4))

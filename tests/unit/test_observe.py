@@ -9,12 +9,21 @@ from typing import Any
 
 from packsync.apply.converge import not_sticking
 from packsync.astria.echo import EchoProfile, TargetState, load_state, state_path
+from packsync.astria.objects import LiveTemplate
 from packsync.plan.model import Change, LiveRef, PackPlan, Plan, Source, TemplateSpec
 from packsync.plan.observe import Observation, find_match, match_templates
 
 TEXT = "<lora:10:1> ohwx man, studio"
 WANT = (("num_images", 4), ("super_resolution", True), ("seed", 7))
-SPARSE = {"id": 5, "text": TEXT, "num_images": 4, "seed": 7, "cfg_scale": None, "scheduler": "dpm++2m_karras"}
+SPARSE_ANSWER = {"id": 5, "text": TEXT, "num_images": 4, "seed": 7, "cfg_scale": None, "scheduler": "dpm++2m_karras"}
+
+
+def live_template(**changed: Any) -> LiveTemplate:
+    """The sparse answer for #5, with ``changed`` fields, as the client hands it on."""
+    return LiveTemplate.parse({**SPARSE_ANSWER, **changed})
+
+
+SPARSE = live_template()
 
 
 def recorded(**params: Any) -> Observation:
@@ -39,19 +48,19 @@ def test_the_record_of_what_was_sent_covers_what_the_account_does_not_show() -> 
 
 def test_a_record_counts_only_for_the_template_it_was_made_for() -> None:
     seen = recorded(num_images=4, seed=7)  # super_resolution was not sent to #5 ...
-    other = {**SPARSE, "text": TEXT + " again"}  # ... but #5 is now another template (an emptied sandbox)
+    other = live_template(text=TEXT + " again")  # ... but #5 is now another template (an emptied sandbox)
     assert seen.differences(WANT, other) == []
 
 
 def test_parameters_the_account_fills_are_not_differences_when_the_files_leave_them_out() -> None:
     seen = Observation.echoing_all()
-    live = {**SPARSE, "backend_version": 0, "super_resolution": True}
+    live = live_template(backend_version=0, super_resolution=True)
     assert seen.differences(WANT, live) == []
     assert seen.differences((*WANT, ("scheduler", "euler")), live) == ["scheduler"]
 
 
 def test_a_parameter_left_out_is_compared_only_where_the_account_shows_nothing_for_it() -> None:
-    live = {**SPARSE, "super_resolution": True, "cfg_scale": 3.5}
+    live = live_template(super_resolution=True, cfg_scale=3.5)
     assert Observation().differences(WANT, live) == []  # unknown: it may be the account's fill
     profile = EchoProfile()
     profile.learn({"text": TEXT}, {"text": TEXT, "cfg_scale": None})  # seen: left out, reads back null
@@ -72,7 +81,7 @@ def test_the_profile_learns_echoed_normalized_and_absent_parameters() -> None:
     assert profile.of("scheduler").omitted == "filled"
     assert profile.learn(sent, read) == []  # nothing new the second time
     seen = Observation(TargetState(profile=profile))
-    assert seen.differences((("num_images", 4), ("steps", 30)), {**read, "id": 1}) == []
+    assert seen.differences((("num_images", 4), ("steps", 30)), LiveTemplate.parse({**read, "id": 1})) == []
 
 
 def test_the_state_file_round_trips_and_is_not_believed_when_it_is_not_ours(tmp_path: Path) -> None:
@@ -101,12 +110,13 @@ def test_the_state_file_round_trips_and_is_not_believed_when_it_is_not_ours(tmp_
 
 def test_matching_keeps_the_template_this_project_sent_and_never_merges_variants() -> None:
     seen = recorded(num_images=4, super_resolution=True, seed=7)
-    older = {**SPARSE, "id": 2}
-    live = [older, SPARSE, {**SPARSE, "id": 9, "video_model": "kling"}]
+    older = live_template(id=2)
+    live = [older, SPARSE, live_template(id=9, video_model="kling")]
     found = match_templates([(TEXT, WANT)], live, seen)
-    assert found.kept[0]["id"] == 5  # the recorded one, though #2 is older
-    assert [t["id"] for t, _ in found.copies] == [2] and [t["id"] for t, _ in found.variants] == [9]
-    assert find_match(TEXT, WANT, live, seen, exclude={2, 5})["id"] == 9  # type: ignore[index]
+    assert found.kept[0].id == 5  # the recorded one, though #2 is older
+    assert [t.id for t, _ in found.copies] == [2] and [t.id for t, _ in found.variants] == [9]
+    assert found.variants[0][0].unmodeled == {"video_model": "kling"}
+    assert find_match(TEXT, WANT, live, seen, exclude={2, 5}) == live[2]
 
 
 def test_a_created_template_that_does_not_read_back_is_named_with_what_did_not_stick() -> None:
@@ -115,13 +125,13 @@ def test_a_created_template_that_does_not_read_back_is_named_with_what_did_not_s
     after = Plan("t", packs=[PackPlan("a", "A", "packs/a.yaml", 1, changes=[Change("replace", spec, ref)])])
     seen = Observation.echoing_all()
     sent = {"text": TEXT, "cfg_scale": 7, "num_images": 4, "seed": 7}
-    lines = not_sticking(after, {5: sent}, {5: {**SPARSE, "cfg_scale": 3.5}}, seen)
+    lines = not_sticking(after, {5: sent}, {5: live_template(cfg_scale=3.5)}, seen)
     assert lines == [
         "packs/a.yaml:12: a: template #5, created by this apply, does not keep what was sent: "
         "cfg_scale reads 3.5 (sent 7)"
     ]
     assert not_sticking(after, {6: {"text": TEXT}}, {}, seen) == []  # not created by this apply: not its concern
-    rewritten = {5: {**SPARSE, "text": "<lora:10:1> ohwx man studio"}}
+    rewritten = {5: live_template(text="<lora:10:1> ohwx man studio")}
     assert "another text" in not_sticking(after, {5: {"text": TEXT}}, rewritten, seen)[0]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from packsync.astria.objects import LiveTemplate
 from packsync.desired.identity import fingerprint
 from packsync.desired.state import DesiredPack, desired_state
 from packsync.packfiles.loader import load_text
@@ -420,14 +421,14 @@ def test_an_existing_pack_records_what_the_plan_read() -> None:
 
 def test_a_live_template_is_attributed_to_the_class_of_its_tagged_tune() -> None:
     classes = {10: "man", 11: "woman"}
-    template = {"id": "5", "text": "<lora:11:0.8> ohwx woman x", "cfg_scale": "3.5", "num_images": 1}
+    template = LiveTemplate.parse({"id": 5, "text": "<lora:11:0.8> ohwx woman x", "cfg_scale": "3.5", "num_images": 1})
     ref = live_ref(template, classes)
     assert ref == LiveRef(
         5, "woman", "<lora:11:0.8> ohwx woman x", (("cfg_scale", 3.5),), template_fingerprint(template)
     )
-    assert live_ref({"id": 6, "text": "<lora:12:1> x"}, classes).class_name == "?"  # another pack's tune
-    assert live_ref({"id": 7, "text": "no tag at all"}, classes).class_name == "?"
-    assert live_ref({"id": 8, "text": None}, classes).text == ""
+    assert live_ref(LiveTemplate.parse({"id": 6, "text": "<lora:12:1> x"}), classes).class_name == "?"  # another pack's
+    assert live_ref(LiveTemplate.parse({"id": 7, "text": "no tag at all"}), classes).class_name == "?"
+    assert live_ref(LiveTemplate.parse({"id": 8, "text": None}), classes).text == ""
 
 
 def test_a_class_is_known_by_its_tune_on_the_account_and_in_the_files() -> None:
