@@ -861,6 +861,62 @@ def test_each_model_type_reads_back_as_its_subject(hand: Project, mode: str) -> 
     assert {p["text"] for p in sdxl_data["prompts"]} == {"{{subject}}, on a beach", "{{subject}}, in a loft"}
 
 
+def test_a_lora_and_a_faceid_pack_import_their_classes_as_the_account_files_them(hand: Project, mode: str) -> None:
+    """A9: the templates sit on the packs' base models; each class is the one prompts_per_class files a
+    template under (default: the referenced tune's name; realistic: the word after the tag), its tune and
+    weight are its tag's, never the tune the template sits on."""
+    with hand.sandbox.http() as http:
+        lora = create_pack(http, "Flux Lora", base_tune_id=1504944)
+        create_template(http, 1504944, lora["id"], "<lora:690204:0.8> ohwx man, window light", cfg_scale=3)
+        create_template(http, 1504944, lora["id"], "<lora:690205:1> ohwx woman, window light", cfg_scale=3)
+        # one an earlier packsync made on its reference tune: the same class all the same
+        create_template(http, 690205, lora["id"], "<lora:690205:1> ohwx woman, on the reference tune", cfg_scale=3)
+        # tune 690204 is named man, the word after its tag is boy
+        create_template(http, 1504944, lora["id"], "<lora:690204:0.8> ohwx boy, in a park", cfg_scale=3)
+        face = create_pack(http, "Face Gallery", model_type="faceid")
+        create_template(http, BASE_TUNE, face["id"], "<faceid:690205:1> woman, studio", cfg_scale=3)
+        create_template(http, BASE_TUNE, face["id"], "<faceid:690204:1> man, studio", cfg_scale=3)
+    import_round_trip(hand)
+    lora_data = pack_data(hand, "flux-lora.yaml")
+    classes = {"man": {"tune_id": 690204, "weight": 0.8}, "woman": {"tune_id": 690205}}
+    assert prompt_with(lora_data, "window")["text"] == "{{subject}}, window light"
+    assert prompt_with(lora_data, "reference tune") == {
+        "key": "reference-tune",
+        "classes": ["woman"],
+        "text": "{{subject}}, on the reference tune",
+    }
+    if mode == "default":
+        assert lora_data["classes"] == classes
+        assert prompt_with(lora_data, "park")["text"] == "<lora:690204:0.8> ohwx boy, in a park"  # under man
+    else:
+        assert lora_data["classes"] == {**classes, "boy": {"tune_id": 690204, "weight": 0.8}}
+        assert prompt_with(lora_data, "park") == {"key": "park", "classes": ["boy"], "text": "{{subject}}, in a park"}
+    face_data = pack_data(hand, "face-gallery.yaml")
+    assert face_data["model"] == {"base_tune_id": BASE_TUNE, "model_type": "faceid"}
+    assert face_data["classes"] == {"woman": {"tune_id": 690205}, "man": {"tune_id": 690204}}
+    assert [p["text"] for p in face_data["prompts"]] == ["{{subject}}, studio"]
+
+
+def test_a_pack_detail_without_prompts_per_class_names_the_classes_after_the_tagged_tunes() -> None:
+    """Where the detail does not place a template, its class is the name of the tune its tag references."""
+    from packsync.desired.reconstruct import reconstruct
+
+    summary = {"id": 7, "slug": "p", "title": "P", "model_type": "lora", "token": "ohwx", "base_tune_id": 1504944}
+    templates = [
+        {"id": 1, "tune_id": 1504944, "text": "<lora:690204:1> ohwx man, a"},
+        {"id": 2, "tune_id": 1504944, "text": "<lora:690205:1> ohwx woman, a"},
+    ]
+    names = {690204: "man", 690205: "woman"}
+    for detail in ({}, {"prompts_per_class": {"man": [{"id": 1}]}}):
+        imported = reconstruct(summary, detail, templates, names)
+        assert imported.blockers == ()
+        assert imported.data["classes"] == {"man": {"tune_id": 690204}, "woman": {"tune_id": 690205}}
+        assert imported.data["prompts"] == [{"key": "prompt", "text": "{{subject}}, a"}]
+        assert any("named after the tune their tag references" in n for n in imported.notes), imported.notes
+    placed = reconstruct(summary, {"prompts_per_class": {"man": [{"id": 1}], "woman": [{"id": 2}]}}, templates, {})
+    assert placed.notes == () and placed.data["classes"] == {"man": {"tune_id": 690204}, "woman": {"tune_id": 690205}}
+
+
 # Default mode only: the realistic account dedups (text, seed) on a tune (A5), so it cannot hold the
 # two templates.
 def test_a_pack_file_cannot_hold_two_templates_astria_takes_for_one(hand: Project) -> None:
