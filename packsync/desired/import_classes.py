@@ -62,20 +62,24 @@ def reference_of(template: Mapping[str, Any], kind: ModelType, is_tune_id: Calla
 def class_keys(
     usable: Sequence[Mapping[str, Any]],
     detail: Mapping[str, Any],
+    tune_names: Mapping[int, str | None],
     kind: ModelType,
     is_tune_id: Callable[[Any], bool],
     notes: list[str],
 ) -> dict[Any, ClassKey]:
-    """Each template's class key, by template id: the class ``prompts_per_class`` puts it under (none
-    when the detail does not place it: then it is named after its reference tune) and its reference."""
+    """Each template's class key, by template id: the class ``prompts_per_class`` puts it under (where
+    the detail does not place it, the name of its reference tune; "" when that is gone too) and its
+    reference tune."""
     placed = placed_classes(detail)
     keys: dict[Any, ClassKey] = {}
     unplaced = 0
     for t in usable:
+        reference = reference_of(t, kind, is_tune_id)
         name = placed.get(t["id"]) if placed is not None else None
         if name is None:
             unplaced += 1
-        keys[t["id"]] = (name or "", reference_of(t, kind, is_tune_id))
+            name = tune_names.get(reference)
+        keys[t["id"]] = (name or "", reference)
     if unplaced and usable:
         why = "has no prompts_per_class" if placed is None else f"does not place {unplaced} of its templates"
         notes.append(f"the pack's detail (GET /p/:id) {why}: their class is named after the tune their tag references")
@@ -114,12 +118,10 @@ def build_classes(
         key = keys[t["id"]]
         if key in classes:
             continue
-        placed, tune_id = key
-        known = tune_names.get(tune_id)
-        if known is None and (tune_id in tune_names or not placed):
-            kept = f"the class the account puts it under, {shown(placed)}" if placed else f"'class-{tune_id}'"
+        raw, tune_id = key
+        if tune_names.get(tune_id) is None and (tune_id in tune_names or not raw):
+            kept = f"the class the account puts it under, {shown(raw)}" if raw else f"'class-{tune_id}'"
             notes.append(f"tune {tune_id}: it no longer exists (or has no name); its class is named {kept}")
-        raw = placed or known or ""
         name = _usable_name(raw, tune_id, used)
         if raw and name != raw:
             notes.append(

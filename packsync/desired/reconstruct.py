@@ -410,7 +410,7 @@ def reconstruct(
         else:
             blockers.append(f"template #{t['id']}: its tune_id {shown(t.get('tune_id'))} is not a tune id")
     kind = _kind(model_type)
-    keys = class_keys(usable, detail, kind, is_tune_id, notes)
+    keys = class_keys(usable, detail, tune_names, kind, is_tune_id, notes)
     classes = build_classes(usable, keys, tune_names, kind, notes, shown, _weight)
     prompts, placeholders = _prompts(usable, classes, keys, str(model_type), str(token), notes, blockers)
     defaults = _factor_defaults(prompts)

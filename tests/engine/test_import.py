@@ -905,16 +905,20 @@ def test_a_pack_detail_without_prompts_per_class_names_the_classes_after_the_tag
     templates = [
         {"id": 1, "tune_id": 1504944, "text": "<lora:690204:1> ohwx man, a"},
         {"id": 2, "tune_id": 1504944, "text": "<lora:690205:1> ohwx woman, a"},
+        {"id": 3, "tune_id": 690204, "text": "<lora:690204:1> ohwx man, b"},
     ]
     names = {690204: "man", 690205: "woman"}
-    for detail in ({}, {"prompts_per_class": {"man": [{"id": 1}]}}):
+    prompts = [{"key": "prompt", "text": "{{subject}}, a"}, {"key": "b", "classes": ["man"], "text": "{{subject}}, b"}]
+    for detail in ({}, {"prompts_per_class": {"man": [{"id": 1}]}}, {"prompts_per_class": "odd"}):
         imported = reconstruct(summary, detail, templates, names)
         assert imported.blockers == ()
         assert imported.data["classes"] == {"man": {"tune_id": 690204}, "woman": {"tune_id": 690205}}
-        assert imported.data["prompts"] == [{"key": "prompt", "text": "{{subject}}, a"}]
+        assert imported.data["prompts"] == prompts
         assert any("named after the tune their tag references" in n for n in imported.notes), imported.notes
-    placed = reconstruct(summary, {"prompts_per_class": {"man": [{"id": 1}], "woman": [{"id": 2}]}}, templates, {})
+    grouped = {"man": [{"id": 1}, {"id": 3}], "woman": [{"id": 2}]}
+    placed = reconstruct(summary, {"prompts_per_class": grouped}, templates, {})
     assert placed.notes == () and placed.data["classes"] == {"man": {"tune_id": 690204}, "woman": {"tune_id": 690205}}
+    assert placed.data["prompts"] == prompts
 
 
 # Default mode only: the realistic account dedups (text, seed) on a tune (A5), so it cannot hold the
