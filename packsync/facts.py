@@ -39,17 +39,17 @@ class ModelType:
     posts_on: str
 
 
-# Templates go on the class's reference tune for every type: that is what
-# packsync has always done and what its sandbox and import rely on. A9 names the
-# pack's base model for lora, pti and faceid; a type's posts_on is where to switch.
+# Where a type's templates are created (A9): lora, pti and faceid templates on the pack's base
+# model (a faceid one must render on a gallery model), a checkpoint's on the class's reference
+# tune (the checkpoint itself). A pack file may override it (``model.post_tune``).
 MODEL_TYPES: dict[str, ModelType] = {
-    "lora": ModelType("lora", "lora", "lora", weighted=True, uses_token=True, posts_on="reference"),
+    "lora": ModelType("lora", "lora", "lora", weighted=True, uses_token=True, posts_on="base"),
     # SDXL packs: the API forces pti for SDXL tunes, and their prompts still use <lora:...>.
-    "pti": ModelType("pti", "pti", "lora", weighted=True, uses_token=True, posts_on="reference"),
-    "faceid": ModelType("faceid", "faceid", "faceid", weighted=False, uses_token=False, posts_on="reference"),
+    "pti": ModelType("pti", "pti", "lora", weighted=True, uses_token=True, posts_on="base"),
+    "faceid": ModelType("faceid", "faceid", "faceid", weighted=False, uses_token=False, posts_on="base"),
     "checkpoint": ModelType("checkpoint", None, None, weighted=False, uses_token=True, posts_on="reference"),
 }
-POST_TUNES = ("reference", "base")
+POST_TUNES = ("base", "reference")  # the values of a pack file's model.post_tune
 
 
 def model_type_of_wire(value: str | None) -> ModelType | None:

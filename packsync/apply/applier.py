@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from packsync.aio import gather_all
+from packsync.apply.converge import Declared
 from packsync.astria.client import AstriaClient
 from packsync.astria.errors import ApiError, NotFound, OutcomeUnknown
 from packsync.astria.objects import LiveTemplate
@@ -100,10 +101,12 @@ class Applier:
         self._answered: set[Any] = set()  # ids the creates of this apply were answered with
         self.created: dict[int, dict[str, Any]] = {}  # id -> the body it was created with, this apply
         self.pack_ids: dict[str, int] = {}  # slug -> id of each pack this apply wrote to
+        self.declared: dict[int, Declared] = {}  # id -> what the files say of each template this apply created
 
-    def _sent(self, template_id: int, body: dict[str, Any]) -> None:
+    def _sent(self, template_id: int, body: dict[str, Any], pack: PackPlan, spec: TemplateSpec) -> None:
         """A template this apply created: what was sent to it is recorded (and saved by the caller)."""
         self.created[template_id] = body
+        self.declared[template_id] = Declared(pack.slug, spec.key, spec.class_name, spec.source)
         self.observation.state.record(template_id, body)
 
     # What became of each change: recorded once, here, and shown as it happens.
@@ -264,7 +267,7 @@ class Applier:
             except ApiError as exc:
                 self._failed(pack, what, f"attaching #{created['id']}: {exc}", spec.source)
                 return "failed"
-        self._sent(int(created["id"]), spec.body(pack_id))
+        self._sent(int(created["id"]), spec.body(pack_id), pack, spec)
         self._done(pack, f"{what} #{created['id']}", spec.source)
         return "ok"
 
@@ -292,7 +295,7 @@ class Applier:
                     found = match.id
                     claimed.add(found)
                     pending.remove(change)
-                    self._sent(found, spec.body(pack_id))
+                    self._sent(found, spec.body(pack_id), pack, spec)
                     self._done(pack, f"{describe(change)} #{found} (confirmed by reading)", spec.source)
             return not pending
 
@@ -456,13 +459,19 @@ async def _recheck_pack(
     if desired is None:
         found.refused.append(f"pack {pack.slug}: no pack file declares it")
         return found
-    tunes = {(t.class_name, t.tune_id) for t in desired.templates}
+    # each class's POST tune as the files say now (A9: the base model, or the class's reference tune)
+    posts = {t.class_name: t.tune_id for t in desired.templates}
     for change in pack.applicable:
         spec = change.create
-        if spec is not None and (spec.class_name, spec.tune_id) not in tunes:
+        if spec is not None and posts.get(spec.class_name) != spec.tune_id:
+            where = (
+                f" (it creates class {spec.class_name!r}'s templates on tune {posts[spec.class_name]})"
+                if spec.class_name in posts
+                else ""
+            )
             found.refused.append(
                 f"pack {pack.slug}: the plan creates a template on tune {spec.tune_id} as class "
-                f"{spec.class_name!r}, which {desired.pack.path} does not declare"
+                f"{spec.class_name!r}, which {desired.pack.path} does not declare{where}"
             )
     pack.protect = desired.pack.protect
     pack.desired_count = len(desired.templates)

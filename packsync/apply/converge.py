@@ -12,6 +12,7 @@ read back in sync stops the apply, naming what did not stick.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from packsync.aio import gather_all
@@ -20,8 +21,53 @@ from packsync.astria.echo import plain
 from packsync.astria.errors import ApiError
 from packsync.astria.objects import LiveTemplate
 from packsync.desired.identity import canonical_params, canonical_text
-from packsync.plan.model import Plan
+from packsync.plan.model import Plan, Source
 from packsync.plan.observe import Observation
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What the files say of a template an apply created: its pack, prompt key and class."""
+
+    pack: str
+    key: str
+    class_name: str
+    source: Source
+
+
+async def misplaced(client: AstriaClient, pack_ids: Mapping[str, int], declared: Mapping[int, Declared]) -> list[str]:
+    """The templates this apply created that the account puts under another class than the files
+    declare (A9: a template's class is its key in the pack detail's ``prompts_per_class``), one line
+    each; one ``GET /p/:id`` per pack that got a new template. A detail without ``prompts_per_class``,
+    or one that does not list a template, says nothing about it."""
+    packs = sorted({pack_ids[d.pack] for d in declared.values() if d.pack in pack_ids})
+
+    async def read(pack_id: int) -> dict[int, str]:
+        try:
+            detail = await client.get_pack(pack_id)
+        except ApiError:
+            return {}
+        grouped = detail.get("prompts_per_class")
+        if not isinstance(grouped, Mapping):
+            return {}
+        return {
+            entry["id"]: str(name)
+            for name, entries in grouped.items()
+            if isinstance(entries, list)
+            for entry in entries
+            if isinstance(entry, Mapping) and type(entry.get("id")) is int
+        }
+
+    placed: dict[int, str] = {}
+    for found in await gather_all(*(read(p) for p in packs)):
+        placed.update(found)
+    return [
+        f"{d.source}: {d.pack}: template #{tid} ({d.key}) is declared as class {d.class_name!r}, but the "
+        f"account puts it under class {placed[tid]!r}; name its reference tune {d.class_name!r}, or set "
+        "model.post_tune if the account takes its class from the tune the template is created on"
+        for tid, d in sorted(declared.items())
+        if tid in placed and placed[tid] != d.class_name
+    ]
 
 
 async def learn_echoes(

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from packsync.aio import gather_all
 from packsync.apply.applier import Applier, ApplyReport, Result, recheck_saved, verify_saved
-from packsync.apply.converge import learn_echoes, not_sticking
+from packsync.apply.converge import learn_echoes, misplaced, not_sticking
 from packsync.apply.lock import account_lock
 from packsync.astria.client import AstriaClient
 from packsync.astria.connect import env_number, lost_answer_waits
@@ -136,8 +136,13 @@ async def _apply(options: ApplyOptions, ready: Prepared, saved: Plan | None, io:
             seen.state.save()  # what was sent is kept even when the apply stops half-way
         view.finish()
         io.out.write(f"\nApplied {report.done} change(s); verifying...\n")
-        reads = await learn_echoes(client, applier.pack_ids, applier.created, seen)
+        reads, astray = await gather_all(
+            learn_echoes(client, applier.pack_ids, applier.created, seen),
+            misplaced(client, applier.pack_ids, applier.declared),
+        )
         seen.state.save()
+        for line in astray:
+            io.err.write(f"packsync: warning: {line}\n")
         if saved is not None:
             return await _verify_saved(client, plan, report, io, style, seen)
         return await _verify_fresh(client, ready, report, io, style, Converging(seen, applier.created, reads))

@@ -24,7 +24,14 @@ from packsync.astria.target import ResolvedTarget, resolve_target
 from packsync.commands.base import Streams
 from packsync.commands.prologue import target_observation
 from packsync.desired.check import PackChecker
-from packsync.desired.reconstruct import WEB_UI, ImportedPack, file_slug, holdable_slug, is_tune_id, reconstruct
+from packsync.desired.reconstruct import (
+    WEB_UI,
+    ImportedPack,
+    file_slug,
+    holdable_slug,
+    reconstruct,
+    reference_tunes,
+)
 from packsync.errors import ExitCode, PacksyncError, fail
 from packsync.packfiles.loader import load_file, load_text
 from packsync.packfiles.project import Project, display_path, find_pack_files, load_project
@@ -319,8 +326,8 @@ def _print_drift(plan: Plan, out: TextIO, style: Style) -> None:
 async def read_for_import(
     client: AstriaClient, summary: Mapping[str, Any], seen: Observation | None = None
 ) -> ImportedPack:
-    """Read one pack's detail, templates and tune names, and reconstruct its file (with what was sent
-    to a template where the account does not show it back)."""
+    """Read one pack's detail, templates and the names of the tunes their tags reference, and
+    reconstruct its file (with what was sent to a template where the account does not show it back)."""
     pack_id = int(summary["id"])
     detail, read = await gather_all(client.get_pack(pack_id), client.pack_templates(pack_id))
     templates = [(seen or Observation()).as_sent(t) for t in read]
@@ -332,8 +339,7 @@ async def read_for_import(
             return tune_id, None
         return tune_id, str(tune.get("name") or "") or None
 
-    tune_ids = sorted({t["tune_id"] for t in templates if is_tune_id(t.get("tune_id"))})
-    names = dict(await gather_all(*(name_of(t) for t in tune_ids)))
+    names = dict(await gather_all(*(name_of(t) for t in reference_tunes(summary, templates))))
     return reconstruct(
         {**summary, **{k: detail[k] for k in ("title", "token") if k in detail}}, detail, templates, names
     )

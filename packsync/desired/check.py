@@ -147,6 +147,7 @@ def check_pack(pack: Pack, doc: Document, templates: Sequence[Template]) -> Iter
     used: set[str] = set()
     first_key: dict[str, int] = {}
     reported: set[tuple[str, Location]] = set()
+    refused: set[str] = set()  # keys of prompts whose text is an error
     for index, prompt in enumerate(pack.prompts):
         base = ("prompts", index)
         if prompt.key in first_key:
@@ -169,7 +170,10 @@ def check_pack(pack: Pack, doc: Document, templates: Sequence[Template]) -> Iter
                     doc.location((*base, "classes", i)),
                     f'class "{name}" is not a class of this pack{hint}',
                 )
-        yield from _check_text(prompt.text, doc.location((*base, "text")), characteristics, used)
+        for found in _check_text(prompt.text, doc.location((*base, "text")), characteristics, used):
+            if found.is_error:
+                refused.add(prompt.key)
+            yield found
         yield from _check_params(doc, data, index, reported)
 
     for name in sorted(characteristics - used - {SUBJECT}):
@@ -179,7 +183,9 @@ def check_pack(pack: Pack, doc: Document, templates: Sequence[Template]) -> Iter
             f'characteristic "{name}" is declared but no prompt uses {{{{{name}}}}}',
         )
     yield from _check_duplicates(templates)
-    yield from check_dedup(templates)
+    # a prompt whose text is refused here is never sent: it collides with nothing, however many
+    # classes repeat it on one POST tune
+    yield from check_dedup([t for t in templates if t.key not in refused])
     yield from check_model(pack, doc)
 
 

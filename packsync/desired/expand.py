@@ -29,7 +29,8 @@ class Template(PromptContent):
 
     pack: str
     class_name: str
-    tune_id: int  # the tune it is created on (facts.ModelType.posts_on)
+    tune_id: int  # the tune it is created on, its POST tune (Pack.model.posts_on)
+    reference: int  # the class's reference tune, as the target names it: the tune its tag references
     key: str
     text: str
     params: Params
@@ -68,9 +69,9 @@ def subject_tag(pack: Pack, cls: PackClass, tune_id: int | None = None) -> str:
 
 
 def post_tune(pack: Pack, reference: int) -> int:
-    """The tune a template of a class is created on: its reference tune (as the target names it) or
-    the pack's base model, as the model type says."""
-    return pack.model.base_tune_id if pack.model.kind.posts_on == "base" else reference
+    """The tune a template of a class is created on (A9): the pack's base model, or the class's
+    reference tune (as the target names it), as the model type or the file's ``post_tune`` says."""
+    return pack.model.base_tune_id if pack.model.posts_on == "base" else reference
 
 
 def placeholders(text: str) -> Iterator[tuple[str, int]]:
@@ -121,6 +122,7 @@ def expand_pack(
                     pack=pack.slug,
                     class_name=name,
                     tune_id=post_tune(pack, tune_id),
+                    reference=tune_id,
                     key=prompt.key,
                     text=expand_text(prompt.text, subject_tag(pack, cls, tune_id)).strip(),
                     params=params,

@@ -1,7 +1,8 @@
 """``packsync import``: pack files written from what an account holds, so that ``plan`` is empty.
 
-Reconstruction, per pack: each template's class is the name of the tune it
-was created on (its reference tune); the ``<type:tune:weight> token class``
+Reconstruction, per pack: each template's class is the one the pack detail's
+``prompts_per_class`` lists it under, its reference tune the one its tag names
+(``import_classes``); the ``<type:tune:weight> token class``
 prefix becomes ``{{subject}}`` wherever it matches exactly; templates that are
 identical but for their class fold into one prompt with ``classes``;
 parameters every prompt shares become ``defaults``; keys come from the words
@@ -26,7 +27,6 @@ import dataclasses
 import itertools
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -34,6 +34,7 @@ from typing import Any
 
 from packsync.desired.expand import NAME_RE, PLACEHOLDER_RE, SUBJECT, expand_text, format_weight, subject_for
 from packsync.desired.identity import canonical_params
+from packsync.desired.import_classes import ClassKey, ImportedClass, build_classes, class_keys, reference_of
 from packsync.facts import ACCOUNT_FILLED, GENERATION_PARAMS, MODEL_TYPES, TUNE_TAG_RE, ModelType, model_type_of_wire
 from packsync.packfiles.fastschema import Check, Compiler
 from packsync.packfiles.pack import DEFAULT_TOKEN
@@ -49,7 +50,6 @@ ohwx sks photo photograph image picture portrait shot
 _STOP = frozenset(_STOP_WORDS.split())
 KEY_WORDS = 4
 # Limits of the pack format (schemas/pack.schema.json) that an account's values may exceed.
-MAX_CLASS_NAME = 50
 MAX_SLUG = 200
 MAX_PROMPTS = 2000
 _SLUG_RE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
@@ -101,13 +101,6 @@ class ImportedPack:
             "(the id is pinned, and plan matches a pinned pack by its id)"
         )
         return dataclasses.replace(self, data={**self.data, "slug": slug}, notes=(note, *self.notes))
-
-
-@dataclass
-class _Class:
-    name: str
-    tune_id: int
-    weight: float | int = 1
 
 
 def shown(value: Any, limit: int = 60) -> str:
@@ -182,6 +175,14 @@ def _value_problem(what: str, value: Any, path: tuple[str, ...]) -> str | None:
 def is_tune_id(value: Any) -> bool:
     """Whether a template's ``tune_id`` is a tune id a class can name (an integer, as the API gives it)."""
     return type(value) is int and _fits(value, _TUNE_ID)
+
+
+def reference_tunes(summary: Mapping[str, Any], templates: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The tunes the classes of a live pack's templates reference (A9), read as ``reconstruct`` reads
+    the pack's model type: those whose names name a class the pack detail does not."""
+    wire = summary.get("model_type", "lora")
+    kind = (model_type_of_wire(wire) if isinstance(wire, str | None) else None) or MODEL_TYPES["lora"]
+    return sorted({reference_of(t, kind, is_tune_id) for t in templates if is_tune_id(t.get("tune_id"))})
 
 
 def holdable_slug(value: Any) -> bool:
@@ -304,57 +305,10 @@ def _kind(model_type: Any) -> ModelType:
     return MODEL_TYPES.get(model_type, MODEL_TYPES["lora"]) if isinstance(model_type, str) else MODEL_TYPES["lora"]
 
 
-def _classes(
-    usable: Sequence[Mapping[str, Any]], tune_names: Mapping[int, str | None], kind: ModelType, notes: list[str]
-) -> dict[int, _Class]:
-    """One class per reference tune (the tune a template was created on), named after the tune,
-    with the weight its tags use most."""
-    classes: dict[int, _Class] = {}
-    names_used: set[str] = set()
-    for t in usable:
-        tune_id = int(t["tune_id"])
-        if tune_id in classes:
-            continue
-        if tune_id not in tune_names or tune_names[tune_id] is None:
-            notes.append(f"tune {tune_id}: it no longer exists (or has no name); its class is named 'class-{tune_id}'")
-        name = tune_names.get(tune_id) or f"class-{tune_id}"
-        name = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-") or f"class-{tune_id}"
-        if not name[0].isalpha():
-            name = f"c-{name}"
-        # a class name has at most MAX_CLASS_NAME characters, with room for a "-N" suffix
-        name = name[:MAX_CLASS_NAME].rstrip("-")
-        base, n = name[: MAX_CLASS_NAME - 4].rstrip("-"), 1
-        while name in names_used:
-            n += 1
-            name = f"{base}-{n}"
-        if tune_names.get(tune_id) and name != tune_names.get(tune_id):
-            notes.append(
-                f"tune {tune_id}: class named {name!r} (its name {shown(tune_names.get(tune_id))} "
-                "is not a usable class name, or another tune's class has it)"
-            )
-        names_used.add(name)
-        classes[tune_id] = _Class(name, tune_id)
-    # The weight each class's {{subject}} uses: the most common one in its tags (of a weighted type).
-    for cls in classes.values() if kind.weighted else ():
-        weights = Counter(
-            weight
-            for t in usable
-            if int(t["tune_id"]) == cls.tune_id
-            for m in TUNE_TAG_RE.finditer(str(t.get("text") or ""))
-            if m.group(1) == kind.tag
-            and int(m.group(2)) == cls.tune_id
-            and m.group(3) is not None
-            and (weight := _weight(m.group(3))) is not None
-        )
-        if weights:
-            cls.weight = weights.most_common(1)[0][0]
-
-    return classes
-
-
 def _prompts(
     usable: Sequence[Mapping[str, Any]],
-    classes: dict[int, _Class],
+    classes: dict[ClassKey, ImportedClass],
+    keys: Mapping[Any, ClassKey],
     model_type: str,
     token: str,
     notes: list[str],
@@ -364,16 +318,19 @@ def _prompts(
     placeholders they use."""
     entries: dict[tuple[str, tuple[tuple[str, Any], ...]], list[str]] = {}
     placeholders: set[str] = set()
-    # (tune, text, seed) -> the first template and its parameters: Astria takes two alike for one
-    # (validate's prompt-dedup), so a file cannot hold both
+    # (POST tune, text, seed) -> the first template and its parameters: Astria takes two alike for one
+    # (validate's prompt-dedup), so a file cannot hold both. The POST tune is the one the file's
+    # model type creates templates on (A9), whatever tune the account's templates sit on.
+    on_base = _kind(model_type).posts_on == "base"
     dedup: dict[tuple[int, str, Any], tuple[Any, tuple[tuple[str, Any], ...]]] = {}
     for t in usable:
-        found = _template(t, classes[int(t["tune_id"])], str(model_type), str(token))
+        cls = classes[keys[t["id"]]]
+        found = _template(t, cls, str(model_type), str(token))
         notes.extend(found.notes)
         blockers.extend(found.blockers)
         if found.blockers:
             continue
-        key = (int(t["tune_id"]), found.text, dict(found.params).get("seed"))
+        key = (0 if on_base else cls.tune_id, found.text, dict(found.params).get("seed"))
         first_id, first_params = dedup.setdefault(key, (t["id"], found.params))
         if first_params != found.params:
             blockers.append(
@@ -382,7 +339,7 @@ def _prompts(
             )
             continue
         placeholders.update(found.placeholders)
-        entries.setdefault((found.text, found.params), []).append(classes[int(t["tune_id"])].name)
+        entries.setdefault((found.text, found.params), []).append(cls.name)
 
     class_order = [c.name for c in classes.values()]
     prompts: list[dict[str, Any]] = []
@@ -424,11 +381,13 @@ def reconstruct(
     templates: Sequence[Mapping[str, Any]],
     tune_names: Mapping[int, str | None],
 ) -> ImportedPack:
-    """Pack file data from a live pack, its templates and the names of the tunes they were created on.
+    """Pack file data from a live pack, its templates and the names of the tunes their tags reference.
 
     ``summary`` is the pack as the pack list shows it (its ``id`` an integer), ``detail``
-    what ``GET /p/:id`` adds. The slug in the data is the file's slug when nothing else
-    claims it; ``import`` makes it unique across files (``file_slug``, ``with_slug``).
+    what ``GET /p/:id`` adds (``prompts_per_class`` names each template's class); ``tune_names``
+    names the reference tunes (None: gone), for templates the detail does not place. The slug in
+    the data is the file's slug when nothing else claims it; ``import`` makes it unique across
+    files (``file_slug``, ``with_slug``).
     """
     notes: list[str] = []
     blockers: list[str] = []
@@ -441,7 +400,8 @@ def reconstruct(
     fields = _pack_fields(summary, detail, pack_id, account_slug, notes, blockers)
     title, model_type, token, base_tune_id = fields.title, fields.model_type, fields.token, fields.base_tune_id
     subtitle, preset = fields.subtitle, fields.preset
-    # Classes: one per reference tune (the tune a template was created on).
+    # Classes: as the account groups the templates (prompts_per_class), each with the tune its tag
+    # references (A9); never the tune a template sits on, which may be the pack's base model.
     ordered = sorted(templates, key=lambda t: int(t["id"]))
     usable = []
     for t in ordered:
@@ -449,8 +409,10 @@ def reconstruct(
             usable.append(t)
         else:
             blockers.append(f"template #{t['id']}: its tune_id {shown(t.get('tune_id'))} is not a tune id")
-    classes = _classes(usable, tune_names, _kind(model_type), notes)
-    prompts, placeholders = _prompts(usable, classes, str(model_type), str(token), notes, blockers)
+    kind = _kind(model_type)
+    keys = class_keys(usable, detail, tune_names, kind, is_tune_id, notes)
+    classes = build_classes(usable, keys, tune_names, kind, notes, shown, _weight)
+    prompts, placeholders = _prompts(usable, classes, keys, str(model_type), str(token), notes, blockers)
     defaults = _factor_defaults(prompts)
 
     data: dict[str, Any] = {"slug": account_slug, "title": title}
@@ -494,7 +456,7 @@ class _Found:
     blockers: tuple[str, ...]
 
 
-def _template(t: Mapping[str, Any], cls: _Class, model_type: str, token: str) -> _Found:
+def _template(t: Mapping[str, Any], cls: ImportedClass, model_type: str, token: str) -> _Found:
     notes: list[str] = []
     blockers: list[str] = []
     where = f"template #{t['id']}"

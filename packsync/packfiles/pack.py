@@ -30,11 +30,18 @@ class ModelConfig:
     model_type: str
     token: str = DEFAULT_TOKEN
     preset: str | None = None
+    post_tune: str | None = None  # "base" | "reference"; None: the model type's (facts.ModelType.posts_on)
 
     @property
     def kind(self) -> ModelType:
         """What the model type implies for the templates (facts.MODEL_TYPES)."""
         return MODEL_TYPES[self.model_type]
+
+    @property
+    def posts_on(self) -> str:
+        """Where the pack's templates are created: ``base`` (its base_tune_id) or ``reference`` (each
+        class's tune), as the file overrides it or the model type says."""
+        return self.post_tune or self.kind.posts_on
 
     @property
     def wire_model_type(self) -> str | None:
@@ -140,6 +147,7 @@ def pack_from_document(doc: Document) -> Pack:
             model_type=model["model_type"],
             token=model.get("token", DEFAULT_TOKEN),
             preset=model.get("preset"),
+            post_tune=model.get("post_tune"),
         ),
         classes=classes,
         characteristics=characteristics,

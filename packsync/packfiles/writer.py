@@ -15,7 +15,7 @@ from typing import Any
 from packsync.facts import GENERATION_PARAMS
 
 TOP_ORDER = ("slug", "title", "subtitle", "id", "protect", "model", "classes", "characteristics", "defaults", "prompts")
-MODEL_ORDER = ("base_tune_id", "model_type", "token", "preset")
+MODEL_ORDER = ("base_tune_id", "model_type", "token", "preset", "post_tune")
 CLASS_ORDER = ("tune_id", "weight")
 CHARACTERISTIC_ORDER = ("description", "example")
 PROMPT_ORDER = ("key", "classes", "text", *GENERATION_PARAMS)

@@ -286,7 +286,8 @@ def diff_pack(
         plan.changes = [Change(kind="create", create=_spec(t)) for t in desired.templates]
         return plan
 
-    classes = {t.tune_id: t.class_name for t in desired.templates}
+    # a live template's class by the tune its tag references (never by the tune it sits on: A9)
+    classes = {t.reference: t.class_name for t in desired.templates}
     for cls in pack.classes:
         classes.setdefault(cls.tune_id, cls.name)
     seen = observation or Observation()

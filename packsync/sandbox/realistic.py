@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from packsync.sandbox.httpserver import Response
-from packsync.sandbox.store import Store
+from packsync.sandbox.store import GALLERY_MODELS, Store
 
 # The prompt fields Astria documents, and the ones its own clients read (A5).
 SPARSE_FIELDS = (
@@ -50,7 +50,7 @@ GALLERY_PACKS = (
     (263, "sport-shirt-2", "Sport shirt"),
     (264, "test-rv5-1-pack", "test rv5.1 pack"),
 )
-GALLERY_BASES = frozenset({1504944, 666678})  # Flux1.dev, SDXL 1.0: models of Astria's gallery
+GALLERY_BASES = frozenset(GALLERY_MODELS)  # Flux1.dev, SDXL 1.0: models of Astria's gallery
 FLUX_BASE = 1504944
 
 _FIELD_MESSAGE = re.compile(r"^([a-z_]+) ((?:must|can't|is|are|requires|not) .*)$")

@@ -106,8 +106,10 @@ def expired(app: SandboxApp, tune: sqlite3.Row) -> bool:
     return time.time() > parse_time(tune["created_at"]) + TUNE_LIFETIME
 
 
-def tune_or_404(app: SandboxApp, ctx: Context, key: str = "tune_id") -> sqlite3.Row:
-    tune = app.store.tune(ctx.scope, int(ctx.params[key]))
+def tune_or_404(app: SandboxApp, ctx: Context, key: str = "tune_id", *, post: bool = False) -> sqlite3.Row:
+    """The caller's tune ``ctx.params[key]``; with ``post``, also a gallery base model (to create prompts on)."""
+    tune_id = int(ctx.params[key])
+    tune = app.store.post_target(ctx.scope, tune_id) if post else app.store.tune(ctx.scope, tune_id)
     if tune is None or expired(app, tune):
         raise ApiError(404, f"Tune {ctx.params[key]} not found")
     return tune

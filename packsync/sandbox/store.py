@@ -16,6 +16,12 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 OWN_USER = 1  # the caller; packs of other users exist only in the realistic mode's gallery
+# Astria's gallery base models (A9): another user's tunes, which every caller may create prompts on
+# (a pack's templates are POSTed on its base model) but which no caller's GET /tunes lists or
+# GET /tunes/:id shows. id -> (title, branch); the name is no class.
+GALLERY_MODELS = {1504944: ("Flux1.dev", "flux1"), 666678: ("SDXL 1.0", "sdxl1")}
+_GALLERY_STAMP = "2024-01-01T00:00:00.000Z"
+_GALLERY_DATA = json.dumps({"gallery": True, "auto_extend": True})  # renders faceid; never expires
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -252,6 +258,22 @@ class Store:
 
     def tune(self, scope: str | None, tune_id: int) -> sqlite3.Row | None:
         return self._by_id("tunes", tune_id, scope)
+
+    def post_target(self, scope: str | None, tune_id: int) -> sqlite3.Row | None:
+        """A tune prompts may be created on: the caller's (in ``scope``), else a gallery base model,
+        as a row like a tune's (it is in no table: it is no caller's, and its id takes no one's)."""
+        found = self.tune(scope, tune_id)
+        if found is not None or tune_id not in GALLERY_MODELS:
+            return found
+        title, branch = GALLERY_MODELS[tune_id]
+        return _one(
+            self.db.execute(
+                "SELECT ? AS id, '' AS workspace, ? AS title, ? AS name, ? AS branch, NULL AS model_type, "
+                "NULL AS base_tune_id, 'ohwx' AS token, ? AS data, 0.0 AS ready_at, ? AS trained_at, "
+                "NULL AS callback, 1 AS callback_sent, ? AS created_at, ? AS updated_at",
+                (tune_id, title, title, branch, _GALLERY_DATA, _GALLERY_STAMP, _GALLERY_STAMP, _GALLERY_STAMP),
+            )
+        )
 
     def tune_by_title(self, workspace: str, title: str) -> sqlite3.Row | None:
         return _one(

@@ -25,7 +25,7 @@ def test_render_by_slug_expands_subject_and_defaults(here: Path) -> None:
     assert document["pack"] == "corporate-headshots"
     first = document["templates"][0]
     assert first["class"] == "man"
-    assert first["request"]["path"] == "/tunes/690204/prompts"
+    assert first["request"]["path"] == "/tunes/1504944/prompts"  # a lora pack posts on its base model (A9)
     body = first["request"]["body"]["prompt"]
     assert "<lora:690204:1> ohwx man" in body["text"]
     assert "{{subject}}" not in body["text"]

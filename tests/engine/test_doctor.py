@@ -40,11 +40,16 @@ def checks(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def fill_account(project: Project, packs: int = 23) -> None:
-    """The example packs applied, and more packs than a capped page holds."""
+    """The example packs applied, more packs than a capped page holds, and a prompt of a customer's on a
+    tune of its own, the newest (the templates are all on the packs' base model, A9: by them alone the
+    tune filter cannot be told honoured or ignored)."""
     with project.sandbox.http() as http:
         for n in range(packs):
             http.post("/packs", json={"pack": {"title": f"Filler {n}", "base_tune_id": 1, "model_type": "lora"}})
     assert project.apply().code == 0
+    with project.sandbox.http() as http:
+        answer = http.post("/tunes/690204/prompts", json={"prompt": {"text": "<lora:690204:1> ohwx man, a one-off"}})
+        assert answer.status_code == 201, answer.text
 
 
 def probe_packs(project: Project) -> list[dict[str, Any]]:

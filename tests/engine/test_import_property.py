@@ -228,8 +228,10 @@ def accounts(draw: st.DrawFn, offline: bool = False) -> Account:
     tunes = {TUNE_IDS[i]: draw(st.sampled_from(CLASS_NAMES)) for i in range(count)}
     packs = []
     # templates alike in tune, text and seed are one to Astria, across packs too (it dedups them on a
-    # tune, A5): no account holds two, and the property keeps them apart
-    seen: set[tuple[int, str, Any]] = set()
+    # tune, A5): no account holds two, and the property keeps them apart. The tune is the one a pack
+    # file creates them on (A9): the pack's base model, which all these packs share, but for a
+    # checkpoint pack's templates (on their own tune)
+    seen: set[tuple[int | str, str, Any]] = set()
     for _ in range(draw(st.integers(1, 3))):
         pack = PackSpec(
             slug=draw(st.sampled_from(SLUGS)),
@@ -245,7 +247,8 @@ def accounts(draw: st.DrawFn, offline: bool = False) -> Account:
             # templates alike in tune, text and seed are one to Astria (and identical ones a note, not a
             # round trip): the property keeps them apart
             seed = dict(canonical_params(template.final_params)).get("seed")
-            identity = (template.tune, template.final_text.strip(), json.dumps(seed))
+            post = template.tune if pack.model_type.value is None else "base"
+            identity = (post, template.final_text.strip(), json.dumps(seed))
             if identity not in seen:
                 seen.add(identity)
                 pack.templates.append(template)

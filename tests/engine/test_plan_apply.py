@@ -328,8 +328,11 @@ def test_a_target_maps_reference_tunes_to_its_own(project: Project) -> None:
     assert sum("<lora:700001:1> ohwx man" in t for t in texts) == 27
     assert not any("690204" in t for t in texts)
     tunes = {t["tune_id"] for t in project.templates("corporate-headshots") if " ohwx man" in t["text"]}
-    assert tunes == {700001}  # created on the target's own tune
+    assert tunes == {1504944}  # created on the pack's base model (A9); the tag names the target's own tune
     assert project.plan("--detailed-exitcode").code == 0
+    # created on the class's tune instead (post_tune: reference), that is the target's own tune
+    project.edit("corporate-headshots.yaml", "  model_type: lora\n", "  model_type: lora\n  post_tune: reference\n")
+    assert project.plan("--detailed-exitcode").code == 0  # where a template sits is no part of its identity
 
 
 def test_a_pack_the_server_names_otherwise_is_adopted_and_never_created_twice(project: Project, mode: str) -> None:

@@ -323,6 +323,34 @@ def test_faceid_needs_a_gallery_tune_and_pti_is_no_tag(
     assert _post(client, faceid, tune=1504944).status_code == 201
 
 
+@pytest.mark.parametrize("realism", [[], ["all"]])
+def test_the_gallery_base_models_take_a_packs_templates_in_both_modes(
+    client: httpx.Client, switch: Any, realism: list[str]
+) -> None:
+    """A9: templates are POSTed on the pack's base model, a gallery model of another user: both modes
+    know Flux1.dev and SDXL 1.0 as tunes to create prompts on, and neither lists or shows them."""
+    switch(*realism)
+    flux = create_pack(client, "On Flux")
+    sdxl = create_pack(client, "On SDXL", base_tune_id=666678, model_type="faceid")
+    lora = create_prompt(client, 1504944, f"{tag(WOMAN_TUNE)} ohwx woman in a field", pack_id=flux["id"])
+    face = create_prompt(client, 666678, f"<faceid:{MAN_TUNE}:1> man in a suit", pack_id=sdxl["id"])
+    assert (lora["tune_id"], lora["pack_id"], face["tune_id"], face["pack_id"]) == (
+        1504944,
+        flux["id"],
+        666678,
+        sdxl["id"],
+    )
+    # the class: the referenced tune's name (default) or the word after the tag (realistic), never the
+    # base model's name
+    assert list(get_json(client, f"/p/{flux['id']}")["prompts_per_class"]) == ["woman"]
+    assert list(get_json(client, f"/p/{sdxl['id']}")["prompts_per_class"]) == ["man"]
+    assert {t["id"] for t in get_json(client, "/tunes")} == {WOMAN_TUNE, MAN_TUNE}
+    assert client.get("/tunes/1504944").status_code == 404
+    assert _post(client, "<faceid:1:1> man", tune=424242).status_code == 404  # no other tune is anyone's base
+    # faceid renders only on a gallery model (realistic), a reference tune is none
+    assert _post(client, f"<faceid:{MAN_TUNE}:1> man, window", tune=MAN_TUNE).status_code == (422 if realism else 201)
+
+
 def test_the_class_is_the_word_after_the_tag(sandbox: ThreadSandbox, client: httpx.Client, switch: Any) -> None:
     def classes(text: str) -> list[str]:
         pack = create_pack(client, f"Classes {text[-8:]}")

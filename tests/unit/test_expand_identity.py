@@ -51,18 +51,28 @@ def pack(text: str = PACK) -> Pack:
 
 
 def test_every_prompt_becomes_one_template_per_class_with_the_tune_tag() -> None:
-    found = [(t.pack, t.class_name, t.tune_id, t.key, t.text, t.params) for t in expand_pack(pack())]
+    found = [(t.pack, t.class_name, t.tune_id, t.reference, t.key, t.text, t.params) for t in expand_pack(pack())]
+    # a lora pack's templates are created on its base model (A9), their tags reference the class's tune
     assert found == [
-        ("demo", "man", 10, "a", "<lora:10:1> ohwx man with {{eye_color}} and {{hair}}, studio", (("num_images", 4),)),
+        (
+            "demo",
+            "man",
+            1,
+            10,
+            "a",
+            "<lora:10:1> ohwx man with {{eye_color}} and {{hair}}, studio",
+            (("num_images", 4),),
+        ),
         (
             "demo",
             "woman",
+            1,
             11,
             "a",
             "<lora:11:0.8> ohwx woman with {{eye_color}} and {{hair}}, studio",
             (("num_images", 4),),
         ),
-        ("demo", "woman", 11, "b", "<lora:11:0.8> ohwx woman by a window", (("num_images", 4), ("seed", 3))),
+        ("demo", "woman", 1, 11, "b", "<lora:11:0.8> ohwx woman by a window", (("num_images", 4), ("seed", 3))),
     ]
 
 
@@ -90,19 +100,31 @@ def test_class_narrows_the_expansion(class_name: str, keys: list[str]) -> None:
     assert {t.class_name for t in templates} <= {class_name}
 
 
+ON_REFERENCE = PACK.replace("model_type: lora}", "model_type: lora, post_tune: reference}")
+
+
 def test_target_tune_ids_replace_the_reference_tunes_in_the_tag_and_the_endpoint() -> None:
-    templates = expand_pack(pack(), tune_ids={11: 911})
+    templates = expand_pack(pack(ON_REFERENCE), tune_ids={11: 911})
     assert [(t.class_name, t.tune_id) for t in templates] == [("man", 10), ("woman", 911), ("woman", 911)]
     assert templates[1].text.startswith("<lora:911:0.8> ohwx woman ")
     assert templates[0].text.startswith("<lora:10:1> ohwx man ")
-    (desired,) = desired_state([pack()], {10: 910})
+    (desired,) = desired_state([pack(ON_REFERENCE)], {10: 910})
     assert desired.slug == "demo"
     assert [(t.tune_id, t.text.split(" ")[0]) for t in desired.templates] == [
         (910, "<lora:910:1>"),
         (11, "<lora:11:0.8>"),
         (11, "<lora:11:0.8>"),
     ]
-    assert [t.tune_id for t in desired_state([pack()])[0].templates] == [10, 11, 11]
+    assert [t.tune_id for t in desired_state([pack(ON_REFERENCE)])[0].templates] == [10, 11, 11]
+
+
+def test_target_tune_ids_replace_the_reference_in_the_tag_but_not_the_base_a_template_is_posted_on() -> None:
+    (desired,) = desired_state([pack()], {10: 910})
+    assert [(t.tune_id, t.reference, t.text.split(" ")[0]) for t in desired.templates] == [
+        (1, 910, "<lora:910:1>"),
+        (1, 11, "<lora:11:0.8>"),
+        (1, 11, "<lora:11:0.8>"),
+    ]
 
 
 def test_subject_tag_uses_the_tune_it_is_given() -> None:

@@ -37,18 +37,47 @@ def test_each_wire_value_maps_back_to_its_type() -> None:
 
 
 @pytest.mark.parametrize(
-    ("model", "weight", "text"),
+    ("model", "weight", "text", "posted_on"),
     [
-        ("base_tune_id: 1504944, model_type: lora", 0.8, "<lora:690205:0.8> ohwx woman, x"),
-        ("base_tune_id: 666678, model_type: pti, token: sks", 0.8, "<lora:690205:0.8> sks woman, x"),
-        ("base_tune_id: 666678, model_type: faceid", 1, "<faceid:690205:1> woman, x"),
-        ("base_tune_id: 1504944, model_type: checkpoint, token: sks", 1, "sks woman, x"),
+        ("base_tune_id: 1504944, model_type: lora", 0.8, "<lora:690205:0.8> ohwx woman, x", 1504944),
+        ("base_tune_id: 666678, model_type: pti, token: sks", 0.8, "<lora:690205:0.8> sks woman, x", 666678),
+        ("base_tune_id: 666678, model_type: faceid", 1, "<faceid:690205:1> woman, x", 666678),
+        ("base_tune_id: 1504944, model_type: checkpoint, token: sks", 1, "sks woman, x", 690205),
     ],
 )
-def test_subject_expands_by_the_model_type(model: str, weight: float, text: str) -> None:
+def test_subject_expands_by_the_model_type(model: str, weight: float, text: str, posted_on: int) -> None:
     (template,) = expand_pack(pack_of(model, f"woman: {{tune_id: 690205, weight: {weight}}}"))
     assert template.text == text
-    assert template.tune_id == 690205  # every type posts on the class's reference tune
+    # A9: lora, pti and faceid templates are created on the pack's base model, a checkpoint's on the class's tune
+    assert template.tune_id == posted_on
+    assert template.reference == 690205
+
+
+@pytest.mark.parametrize(
+    ("model", "posted_on"),
+    [
+        ("base_tune_id: 1504944, model_type: lora, post_tune: reference", 690205),
+        ("base_tune_id: 666678, model_type: faceid, post_tune: reference", 690205),
+        ("base_tune_id: 1504944, model_type: checkpoint, post_tune: base", 1504944),
+        ("base_tune_id: 1504944, model_type: lora, post_tune: base", 1504944),
+    ],
+)
+def test_post_tune_overrides_where_the_model_type_creates_templates(model: str, posted_on: int) -> None:
+    (template,) = expand_pack(pack_of(model))
+    assert (template.tune_id, template.reference) == (posted_on, 690205)
+
+
+def test_post_tune_takes_only_base_or_reference() -> None:
+    doc = load_text(
+        "slug: p\ntitle: P\nmodel: {base_tune_id: 1, model_type: lora, post_tune: class}\n"
+        "classes:\n  woman: {tune_id: 2}\nprompts:\n  - key: a\n    text: '{{subject}}, x'\n",
+        "p.yaml",
+    ).document
+    assert doc is not None
+    pack, found = PackChecker().check_document(doc)
+    assert pack is None and [d.rule for d in found] == ["schema-enum"]
+    schema = json.loads((ROOT / "schemas" / "pack.schema.json").read_text())
+    assert schema["properties"]["model"]["properties"]["post_tune"]["enum"] == ["base", "reference"]
 
 
 def test_tags_need_no_weight_and_pti_is_no_tag() -> None:

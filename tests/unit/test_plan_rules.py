@@ -317,8 +317,8 @@ def test_changes_are_in_file_order_then_class_and_removes_by_id() -> None:
         ("remove", 95, "not in the files"),
         ("remove", 300, "not in the files"),
     ]
-    assert changes[0].create == TemplateSpec(
-        "man", 10, "first", "<lora:10:1> ohwx man brand new words", (), Source("packs/demo.yaml", 8)
+    assert changes[0].create == TemplateSpec(  # created on the base model (1), its tag references tune 10
+        "man", 1, "first", "<lora:10:1> ohwx man brand new words", (), Source("packs/demo.yaml", 8)
     )
 
 

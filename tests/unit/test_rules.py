@@ -109,6 +109,14 @@ CASES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
                 "the text references no fine-tuned model: add {{subject}} "
                 "(or a literal <lora:ID:1> or <faceid:ID> tag); Astria rejects such a template",
             ),
+            # the literal tag is the same for both classes, and both are created on the base model (A9)
+            (
+                "p.yaml:10:5",
+                "prompt-dedup",
+                'prompt "b" (class woman) has the same tune, text and seed as prompt "b" (class man, '
+                "p.yaml:10:5): Astria would answer its create with the other template; give one of them a "
+                "distinct seed",
+            ),
         ],
     ),
     "characteristic-unused": (

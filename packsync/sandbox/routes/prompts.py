@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def create_prompt(app: SandboxApp, ctx: Context) -> Response:
-    tune = tune_or_404(app, ctx)
+    tune = tune_or_404(app, ctx, post=True)  # a pack's templates go on its base model (A9)
     spec = ctx.root("prompt")
     text = spec.get("text")
     if not isinstance(text, str) or not text.strip():
@@ -128,7 +128,7 @@ def delete_prompt(app: SandboxApp, ctx: Context) -> Response:
 
 def duplicate_prompt(app: SandboxApp, ctx: Context) -> Response:
     row = _prompt_or_404(app, ctx)
-    tune = app.store.tune(None, row["tune_id"])
+    tune = app.store.post_target(None, row["tune_id"])
     if tune is None:
         raise ApiError(422, "the prompt's tune no longer exists")
     spec = ctx.root("prompt") if "prompt" in ctx.body() else {}
