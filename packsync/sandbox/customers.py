@@ -1,0 +1,86 @@
+"""Simulated customers: who runs a pack, when, and which of the prompts they get they like.
+
+A pure, seeded model (no server, no clock), so the sandbox's simulator endpoint and the studies
+in ``bench/`` draw from the same truth.
+
+* Each template has a **true like probability**: given, or drawn from a Beta distribution with
+  a chosen mean and concentration (:func:`draw_truth`).
+* A **customer run** is one customer (a tune of one class) running the pack: it gets every
+  template of its class once, at a moment drawn uniformly over the period.
+* Likes within one run are **not independent**: some customers like most of what they get,
+  some little (their photos, their taste). Each run draws a mood ``z ~ N(0, 1)``; a template's
+  prompt is liked when ``Φ(√ρ·z + √(1-ρ)·e) < p`` with ``e ~ N(0, 1)`` per prompt. Each like
+  then happens with exactly the template's probability ``p`` (the truth an estimate must
+  find), and two prompts of one run are correlated through ``ρ`` (``run_correlation``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+DAY = 86_400.0
+_NORMAL = NormalDist()
+
+
+@dataclass(frozen=True)
+class CustomerRun:
+    """One simulated customer's run of a pack: its class, when (seconds into the period), the
+    templates it got and those whose prompt it liked."""
+
+    index: int
+    class_name: str
+    at: float
+    templates: tuple[int, ...]
+    liked: frozenset[int]
+
+
+def draw_truth(
+    template_ids: Sequence[int], seed: int, mean: float = 0.2, concentration: float = 20.0
+) -> dict[int, float]:
+    """A true like probability per template, drawn from Beta(mean·c, (1-mean)·c); a higher
+    concentration ``c`` makes templates more alike."""
+    if not 0 < mean < 1 or concentration <= 0:
+        raise ValueError("mean must be between 0 and 1 and concentration positive")
+    rng = random.Random(seed)
+    a, b = mean * concentration, (1 - mean) * concentration
+    return {tid: rng.betavariate(a, b) for tid in template_ids}
+
+
+def simulate_runs(
+    classes: Mapping[str, Sequence[int]],
+    truth: Mapping[int, float],
+    runs: int,
+    seed: int,
+    period_days: float = 30.0,
+    run_correlation: float = 0.3,
+    class_shares: Mapping[str, float] | None = None,
+) -> list[CustomerRun]:
+    """``runs`` customer runs over ``period_days``, in time order.
+
+    ``classes`` maps each class to the ids of its templates; a run's class is drawn by
+    ``class_shares`` (default: equal). Every template must have a probability in ``truth``."""
+    if runs < 0 or period_days < 0 or not 0 <= run_correlation < 1:
+        raise ValueError("runs and period_days must be non-negative and run_correlation in [0, 1)")
+    names = sorted(name for name, ids in classes.items() if ids)
+    if not names:
+        return []
+    missing = sorted({t for name in names for t in classes[name] if t not in truth})
+    if missing:
+        raise ValueError(f"no true like probability for template(s) {missing[:5]}")
+    weights = [float((class_shares or {}).get(name, 1.0)) for name in names]
+    rng = random.Random(seed)
+    shared, own = math.sqrt(run_correlation), math.sqrt(1 - run_correlation)
+    drawn = []
+    for _ in range(runs):
+        name = rng.choices(names, weights)[0]
+        at = rng.uniform(0, period_days * DAY)
+        mood = rng.gauss(0, 1)
+        ids = tuple(classes[name])
+        liked = frozenset(t for t in ids if _NORMAL.cdf(shared * mood + own * rng.gauss(0, 1)) < truth[t])
+        drawn.append((at, name, ids, liked))
+    drawn.sort(key=lambda d: d[0])
+    return [CustomerRun(i, name, at, ids, liked) for i, (at, name, ids, liked) in enumerate(drawn)]
