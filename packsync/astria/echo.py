@@ -170,6 +170,9 @@ def sent_of(body: Mapping[str, Any]) -> Sent:
     return Sent(canonical_text(str(body.get("text") or "")), params)
 
 
+MAX_RETIRED = 20_000  # removed templates whose text the state file keeps
+
+
 @dataclass
 class TargetState:
     """The echo profile and the record of what was sent, for one target of a project."""
@@ -179,13 +182,24 @@ class TargetState:
     profile: EchoProfile = field(default_factory=EchoProfile)
     sent: dict[int, Sent] = field(default_factory=dict)
     problem: str | None = None  # why the saved state was not used
+    retired: dict[int, str] = field(default_factory=dict)  # removed templates: the text sent to each (stats' lineage)
 
     def record(self, template_id: int, body: Mapping[str, Any]) -> None:
         self.sent[template_id] = sent_of(body)
 
     def forget(self, ids: Iterable[int]) -> None:
+        """Templates removed from the account: no longer compared, but their text is kept (the newest
+        MAX_RETIRED), so that stats can still name the prompt key of their customers' runs."""
         for template_id in ids:
-            self.sent.pop(template_id, None)
+            gone = self.sent.pop(template_id, None)
+            if gone is not None:
+                self.retired[template_id] = gone.text
+        for template_id in sorted(self.retired)[: max(0, len(self.retired) - MAX_RETIRED)]:
+            del self.retired[template_id]
+
+    def texts(self) -> dict[int, str]:
+        """The text sent to every template this project created, removed ones included."""
+        return {**self.retired, **{tid: sent.text for tid, sent in self.sent.items()}}
 
     def sent_to(self, template_id: int, text: str) -> Sent | None:
         """What was sent to this template, if it is the one recorded (ids of an emptied sandbox recur)."""
@@ -198,6 +212,7 @@ class TargetState:
             "account": self.account,
             "profile": self.profile.to_json(),
             "sent": {str(k): {"text": v.text, "params": v.params} for k, v in sorted(self.sent.items())},
+            "retired": {str(k): v for k, v in sorted(self.retired.items())},
         }
 
     def save(self) -> None:
@@ -238,4 +253,8 @@ def load_state(project_root: Path, target: str, account: str) -> TargetState:
         if isinstance(text, str) and isinstance(params, dict):
             known = {n: v for n, v in params.items() if n in PROMPT_PARAM_DEFAULTS and plain(n, v) is not None}
             state.sent[int(key)] = Sent(text, known)
+    retired = data.get("retired")
+    for key, text in retired.items() if isinstance(retired, dict) else ():
+        if isinstance(key, str) and key.isdigit() and isinstance(text, str):
+            state.retired[int(key)] = text
     return state

@@ -12,7 +12,7 @@ from packsync.commands.base import Streams
 from packsync.commands.prologue import prepare
 from packsync.errors import ExitCode
 from packsync.feedback.preview import preview_slug
-from packsync.feedback.stats import SCOPE_NOTE, STATS_FORMATS, StatsReport, gather_stats
+from packsync.feedback.stats import SCOPE_NOTE, STATS_FORMATS, Lineage, StatsReport, gather_stats
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,12 @@ def run_stats(options: StatsOptions, io: Streams) -> ExitCode:
     test = set(ready.target.test_tune_ids) | set(options.exclude_tune_ids)
     declared = {p.slug for p in ready.workspace.packs}
     previews = {preview_slug(p) for p in ready.workspace.packs} - declared
+    lineage = Lineage(ready.observation(io).state.texts(), ready.workspace.project.root)
 
     async def read() -> StatsReport:
         async with ready.client() as client:
             return await gather_stats(
-                client, ready.packs, ready.target.tune_ids, options.since, options.min_runs, test, previews
+                client, ready.packs, ready.target.tune_ids, options.since, options.min_runs, test, previews, lineage
             )
 
     report = asyncio.run(read())

@@ -28,14 +28,16 @@ from __future__ import annotations
 import csv
 import html
 import io
-from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
-from packsync.desired.state import desired_state
+from packsync.desired.state import DesiredPack, desired_state
+from packsync.feedback.lineage import attribute, history, versions_of
 from packsync.packfiles.pack import Pack
 from packsync.plan.build import read_declared
 from packsync.plan.diff import LiveState
@@ -60,6 +62,25 @@ class TemplateStats:
     runs: int
     likes: int
     rework: bool = False
+    live: bool = True  # False: an earlier template of the pack, no longer on the account
+    attributed: str = "live"  # how its key is known: live, sent (state file), generated (a prompt's text), "" not
+    commit: str = ""  # for an earlier template: the commit of the pack file that held its text, when known
+    versions: tuple[int, ...] = ()  # every template of this key and class, live first, then newest first
+
+    @property
+    def rate(self) -> float:
+        return self.likes / self.runs if self.runs else 0.0
+
+
+@dataclass
+class KeyStats:
+    """One prompt key of one class, over every version of it (the live template and earlier ones)."""
+
+    key: str
+    class_name: str
+    runs: int
+    likes: int
+    versions: tuple[int, ...]
 
     @property
     def rate(self) -> float:
@@ -76,6 +97,7 @@ class PackStats:
     templates: list[TemplateStats]
     excluded_runs: int = 0  # runs on test tunes, left out
     excluded_likes: int = 0
+    keys: list[KeyStats] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -133,13 +155,16 @@ async def gather_stats(
     min_runs: int,
     exclude_tune_ids: Collection[int] = (),
     preview_slugs: Collection[str] = (),
+    lineage: Lineage | None = None,
 ) -> StatsReport:
-    """Runs and likes per template of ``packs``, customers' only.
+    """Runs and likes per template of ``packs``, customers' only, earlier templates included.
 
     ``exclude_tune_ids``: test tunes (declared or given); ``preview_slugs``: the
-    slugs of the preview packs (none a declared pack's), whose runs record more test tunes.
+    slugs of the preview packs (none a declared pack's), whose runs record more test tunes;
+    ``lineage``: where the keys of earlier templates are looked up (:mod:`lineage`).
     """
     keep = _since_filter(since)
+    sources = lineage or Lineage()
 
     async def one(pack: Pack, live: LiveState, test: set[int]) -> PackStats:
         if live.summary is None:
@@ -148,38 +173,25 @@ async def gather_stats(
         generated, liked = await gather_all(
             client.list_prompts(base_pack_id=pack_id), client.list_prompts(base_pack_id=pack_id, liked="true")
         )
-        runs, excluded_runs = _tally(generated, pack_id, test, keep)
-        likes, excluded_likes = _tally(liked, pack_id, test, keep)
+        runs = _tally(generated, pack_id, test, keep)
+        likes = _tally(liked, pack_id, test, keep)
         (desired,) = desired_state([pack], tune_ids)
-        # which declared template each live one is, on what the account shows of it (plan's own matching)
-        matched = match_templates([t.identity for t in desired.templates], list(live.templates))
-        declared = {int(found["id"]): desired.templates[index] for index, found in matched.kept.items()}
-        rows = []
-        for template in live.templates:
-            tid = int(template["id"])
-            want = declared.get(tid)
-            row = TemplateStats(
-                pack=pack.slug,
-                template_id=tid,
-                key=want.key if want else "",
-                class_name=want.class_name if want else "?",
-                source=f"{want.location.path}:{want.location.line}" if want else "",
-                text=str(template.get("text") or ""),
-                runs=runs.get(tid, 0),
-                likes=likes.get(tid, 0),
-            )
-            row.rework = row.runs >= min_runs and row.likes == 0
-            rows.append(row)
-        rows.sort(key=lambda r: (-r.rate, -r.likes, -r.runs, r.key))
+        rows = _live_rows(pack, desired, live, runs, likes)
+        rows += _earlier_rows(pack, desired, {t.id for t in live.templates}, runs, likes, sources, tune_ids)
+        for row in rows:
+            row.rework = row.live and row.runs >= min_runs and row.likes == 0
+        keys = _link_versions(rows)
+        rows.sort(key=lambda r: (not r.live, -r.rate, -r.likes, -r.runs, r.key))
         return PackStats(
             pack.slug,
             pack.path,
             pack_id,
-            sum(runs.values()),
-            sum(likes.values()),
+            sum(runs.counts.values()),
+            sum(likes.counts.values()),
             rows,
-            excluded_runs,
-            excluded_likes,
+            runs.excluded,
+            likes.excluded,
+            keys,
         )
 
     states, undeclared = await read_declared(client, packs, lambda pack, live: live)
@@ -190,23 +202,125 @@ async def gather_stats(
     return StatsReport(stats, tuple(sorted(test)))
 
 
+@dataclass(frozen=True)
+class Lineage:
+    """Where stats looks up the keys of earlier templates: what was sent to each template (the
+    target's state file) and the git repository that holds the pack files (None: no history)."""
+
+    sent: Mapping[int, str] = field(default_factory=dict)
+    root: Path | None = None
+
+
+@dataclass
+class _Tally:
+    counts: dict[int, int]  # template id -> customers' prompts
+    excluded: int  # prompts on test tunes
+    sample: dict[int, str]  # template id -> the text of one prompt generated from it
+
+
+def _live_rows(pack: Pack, desired: DesiredPack, live: LiveState, runs: _Tally, likes: _Tally) -> list[TemplateStats]:
+    """One row per live template, named by the declared template it is (plan's own matching)."""
+    matched = match_templates([t.identity for t in desired.templates], list(live.templates))
+    declared = {found.id: desired.templates[index] for index, found in matched.kept.items()}
+    rows = []
+    for template in live.templates:
+        want = declared.get(template.id)
+        rows.append(
+            TemplateStats(
+                pack=pack.slug,
+                template_id=template.id,
+                key=want.key if want else "",
+                class_name=want.class_name if want else "?",
+                source=f"{want.location.path}:{want.location.line}" if want else "",
+                text=template.text,
+                runs=runs.counts.get(template.id, 0),
+                likes=likes.counts.get(template.id, 0),
+            )
+        )
+    return rows
+
+
+def _earlier_rows(
+    pack: Pack,
+    desired: DesiredPack,
+    live_ids: set[int],
+    runs: _Tally,
+    likes: _Tally,
+    sources: Lineage,
+    tune_ids: Mapping[int, int],
+) -> list[TemplateStats]:
+    """One row per template that customers' prompts came from and that the pack no longer has,
+    with the key the files' history gives it (:mod:`lineage`), or none."""
+    earlier = sorted((set(runs.counts) | set(likes.counts)) - live_ids)
+    if not earlier:
+        return []
+    texts = {tid: (sources.sent.get(tid), runs.sample.get(tid) or likes.sample.get(tid, "")) for tid in earlier}
+    versions = versions_of(pack, desired.templates)
+    found = attribute(texts, versions)
+    if len(found) < len(earlier) and sources.root is not None:
+        path = Path(pack.path) if Path(pack.path).is_absolute() else sources.root / pack.path
+        versions += history(sources.root, str(path), pack.slug, tune_ids)
+        found = attribute(texts, versions)
+    where = {(t.key, t.class_name): f"{t.location.path}:{t.location.line}" for t in desired.templates}
+    rows = []
+    for tid in earlier:
+        named = found.get(tid)
+        sent, sample = texts[tid]
+        version = named.version if named else None
+        rows.append(
+            TemplateStats(
+                pack=pack.slug,
+                template_id=tid,
+                key=version.key if version else "",
+                class_name=version.class_name if version else "?",
+                source=where.get((version.key, version.class_name), "") if version else "",
+                text=version.text if version else (sent or sample),
+                runs=runs.counts.get(tid, 0),
+                likes=likes.counts.get(tid, 0),
+                live=False,
+                attributed=named.how if named else "",
+                commit=version.commit if version else "",
+            )
+        )
+    return rows
+
+
+def _link_versions(rows: list[TemplateStats]) -> list[KeyStats]:
+    """Give every row the ids of all versions of its key and class; the keys, over all versions."""
+    groups: dict[tuple[str, str], list[TemplateStats]] = {}
+    for row in rows:
+        if row.key:
+            groups.setdefault((row.key, row.class_name), []).append(row)
+    keys = []
+    for (key, class_name), members in groups.items():
+        members.sort(key=lambda r: (not r.live, -r.template_id))
+        ids = tuple(r.template_id for r in members)
+        for row in members:
+            row.versions = ids
+        keys.append(KeyStats(key, class_name, sum(r.runs for r in members), sum(r.likes for r in members), ids))
+    keys.sort(key=lambda k: (-k.rate, -k.likes, k.key, k.class_name))
+    return keys
+
+
 def _tally(
     prompts: list[dict[str, Any]], pack_id: int, test: set[int], keep: Callable[[dict[str, Any]], bool]
-) -> tuple[dict[int, int], int]:
-    """Per template, the customers' prompts among ``prompts``; and how many were on test tunes."""
-    counts: dict[int, int] = {}
-    excluded = 0
+) -> _Tally:
+    """Per template, the customers' prompts among ``prompts``; how many were on test tunes; and
+    the text of one prompt per template (for finding the key of an earlier template)."""
+    tally = _Tally({}, 0, {})
     for prompt in prompts:
         if not keep(prompt) or prompt.get("orig_prompt_id") is None:
             continue
         if prompt.get("base_pack_id") not in (None, pack_id):
             continue  # generated by another pack (a preview pack): never a run of this one
         if prompt.get("tune_id") in test:
-            excluded += 1
+            tally.excluded += 1
             continue
         template = int(prompt["orig_prompt_id"])
-        counts[template] = counts.get(template, 0) + 1
-    return counts, excluded
+        tally.counts[template] = tally.counts.get(template, 0) + 1
+        if template not in tally.sample and isinstance(prompt.get("text"), str):
+            tally.sample[template] = prompt["text"]
+    return tally
 
 
 # -- output ---------------------------------------------------------------------
@@ -231,11 +345,30 @@ def to_json(report: StatsReport, since: date | None) -> str:
                 "rate": round(p.rate, 4),
                 "excluded": {"runs": p.excluded_runs, "likes": p.excluded_likes},
                 "templates": [{**asdict(t), "rate": round(t.rate, 4)} for t in p.templates],
+                "keys": [{**asdict(k), "rate": round(k.rate, 4)} for k in p.keys],
+                "unattributed": _unattributed(p),
             }
             for p in report.packs
         ],
     }
     return json_text(document) + "\n"
+
+
+def _unattributed(pack: PackStats) -> dict[str, Any]:
+    """The earlier templates whose key no source gives: their runs and likes, counted, never dropped."""
+    rows = [t for t in pack.templates if not t.live and not t.key]
+    return {
+        "templates": [t.template_id for t in rows],
+        "runs": sum(t.runs for t in rows),
+        "likes": sum(t.likes for t in rows),
+    }
+
+
+def _name(t: TemplateStats) -> str:
+    if t.live:
+        return t.key or "(not in files)"
+    where = f", {t.commit}" if t.commit else ""
+    return f"{t.key} (earlier #{t.template_id}{where})" if t.key else f"(earlier #{t.template_id}, key unknown)"
 
 
 def _left_out(pack: PackStats) -> str:
@@ -256,7 +389,9 @@ def _cell(value: Any) -> Any:
 def to_csv(stats: list[PackStats]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["pack", "template_id", "key", "class", "source", "runs", "likes", "rate", "rework", "text"])
+    writer.writerow(
+        ["pack", "template_id", "key", "class", "source", "runs", "likes", "rate", "rework", "text", "live", "versions"]
+    )
     for pack in stats:
         for t in pack.templates:
             writer.writerow(
@@ -272,6 +407,8 @@ def to_csv(stats: list[PackStats]) -> str:
                     f"{t.rate:.4f}",
                     t.rework,
                     t.text,
+                    t.live,
+                    " ".join(str(v) for v in t.versions),
                 ]
             )
     return buffer.getvalue()
@@ -286,12 +423,24 @@ def to_table(stats: list[PackStats]) -> str:
             lines.append(f"  ({_left_out(pack)})")
         if not pack.templates:
             continue
-        width = max(len(t.key or "(not in files)") for t in pack.templates)
+        width = max(len(_name(t)) for t in pack.templates)
         lines.append(f"  {'PROMPT':<{width}}  {'CLASS':<8} {'RUNS':>6} {'LIKES':>6} {'RATE':>6}")
         for t in pack.templates:
             flag = "  <- no likes yet: rework?" if t.rework else ""
-            name = t.key or "(not in files)"
+            name = _name(t)
             lines.append(f"  {name:<{width}}  {t.class_name:<8} {t.runs:>6} {t.likes:>6} {_percent(t.rate):>6}{flag}")
+        for k in pack.keys:
+            if len(k.versions) > 1:
+                lines.append(
+                    f"  {k.key} ({k.class_name}), all {len(k.versions)} versions: "
+                    f"{k.runs} runs, {k.likes} likes, {_percent(k.rate)}"
+                )
+        lost = _unattributed(pack)
+        if lost["templates"]:
+            lines.append(
+                f"  {lost['runs']} run(s) and {lost['likes']} like(s) of {len(lost['templates'])} earlier "
+                "template(s) whose prompt key neither the state file nor the pack file's git history gives"
+            )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -329,7 +478,7 @@ def to_html(stats: list[PackStats], since: date | None) -> str:
             width = round(240 * t.rate)
             flag = " <span class='rework'>no likes yet: rework?</span>" if t.rework else ""
             parts.append(
-                f"<tr><td><b>{html.escape(t.key or '(not in files)')}</b>{flag}"
+                f"<tr><td><b>{html.escape(_name(t))}</b>{flag}"
                 f"<div class='text'>{html.escape(t.text)}</div></td><td>{html.escape(t.class_name)}</td>"
                 f"<td class='num'>{t.runs}</td><td class='num'>{t.likes}</td>"
                 f"<td><div class='track'><div class='bar' style='width:{width}px'></div></div>"

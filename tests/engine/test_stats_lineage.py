@@ -1,0 +1,95 @@
+"""stats keeps the runs and likes of an edited prompt's earlier templates with its key: from the
+record of what was sent, or from the pack file's git history, in both sandbox modes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.engine.conftest import Project, landed
+
+OLD = "sitting in a carpet of fallen"
+NEW = "lying in a carpet of fallen"
+
+
+def _git(project: Project, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.test", *args],
+        cwd=project.root,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _customer_run(project: Project, title: str, like: str) -> None:
+    """One customer (a dog) runs the pack; the prompt generated from the template whose text holds
+    ``like`` is liked."""
+    with project.sandbox.http() as http:
+        spec = {"title": title, "name": "dog", "branch": "fast", "image_urls": ["https://x/1.jpg"]}
+        spec["characteristics"] = {"fur_color": "ginger fur"}
+        tune = http.post("/tunes", json={"tune": spec}).json()["id"]
+        pack = project.own_pack("pet-portraits")
+        assert pack is not None
+        http.post(f"/p/{pack['id']}/tunes", json={"tune": {"tune_ids": [tune]}}).raise_for_status()
+        prompts = landed(project, tune)[tune]
+        (hit,) = [p for p in prompts if like in p["text"]]
+        assert "ginger fur" in hit["text"]  # the placeholder is filled: the key is found by a pattern
+        http.post(f"/prompts/{hit['id']}/likes").raise_for_status()
+
+
+def _pet(project: Project) -> dict[str, Any]:
+    done = project.run("stats", "--pack", "pet-portraits", "--format", "json")
+    assert done.code == 0, done.err
+    (pet,) = json.loads(done.out)["packs"]
+    return dict(pet)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_an_edited_prompt_keeps_the_runs_and_likes_of_its_earlier_template(project: Project, mode: str) -> None:
+    _git(project, "init", "-q")
+    _git(project, "add", "-A")
+    _git(project, "commit", "-qm", "first")
+    assert project.apply("--pack", "pet-portraits").code == 0
+    old = next(t["id"] for t in project.templates("pet-portraits") if OLD in t["text"] and "ohwx dog" in t["text"])
+    for n in range(2):
+        _customer_run(project, f"customer {n}", OLD)
+    project.edit("pet-portraits.yaml", OLD, NEW)
+    _git(project, "commit", "-qam", "autumn-park: lying, not sitting")
+    assert project.apply("--pack", "pet-portraits").code == 0
+    new = next(t["id"] for t in project.templates("pet-portraits") if NEW in t["text"] and "ohwx dog" in t["text"])
+    _customer_run(project, "customer 2", NEW)
+
+    pet = _pet(project)
+    rows = {r["template_id"]: r for r in pet["templates"]}
+    assert (rows[old]["live"], rows[old]["key"], rows[old]["class_name"]) == (False, "autumn-park", "dog")
+    assert (rows[old]["runs"], rows[old]["likes"], rows[old]["attributed"]) == (2, 2, "sent")
+    assert (rows[new]["live"], rows[new]["runs"], rows[new]["likes"]) == (True, 1, 1)
+    assert rows[new]["versions"] == rows[old]["versions"] == [new, old]
+    (key,) = [k for k in pet["keys"] if (k["key"], k["class_name"]) == ("autumn-park", "dog")]
+    assert (key["runs"], key["likes"], key["versions"]) == (3, 3, [new, old])
+    assert pet["unattributed"] == {"templates": [], "runs": 0, "likes": 0}
+    assert pet["runs"] == sum(r["runs"] for r in pet["templates"])  # every run is on some row
+    table = project.run("stats", "--pack", "pet-portraits").out
+    assert f"autumn-park (earlier #{old}, " in table and "autumn-park (dog), all 2 versions: 3 runs, 3 likes" in table
+
+    # Another machine: no record of what was sent; the git history still names the key.
+    shutil.rmtree(project.root / ".packsync" / "state")
+    rows = {r["template_id"]: r for r in _pet(project)["templates"]}
+    assert (rows[old]["key"], rows[old]["attributed"], rows[old]["versions"]) == (
+        "autumn-park",
+        "generated",
+        [new, old],
+    )
+    assert rows[old]["commit"]  # the commit that held the earlier text
+
+    # Without the history either, the runs are still counted, as unattributed.
+    shutil.rmtree(project.root / ".git")
+    pet = _pet(project)
+    rows = {r["template_id"]: r for r in pet["templates"]}
+    assert (rows[old]["key"], rows[old]["runs"], rows[old]["likes"], rows[old]["attributed"]) == ("", 2, 2, "")
+    assert pet["unattributed"] == {"templates": [old], "runs": 2, "likes": 2}
+    assert "2 run(s) and 2 like(s) of 1 earlier template(s)" in project.run("stats", "--pack", "pet-portraits").out
