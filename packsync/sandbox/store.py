@@ -295,6 +295,10 @@ class Store:
             params.extend(filters["names"])
         return self._page("tunes", clauses, params, before_id, limit, offset)
 
+    def count_titled(self, pattern: str) -> int:
+        """How many tunes have a title ``LIKE pattern``."""
+        return int(self.db.execute("SELECT COUNT(*) FROM tunes WHERE title LIKE ?", (pattern,)).fetchone()[0])
+
     def update_tune(self, tune_id: int, fields: dict[str, Any]) -> None:
         row = self.db.execute("SELECT data FROM tunes WHERE id = ?", (tune_id,)).fetchone()
         data = json.loads(row["data"]) if row else {}
