@@ -6,7 +6,7 @@ prompts cloned from the pack's templates exactly as a ``tune_ids`` pack run clon
 (``PackRun.clone_fields``: ``orig_prompt_id``, ``base_pack_id``, ``{{name}}`` filled), rendered,
 created at the run's moment, and a like on each prompt the customer liked. It is an admin
 shortcut, not a client: in the realistic mode too the clones exist at once. Rows are written
-in batches, in one transaction.
+in batches of 20,000 prompts, in one transaction.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 MAX_RUNS = 100_000
 CUSTOMER_TITLE = "customer"
+_BATCH = 20_000  # prompts held in memory before they are inserted (100,000 runs of 60 templates: 3,000,000)
 _RENDER_SECONDS = 60.0  # a simulated prompt's images are finished this long after its run (or now)
 
 
@@ -81,7 +82,10 @@ def _write(app: SandboxApp, run: Any, drawn: list[CustomerRun], start: float) ->
     now = time.time()
     first = store.count_titled(f"{CUSTOMER_TITLE} %")
     tune_id, run_id, prompt_id = store.next_id("tunes"), store.next_id("runs"), store.next_id("prompts")
-    tunes, runs, prompts = [], [], []
+    tunes: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    prompts: list[dict[str, Any]] = []
+    written = 0
     template_likes: Counter[int] = Counter()
     for customer in drawn:
         at = start + customer.at
@@ -102,11 +106,20 @@ def _write(app: SandboxApp, run: Any, drawn: list[CustomerRun], start: float) ->
             prompts.append(row)
             prompt_id += 1
         tune_id, run_id = tune_id + 1, run_id + 1
-    store.insert_many("tunes", tunes)
-    store.insert_many("runs", runs)
-    store.insert_many("prompts", prompts)
+        if len(prompts) >= _BATCH:
+            written += _flush(app, tunes, runs, prompts)
+    written += _flush(app, tunes, runs, prompts)
     store.add_template_likes(dict(template_likes))
-    return len(prompts), sum(template_likes.values())
+    return written, sum(template_likes.values())
+
+
+def _flush(app: SandboxApp, *batches: list[dict[str, Any]]) -> int:
+    """Insert the tunes, runs and prompts gathered so far (and empty the lists); the prompts written."""
+    count = len(batches[-1])
+    for table, rows in zip(("tunes", "runs", "prompts"), batches, strict=True):
+        app.store.insert_many(table, rows)
+        rows.clear()
+    return count
 
 
 def _customer_tune(run: Any, tune_id: int, title: str, class_name: str, stamp: str) -> dict[str, Any]:
