@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from packsync.sandbox.context import PLACEHOLDER, ApiError, Context
 from packsync.sandbox.customers import DAY, CustomerRun, draw_truth, simulate_runs
 from packsync.sandbox.httpserver import Request
+from packsync.sandbox.routes.packs import PackRun
 from packsync.sandbox.store import OWN_USER, now_iso, prompt_row
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ _RENDER_SECONDS = 60.0  # a simulated prompt's images are finished this long aft
 
 def simulate(app: SandboxApp, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     """Draw and write the runs of ``data`` (the endpoint's body); the answer tells the truth used."""
-    from packsync.sandbox.routes.packs import PackRun
 
     pack = _own_pack(app, data.get("pack"))
     runs = _number(data, "runs", None, int, 0, MAX_RUNS)
@@ -76,7 +76,7 @@ def simulate(app: SandboxApp, request: Request, data: dict[str, Any]) -> dict[st
     }
 
 
-def _write(app: SandboxApp, run: Any, drawn: list[CustomerRun], start: float) -> tuple[int, int]:
+def _write(app: SandboxApp, run: PackRun, drawn: list[CustomerRun], start: float) -> tuple[int, int]:
     """The tunes, runs, prompts and likes of ``drawn``, in batches; (prompts, likes) written."""
     store = app.store
     now = time.time()
@@ -122,7 +122,7 @@ def _flush(app: SandboxApp, *batches: list[dict[str, Any]]) -> int:
     return count
 
 
-def _customer_tune(run: Any, tune_id: int, title: str, class_name: str, stamp: str) -> dict[str, Any]:
+def _customer_tune(run: PackRun, tune_id: int, title: str, class_name: str, stamp: str) -> dict[str, Any]:
     """A customer's trained tune, as a pack run that trains one makes it (the pack's model and token),
     with a value for each ``{{name}}`` of the pack's templates among its characteristics."""
     names = sorted({m.group(1) for t in run.templates for m in PLACEHOLDER.finditer(t["text"])})
