@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from packsync.sandbox.app import SandboxApp
 
 MAX_RUNS = 100_000
+MAX_DAYS = 3650  # ten years back is as far as a period goes
 CUSTOMER_TITLE = "customer"
 _BATCH = 20_000  # prompts held in memory before they are inserted (100,000 runs of 60 templates: 3,000,000)
 _RENDER_SECONDS = 60.0  # a simulated prompt's images are finished this long after its run (or now)
@@ -37,11 +38,10 @@ _RENDER_SECONDS = 60.0  # a simulated prompt's images are finished this long aft
 
 def simulate(app: SandboxApp, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     """Draw and write the runs of ``data`` (the endpoint's body); the answer tells the truth used."""
-
     pack = _own_pack(app, data.get("pack"))
     runs = _number(data, "runs", None, int, 0, MAX_RUNS)
     seed = _number(data, "seed", 0, int, None, None)
-    days = _number(data, "days", 30.0, float, 0, None)
+    days = _number(data, "days", 30.0, float, 0, MAX_DAYS)
     correlation = _number(data, "run_correlation", 0.3, float, 0, None)
     if correlation >= 1:
         raise ApiError(422, "run_correlation must be at least 0 and below 1")
