@@ -218,3 +218,4 @@ def test_the_cli_sends_the_request_and_prints_the_truth(project: Project, tmp_pa
     assert done.exit_code == 2 and "is not CLASS=WEIGHT" in done.output
     done = runner.invoke(cli, ["sandbox", "simulate", "--url", url, "--pack", "nope", "--runs", "1"])
     assert done.exit_code == 1 and "the sandbox answered 404: Pack nope not found" in done.stderr
+    assert "simulate  Make seeded customer runs" in runner.invoke(cli, ["sandbox", "--help"]).output
