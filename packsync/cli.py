@@ -17,6 +17,7 @@ import click
 
 from packsync import __version__
 from packsync.commands.base import invoke
+from packsync.commands.simulate import simulate_command
 from packsync.errors import ExitCode
 
 
@@ -106,7 +107,7 @@ def render(
     sys.exit(invoke(run_render, RenderOptions(pack, class_name, values, keys, output_format, project_dir)))
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free port.")
 @click.option(
     "--db",
@@ -160,27 +161,14 @@ def render(
     show_default=True,
     help="Sandbox seconds per real second in the realistic waits (100: a 180 s wait lasts 1.8 s).",
 )
-def sandbox(
-    port: int,
-    db: Path,
-    key: str | None,
-    idempotency: str | None,
-    seed_file: Path | None,
-    latency_ms: float,
-    faults: tuple[str, ...],
-    fault_seed: int,
-    retry_after: float,
-    render_delay: float,
-    train_delay: float,
-    access_log: bool,
-    realistic: bool,
-    realism: tuple[str, ...],
-    time_scale: float,
-) -> None:
+@click.pass_context
+def sandbox(ctx: click.Context, /, **options: Any) -> None:
     """Run the local Astria-compatible server on 127.0.0.1.
 
     The first line on stdout is always `listening http://127.0.0.1:PORT`. Fault kinds:
     429, 429-bare, 500, 502, 503, 504 (after the write), reset (after the write), slow.
+    `packsync sandbox simulate --pack SLUG --runs N --seed S` makes seeded customer runs
+    and likes of a pack in a running sandbox (see `packsync sandbox simulate --help`).
 
     \b
     Realistic behaviours (--realistic, or --realism NAME each):
@@ -207,26 +195,15 @@ def sandbox(
       class-after-tag      a template's class is the word after its tag
       flux-rules           on Flux: negative_prompt, cfg_scale >= 5, resolution are 422s
     """
+    if ctx.invoked_subcommand is not None:
+        return  # `packsync sandbox simulate ...` talks to a running sandbox
     from packsync.sandbox.main import SandboxOptions, run_sandbox
 
-    options = SandboxOptions(
-        port=port,
-        db=db,
-        key=key,
-        idempotency=idempotency,
-        seed_file=seed_file,
-        latency_ms=latency_ms,
-        faults=list(faults),
-        fault_seed=fault_seed,
-        retry_after=retry_after,
-        render_delay=render_delay,
-        train_delay=train_delay,
-        access_log=access_log,
-        realistic=realistic,
-        realism=list(realism),
-        time_scale=time_scale,
-    )
-    sys.exit(run_sandbox(options))
+    listed = {name: list(options[name]) for name in ("faults", "realism")}
+    sys.exit(run_sandbox(SandboxOptions(**{**options, **listed})))
+
+
+sandbox.add_command(simulate_command)
 
 
 @cli.command()

@@ -68,6 +68,13 @@ class Admin(Clock):
             except ApiError as exc:
                 return Response.error(exc.status, str(exc))
             return Response.json(201, created)
+        if name == "simulate" and request.method == "POST":
+            from packsync.sandbox.simulate import simulate
+
+            try:
+                return Response.json(201, simulate(self, request, data))  # type: ignore[arg-type]
+            except ApiError as exc:
+                return Response.error(exc.status, str(exc))
         if name == "state":
             return Response.json(200, self.store.counts())
         return Response.error(404, f"unknown sandbox endpoint {path}")

@@ -33,9 +33,25 @@ def insert_prompt(
     orig_prompt_id: int | None = None,
     run_id: int | None = None,
 ) -> int:
+    ids = {"pack_id": pack_id, "base_pack_id": base_pack_id, "orig_prompt_id": orig_prompt_id, "run_id": run_id}
+    return app.store.insert_prompt(workspace, prompt_fields(app, tune, text, params, **ids))
+
+
+def prompt_fields(
+    app: SandboxApp,
+    tune: sqlite3.Row,
+    text: str,
+    params: dict[str, Any],
+    *,
+    pack_id: int | None = None,
+    base_pack_id: int | None = None,
+    orig_prompt_id: int | None = None,
+    run_id: int | None = None,
+) -> dict[str, Any]:
+    """A new prompt's fields as the API makes them (class, price, render time); ``insert_prompt`` stores them."""
     num_images = int(params.get("num_images", 1))
     free = tune["branch"] in FREE_BRANCHES
-    fields = {
+    return {
         "tune_id": tune["id"],
         "pack_id": pack_id,
         "base_pack_id": base_pack_id,
@@ -50,7 +66,6 @@ def insert_prompt(
         "user_error": "Image generation failed (sandbox)" if FAIL_MARK in text else None,
         "run_id": run_id,
     }
-    return app.store.insert_prompt(workspace, fields)
 
 
 def same_prompt(app: SandboxApp, workspace: str, tune_id: int, text: str, params: dict[str, Any]) -> sqlite3.Row | None:

@@ -295,6 +295,10 @@ class Store:
             params.extend(filters["names"])
         return self._page("tunes", clauses, params, before_id, limit, offset)
 
+    def count_titled(self, pattern: str) -> int:
+        """How many tunes have a title ``LIKE pattern``."""
+        return int(self.db.execute("SELECT COUNT(*) FROM tunes WHERE title LIKE ?", (pattern,)).fetchone()[0])
+
     def update_tune(self, tune_id: int, fields: dict[str, Any]) -> None:
         row = self.db.execute("SELECT data FROM tunes WHERE id = ?", (tune_id,)).fetchone()
         data = json.loads(row["data"]) if row else {}
@@ -315,32 +319,30 @@ class Store:
     # -- prompts ------------------------------------------------------------
 
     def insert_prompt(self, workspace: str, fields: dict[str, Any]) -> int:
-        stamp = now_iso()
-        cursor = self.db.execute(
-            "INSERT INTO prompts (workspace, tune_id, pack_id, base_pack_id, orig_prompt_id, text, class_name, params, "
-            "callback, num_images, cost_mc, ready_at, started_training_at, user_error, run_id, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                workspace,
-                fields["tune_id"],
-                fields.get("pack_id"),
-                fields.get("base_pack_id"),
-                fields.get("orig_prompt_id"),
-                fields["text"],
-                fields.get("class_name", ""),
-                json.dumps(fields.get("params", {}), sort_keys=True),
-                fields.get("callback"),
-                fields.get("num_images", 1),
-                fields.get("cost_mc", 0),
-                fields["ready_at"],
-                stamp,
-                fields.get("user_error"),
-                fields.get("run_id"),
-                stamp,
-                stamp,
-            ),
-        )
+        row = prompt_row(workspace, fields, now_iso())
+        marks = ", ".join("?" * len(row))
+        cursor = self.db.execute(f"INSERT INTO prompts ({', '.join(row)}) VALUES ({marks})", list(row.values()))
         return int(cursor.lastrowid or 0)
+
+    def next_id(self, table: str) -> int:
+        """The id the next row of ``table`` gets (AUTOINCREMENT: never one used before)."""
+        assert table in ("prompts", "tunes", "runs")
+        seq = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+        top = self.db.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0]
+        return max(int(seq[0]) if seq else 0, int(top or 0)) + 1
+
+    def insert_many(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Rows of ``table`` in one statement, each with the same columns (the simulator's batches)."""
+        assert table in ("prompts", "tunes", "runs")
+        if not rows:
+            return
+        columns = list(rows[0])
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        self.db.executemany(sql, [[row[c] for c in columns] for row in rows])
+
+    def add_template_likes(self, counts: dict[int, int]) -> None:
+        """``counts`` more likes on each template, as that many likes of its clones add (``like``)."""
+        self.db.executemany("UPDATE prompts SET likes = likes + ? WHERE id = ?", [(n, t) for t, n in counts.items()])
 
     def prompt(self, scope: str | None, prompt_id: int) -> sqlite3.Row | None:
         return self._by_id("prompts", prompt_id, scope)
@@ -456,6 +458,29 @@ class Store:
             table: int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
             for table in ("packs", "tunes", "prompts")
         }
+
+
+def prompt_row(workspace: str, fields: dict[str, Any], stamp: str) -> dict[str, Any]:
+    """The columns of a new prompt (``fields`` as ``records.prompt_fields`` makes them), created at ``stamp``."""
+    return {
+        "workspace": workspace,
+        "tune_id": fields["tune_id"],
+        "pack_id": fields.get("pack_id"),
+        "base_pack_id": fields.get("base_pack_id"),
+        "orig_prompt_id": fields.get("orig_prompt_id"),
+        "text": fields["text"],
+        "class_name": fields.get("class_name", ""),
+        "params": json.dumps(fields.get("params", {}), sort_keys=True),
+        "callback": fields.get("callback"),
+        "num_images": fields.get("num_images", 1),
+        "cost_mc": fields.get("cost_mc", 0),
+        "ready_at": fields["ready_at"],
+        "started_training_at": stamp,
+        "user_error": fields.get("user_error"),
+        "run_id": fields.get("run_id"),
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
 
 
 _TUNE_COLUMNS = frozenset(

@@ -23,7 +23,7 @@ from packsync.sandbox.realism import (
     RUN_DELAY,
 )
 from packsync.sandbox.realistic import PendingRun, tailed_slug
-from packsync.sandbox.records import expired, insert_prompt, insert_tune
+from packsync.sandbox.records import expired, insert_tune, prompt_fields
 from packsync.slug import derive_slug
 
 if TYPE_CHECKING:
@@ -131,6 +131,11 @@ class PackRun:
 
     def clone_onto(self, tune: sqlite3.Row, run_id: int) -> list[int]:
         """The pack's templates of the tune's class, as the tune's own prompts (characteristics filled)."""
+        store, workspace = self.app.store, self.ctx.workspace
+        return [store.insert_prompt(workspace, fields) for fields in self.clone_fields(tune, run_id)]
+
+    def clone_fields(self, tune: sqlite3.Row, run_id: int) -> list[dict[str, Any]]:
+        """The fields of the prompts ``clone_onto`` creates (the simulator stores them in batches)."""
         created = []
         values = self.values_for(tune)
         for template in self.templates:
@@ -147,9 +152,8 @@ class PackRun:
             params = json.loads(template["params"])
             params.update(clean_prompt_params(self.overrides))
             created.append(
-                insert_prompt(
+                prompt_fields(
                     self.app,
-                    self.ctx.workspace,
                     tune,
                     text,
                     params,
