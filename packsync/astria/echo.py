@@ -20,8 +20,8 @@ a file that is not what this module writes is ignored with a warning, never beli
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -170,7 +170,18 @@ def sent_of(body: Mapping[str, Any]) -> Sent:
     return Sent(canonical_text(str(body.get("text") or "")), params)
 
 
-MAX_RETIRED = 20_000  # removed templates whose text the state file keeps
+MAX_RETIRED = 20_000  # removed templates the state file keeps
+
+
+@dataclass(frozen=True)
+class Retired:
+    """A template removed from the account: its text, and the prompt key (of ``pack``, for
+    ``class_name``) whose new version replaced it ("" when a remove, not a replace, took it)."""
+
+    text: str
+    pack: str = ""
+    key: str = ""
+    class_name: str = ""
 
 
 @dataclass
@@ -182,24 +193,29 @@ class TargetState:
     profile: EchoProfile = field(default_factory=EchoProfile)
     sent: dict[int, Sent] = field(default_factory=dict)
     problem: str | None = None  # why the saved state was not used
-    retired: dict[int, str] = field(default_factory=dict)  # removed templates: the text sent to each (stats' lineage)
+    retired: dict[int, Retired] = field(default_factory=dict)  # removed templates, for stats' lineage
 
     def record(self, template_id: int, body: Mapping[str, Any]) -> None:
         self.sent[template_id] = sent_of(body)
 
-    def forget(self, ids: Iterable[int]) -> None:
-        """Templates removed from the account: no longer compared, but their text is kept (the newest
-        MAX_RETIRED), so that stats can still name the prompt key of their customers' runs."""
-        for template_id in ids:
-            gone = self.sent.pop(template_id, None)
-            if gone is not None:
-                self.retired[template_id] = gone.text
-        for template_id in sorted(self.retired)[: max(0, len(self.retired) - MAX_RETIRED)]:
-            del self.retired[template_id]
+    def retire(self, template_id: int, text: str, pack: str = "", key: str = "", class_name: str = "") -> None:
+        """A template removed from the account: no longer compared, but what it was is kept (the
+        newest MAX_RETIRED), so that stats can still name the prompt key of its customers' runs:
+        the text sent to it (else the text it showed) and, when a replace removed it, the key and
+        class of the prompt that replaced it."""
+        gone = self.sent.pop(template_id, None)
+        self.retired[template_id] = Retired(
+            gone.text if gone is not None else canonical_text(text), pack, key, class_name
+        )
+        for old in sorted(self.retired)[: max(0, len(self.retired) - MAX_RETIRED)]:
+            del self.retired[old]
 
     def texts(self) -> dict[int, str]:
-        """The text sent to every template this project created, removed ones included."""
-        return {**self.retired, **{tid: sent.text for tid, sent in self.sent.items()}}
+        """The text of every template this project created or removed."""
+        return {
+            **{tid: r.text for tid, r in self.retired.items()},
+            **{tid: sent.text for tid, sent in self.sent.items()},
+        }
 
     def sent_to(self, template_id: int, text: str) -> Sent | None:
         """What was sent to this template, if it is the one recorded (ids of an emptied sandbox recur)."""
@@ -212,7 +228,7 @@ class TargetState:
             "account": self.account,
             "profile": self.profile.to_json(),
             "sent": {str(k): {"text": v.text, "params": v.params} for k, v in sorted(self.sent.items())},
-            "retired": {str(k): v for k, v in sorted(self.retired.items())},
+            "retired": {str(k): asdict(v) for k, v in sorted(self.retired.items())},
         }
 
     def save(self) -> None:
@@ -254,7 +270,10 @@ def load_state(project_root: Path, target: str, account: str) -> TargetState:
             known = {n: v for n, v in params.items() if n in PROMPT_PARAM_DEFAULTS and plain(n, v) is not None}
             state.sent[int(key)] = Sent(text, known)
     retired = data.get("retired")
-    for key, text in retired.items() if isinstance(retired, dict) else ():
-        if isinstance(key, str) and key.isdigit() and isinstance(text, str):
-            state.retired[int(key)] = text
+    for key, item in retired.items() if isinstance(retired, dict) else ():
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            continue
+        values = [item.get(name, "") for name in ("text", "pack", "key", "class_name")]
+        if isinstance(key, str) and key.isdigit() and all(isinstance(v, str) for v in values):
+            state.retired[int(key)] = Retired(*values)
     return state

@@ -31,7 +31,8 @@ def run_stats(options: StatsOptions, io: Streams) -> ExitCode:
     test = set(ready.target.test_tune_ids) | set(options.exclude_tune_ids)
     declared = {p.slug for p in ready.workspace.packs}
     previews = {preview_slug(p) for p in ready.workspace.packs} - declared
-    lineage = Lineage(ready.observation(io).state.texts(), ready.workspace.project.root)
+    state = ready.observation(io).state
+    lineage = Lineage(state.texts(), ready.workspace.project.root, state.retired)
 
     async def read() -> StatsReport:
         async with ready.client() as client:

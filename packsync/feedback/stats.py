@@ -36,8 +36,9 @@ from typing import Any
 
 from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
+from packsync.astria.echo import Retired
 from packsync.desired.state import DesiredPack, desired_state
-from packsync.feedback.lineage import attribute, history, versions_of
+from packsync.feedback.lineage import Attribution, Version, attribute, history, versions_of
 from packsync.packfiles.pack import Pack
 from packsync.plan.build import read_declared
 from packsync.plan.diff import LiveState
@@ -63,7 +64,7 @@ class TemplateStats:
     likes: int
     rework: bool = False
     live: bool = True  # False: an earlier template of the pack, no longer on the account
-    attributed: str = "live"  # how its key is known: live, sent (state file), generated (a prompt's text), "" not
+    attributed: str = "live"  # how its key is known: live, replaced, sent, generated (see lineage); "" not
     commit: str = ""  # for an earlier template: the commit of the pack file that held its text, when known
     versions: tuple[int, ...] = ()  # every template of this key and class, live first, then newest first
 
@@ -209,6 +210,7 @@ class Lineage:
 
     sent: Mapping[int, str] = field(default_factory=dict)
     root: Path | None = None
+    retired: Mapping[int, Retired] = field(default_factory=dict)  # removed templates; a replace's say the key
 
 
 @dataclass
@@ -256,11 +258,11 @@ def _earlier_rows(
         return []
     texts = {tid: (sources.sent.get(tid), runs.sample.get(tid) or likes.sample.get(tid, "")) for tid in earlier}
     versions = versions_of(pack, desired.templates)
-    found = attribute(texts, versions)
+    found = {**attribute(texts, versions), **_replaced(pack, sources, earlier)}
     if len(found) < len(earlier) and sources.root is not None:
         path = Path(pack.path) if Path(pack.path).is_absolute() else sources.root / pack.path
         versions += history(sources.root, str(path), pack.slug, tune_ids)
-        found = attribute(texts, versions)
+        found = {**attribute(texts, versions), **_replaced(pack, sources, earlier)}
     where = {(t.key, t.class_name): f"{t.location.path}:{t.location.line}" for t in desired.templates}
     rows = []
     for tid in earlier:
@@ -283,6 +285,17 @@ def _earlier_rows(
             )
         )
     return rows
+
+
+def _replaced(pack: Pack, sources: Lineage, earlier: list[int]) -> dict[int, Attribution]:
+    """The earlier templates a replace of this project's apply removed: the plan paired each with
+    the prompt key whose new version replaced it."""
+    out = {}
+    for tid in earlier:
+        gone = sources.retired.get(tid)
+        if gone is not None and gone.pack == pack.slug and gone.key:
+            out[tid] = Attribution(tid, Version(gone.key, gone.class_name, gone.text, "", ""), "replaced")
+    return out
 
 
 def _link_versions(rows: list[TemplateStats]) -> list[KeyStats]:

@@ -66,7 +66,11 @@ def test_an_edited_prompt_keeps_the_runs_and_likes_of_its_earlier_template(proje
     pet = _pet(project)
     rows = {r["template_id"]: r for r in pet["templates"]}
     assert (rows[old]["live"], rows[old]["key"], rows[old]["class_name"]) == (False, "autumn-park", "dog")
-    assert (rows[old]["runs"], rows[old]["likes"], rows[old]["attributed"]) == (2, 2, "sent")
+    assert (rows[old]["runs"], rows[old]["likes"], rows[old]["attributed"]) == (
+        2,
+        2,
+        "replaced",
+    )  # the plan paired them
     assert (rows[new]["live"], rows[new]["runs"], rows[new]["likes"]) == (True, 1, 1)
     assert rows[new]["versions"] == rows[old]["versions"] == [new, old]
     (key,) = [k for k in pet["keys"] if (k["key"], k["class_name"]) == ("autumn-park", "dog")]
@@ -74,7 +78,16 @@ def test_an_edited_prompt_keeps_the_runs_and_likes_of_its_earlier_template(proje
     assert pet["unattributed"] == {"templates": [], "runs": 0, "likes": 0}
     assert pet["runs"] == sum(r["runs"] for r in pet["templates"])  # every run is on some row
     table = project.run("stats", "--pack", "pet-portraits").out
-    assert f"autumn-park (earlier #{old}, " in table and "autumn-park (dog), all 2 versions: 3 runs, 3 likes" in table
+    assert f"autumn-park (earlier #{old})" in table and "autumn-park (dog), all 2 versions: 3 runs, 3 likes" in table
+
+    # The record of what was sent, without the replace's pairing: the text names the version in git.
+    state_file = next((project.root / ".packsync" / "state").glob("*.json"))
+    data = json.loads(state_file.read_text())
+    data["retired"] = {k: {**v, "key": "", "class_name": ""} for k, v in data["retired"].items()}
+    state_file.write_text(json.dumps(data))
+    rows = {r["template_id"]: r for r in _pet(project)["templates"]}
+    assert (rows[old]["key"], rows[old]["attributed"], rows[old]["versions"]) == ("autumn-park", "sent", [new, old])
+    assert f"autumn-park (earlier #{old}, {rows[old]['commit']})" in project.run("stats", "--pack", "pet-portraits").out
 
     # Another machine: no record of what was sent; the git history still names the key.
     shutil.rmtree(project.root / ".packsync" / "state")
@@ -93,3 +106,27 @@ def test_an_edited_prompt_keeps_the_runs_and_likes_of_its_earlier_template(proje
     assert (rows[old]["key"], rows[old]["runs"], rows[old]["likes"], rows[old]["attributed"]) == ("", 2, 2, "")
     assert pet["unattributed"] == {"templates": [old], "runs": 2, "likes": 2}
     assert "2 run(s) and 2 like(s) of 1 earlier template(s)" in project.run("stats", "--pack", "pet-portraits").out
+
+
+def test_stats_on_a_simulated_account_reports_every_run_and_like_of_every_version(project: Project, mode: str) -> None:
+    assert project.apply("--pack", "pet-portraits").code == 0
+    pack = project.own_pack("pet-portraits")
+    assert pack is not None
+
+    def simulate(seed: int) -> dict[str, Any]:
+        with project.sandbox.http() as http:
+            answer = http.post("/_sandbox/simulate", json={"pack": pack["id"], "runs": 60, "seed": seed}, timeout=120)
+        assert answer.status_code == 201, answer.text
+        return dict(answer.json())
+
+    first = simulate(1)
+    project.edit("pet-portraits.yaml", OLD, NEW)  # one prompt edited: its templates (dog and cat) replaced
+    assert project.apply("--pack", "pet-portraits").code == 0
+    second = simulate(2)
+    pet = _pet(project)
+    assert pet["runs"] == first["prompts"] + second["prompts"] and pet["likes"] == first["likes"] + second["likes"]
+    assert pet["unattributed"] == {"templates": [], "runs": 0, "likes": 0}
+    assert sum(k["runs"] for k in pet["keys"]) == pet["runs"] and sum(k["likes"] for k in pet["keys"]) == pet["likes"]
+    edited = [k for k in pet["keys"] if k["key"] == "autumn-park"]
+    assert sorted(k["class_name"] for k in edited) == ["cat", "dog"] and all(len(k["versions"]) == 2 for k in edited)
+    assert all(len(k["versions"]) == 1 for k in pet["keys"] if k["key"] != "autumn-park")

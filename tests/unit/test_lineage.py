@@ -3,9 +3,10 @@ prompt generated from it, the newest version winning, and nothing is guessed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from packsync.astria.echo import TargetState, load_state
+from packsync.astria.echo import Retired, TargetState, load_state, state_path
 from packsync.feedback.lineage import Version, attribute
 
 V1 = Version("autumn", "dog", "<lora:11:1> ohwx dog with {{fur_color}} sitting in leaves", "aaa1111", "2026-10-01")
@@ -40,14 +41,17 @@ def test_a_removed_templates_text_is_kept_for_lineage_and_bounded() -> None:
     state = TargetState()
     state.record(5, {"text": "a"})
     state.record(6, {"text": "b"})
-    state.forget([5])
-    assert 5 not in state.sent and state.texts() == {5: "a", 6: "b"}
+    state.retire(5, "shown text", "pets", "autumn", "dog")
+    state.retire(7, " never sent ")  # removed, not created here: the text it showed
+    assert 5 not in state.sent and state.texts() == {5: "a", 6: "b", 7: "never sent"}
+    assert (state.retired[5].key, state.retired[5].class_name, state.retired[7].key) == ("autumn", "dog", "")
     assert TargetState(retired={}).to_json()["retired"] == {}
     echo.MAX_RETIRED, before = 2, echo.MAX_RETIRED
     try:
         for tid in (10, 11, 12):
             state.record(tid, {"text": str(tid)})
-        state.forget([10, 11, 12])
+        for tid in (10, 11, 12):
+            state.retire(tid, "")
         assert sorted(state.retired) == [11, 12]  # the oldest go first
     finally:
         echo.MAX_RETIRED = before
@@ -56,6 +60,12 @@ def test_a_removed_templates_text_is_kept_for_lineage_and_bounded() -> None:
 def test_the_retired_texts_survive_the_state_file(tmp_path: Path) -> None:
     state = load_state(tmp_path, "prod", "acct")
     state.record(5, {"text": "a"})
-    state.forget([5])
+    state.retire(5, "a", "pets", "autumn", "dog")
     state.save()
-    assert load_state(tmp_path, "prod", "acct").texts() == {5: "a"}
+    again = load_state(tmp_path, "prod", "acct")
+    assert again.texts() == {5: "a"} and again.retired == state.retired
+    path = state_path(tmp_path, "prod")
+    data = json.loads(path.read_text())
+    data["retired"] = {"6": {"text": 5}, "x": {"text": "b"}, "7": "old form", "8": {"text": "c", "key": "k"}}
+    path.write_text(json.dumps(data))
+    assert load_state(tmp_path, "prod", "acct").retired == {8: Retired("c", "", "k", "")}  # the rest is not believed
