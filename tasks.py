@@ -211,7 +211,14 @@ def test() -> None:
     run([str(PY), "-m", "pytest", *ARGS])
 
 
-BENCHES = ("bench_validate.py", "bench_sandbox.py", "bench_client.py", "bench_plan.py", "bench_converge.py")
+BENCHES = (
+    "bench_validate.py",
+    "bench_sandbox.py",
+    "bench_client.py",
+    "bench_plan.py",
+    "bench_converge.py",
+    "study_stats.py",
+)
 
 
 def bench() -> None:
