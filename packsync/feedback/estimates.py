@@ -298,8 +298,8 @@ def poisson_binomial_tails(probabilities: Sequence[float], observed: int) -> tup
         return 1.0, 1.0
     observed = min(max(observed, 0), n)
     if n * (observed + 1) > _EXACT_WORK:
-        mean = math.fsum(probabilities)
-        variance = mean - math.fsum(p * p for p in probabilities)
+        mean = sum(probabilities)
+        variance = mean - sum(p * p for p in probabilities)
         if variance > 1e-12:
             below = NormalDist(mean, math.sqrt(variance)).cdf(observed)
             return below, 1.0 - below
@@ -372,20 +372,19 @@ def estimate_pack(
     liked_by: dict[int, int] = dict.fromkeys(keys, 0)
     keep_counts: dict[str, list[int]] = {}
     needed: dict[int, int] = {}
+    groups: dict[tuple[int, ...], list[float]] = {}  # runs that got the same templates: their shares
     for run, templates, liked in cleaned:
-        share = len(liked) / len(templates)
-        for t in templates:
-            seen = shares.get(t)
-            if seen is None:
-                seen = shares[t] = []
-                liked_by[t] = 0
-            seen.append(share)
+        groups.setdefault(templates, []).append(len(liked) / len(templates))
         for t in liked:
-            liked_by[t] += 1
+            liked_by[t] = liked_by.get(t, 0) + 1
         keep_counts.setdefault(run.class_name, []).append(len(liked))
         if len(liked) == k:  # a keeper that each of its likes made one
             for t in liked:
                 needed[t] = needed.get(t, 0) + 1
+    for templates, group in groups.items():
+        for t in templates:
+            shares.setdefault(t, []).extend(group)
+            liked_by.setdefault(t, 0)
     likes_per_run = [len(liked) for _, _, liked in cleaned]
     pack, variance = ratio_interval(likes_per_run, [len(t) for _, t, _ in cleaned])
     counts = {t: (liked_by[t], len(seen)) for t, seen in shares.items()}
