@@ -89,18 +89,22 @@ def null_pack(seeds: int) -> tuple[float, float]:
     return new / seeds, naive / seeds
 
 
-def bad_pack(seeds: int, bad_rate: float, runs_each: int = 30) -> tuple[float, float, float]:
+def bad_pack(seeds: int, bad_rate: float, runs_each: int = 30) -> tuple[float, float, float, float]:
+    """(share of the 4 bad prompts flagged, the same by today's rule, other prompts flagged per
+    report, the same by today's rule)."""
     bad = set(range(4))
     truth = {t: (bad_rate if t in bad else 0.2) for t in range(40)}
-    new = naive = false = 0
+    new = naive = false = naive_false = 0
     for seed in range(seeds):
         runs = one_class(truth, runs_each, seed=2000 + seed)
         found = estimate_pack(runs)
         flagged = {t for t, r in found.templates.items() if r.flag == "rework"}
+        theirs = naive_rework(runs)
         new += len(flagged & bad)
         false += len(flagged - bad)
-        naive += len(naive_rework(runs) & bad)
-    return new / (4 * seeds), naive / (4 * seeds), false / seeds
+        naive += len(theirs & bad)
+        naive_false += len(theirs - bad)
+    return new / (4 * seeds), naive / (4 * seeds), false / seeds, naive_false / seeds
 
 
 def uneven_runs(truth: dict[int, float], seed: int) -> list[RunLikes]:
@@ -175,9 +179,9 @@ def main() -> int:
     scale = 4 if args.quick else 1
     start = time.perf_counter()
     null_new, null_naive = null_pack(400 // scale)
-    bad_new, bad_naive, bad_false = bad_pack(400 // scale, 0.02)
-    weak_new, weak_naive, _ = bad_pack(400 // scale, 0.05)
-    later_new, later_naive, _ = bad_pack(400 // scale, 0.05, 60)
+    bad_new, bad_naive, bad_false, bad_naive_false = bad_pack(400 // scale, 0.02)
+    weak_new, weak_naive, _, _ = bad_pack(400 // scale, 0.05)
+    later_new, later_naive, _, _ = bad_pack(400 // scale, 0.05, 60)
     spread = uneven(400 // scale)
     pack_new, pack_naive = pack_coverage(1000 // scale)
     elapsed = timing()
@@ -191,7 +195,13 @@ def main() -> int:
             lambda v: v <= 0.3,
         ),
         Row("bad prompts (2% in a 20% pack) flagged, 30 runs", bad_new, bad_naive, "≥ 80%", lambda v: v >= 0.8, True),
-        Row("other prompts of that pack flagged rework, per report", bad_false, 0.0, "≤ 0.3", lambda v: v <= 0.3),
+        Row(
+            "other prompts of that pack flagged rework, per report",
+            bad_false,
+            bad_naive_false,
+            "≤ 0.3",
+            lambda v: v <= 0.3,
+        ),
         Row("weak prompts (5% in a 20% pack) flagged, 30 runs", weak_new, weak_naive, "", lambda v: True, True),
         Row("weak prompts (5% in a 20% pack) flagged, 60 runs", later_new, later_naive, "", lambda v: True, True),
         Row("truly best prompt ranked first, uneven runs", *spread["first"], "≥ 40%", lambda v: v >= 0.4, True),
