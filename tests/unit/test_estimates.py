@@ -14,6 +14,7 @@ from packsync.feedback.estimates import (
     beta_ppf,
     estimate_counts,
     estimate_pack,
+    fit_prior,
     poisson_binomial_tails,
     wilson,
 )
@@ -43,6 +44,8 @@ def test_known_values_of_the_beta_cdf_and_quantile() -> None:
         for p in (0.025, 0.5, 0.975):
             assert beta_cdf(beta_ppf(p, a, b), a, b) == pytest.approx(p, abs=1e-9)
     assert beta_ppf(0, 2, 3) == 0.0 and beta_ppf(1, 2, 3) == 1.0
+    assert beta_ppf(1e-6, 0.1, 1) == pytest.approx(1e-60, rel=1e-8)  # far in a steep tail: p^(1/a)
+    assert beta_ppf(0.999, 1, 0.2) == pytest.approx(1 - 0.001**5, abs=1e-15)
 
 
 def test_shrinkage_pulls_a_two_run_template_to_the_pack_and_barely_moves_a_well_measured_one() -> None:
@@ -54,6 +57,15 @@ def test_shrinkage_pulls_a_two_run_template_to_the_pack_and_barely_moves_a_well_
     assert found[100].low < 0.2 < found[100].high
     assert found[101].estimate == pytest.approx(0.3, abs=0.01)
     assert found[101].low > 0.2  # its interval excludes the pack rate
+
+
+def test_a_small_pack_gets_a_weak_prior_and_a_large_one_its_own() -> None:
+    weak = fit_prior([(1, 2), (0, 3)])
+    assert weak.weak and weak.concentration == 2.0 and weak.mean == pytest.approx(1.5 / 6)
+    spread = fit_prior([(20 + 10 * (t % 5), 200) for t in range(30)])  # rates 10%-30%
+    alike = fit_prior([(40 + (t % 3), 200) for t in range(30)])  # rates 20%-21%
+    assert not spread.weak and not alike.weak and spread.mean == pytest.approx(alike.mean, abs=0.01)
+    assert 5 < spread.concentration < 60 < alike.concentration
 
 
 def _pack(liked_share: float, runs: int, never: int = 0) -> list[RunLikes]:
