@@ -17,8 +17,11 @@ are correlated and a pack's prompts are not independent trials.
   variance (it would otherwise make the intervals too narrow when the prompts are alike). A
   pack with fewer than :data:`MIN_PRIOR_TEMPLATES` templates with runs, or fewer than
   :data:`MIN_PRIOR_RUNS` prompt runs, gets a weak prior (concentration :data:`WEAK_CONCENTRATION`).
-  Estimate: the posterior mean; interval: the equal-tailed 95% posterior interval. Each
-  template is one trial per run, so its counts are binomial given its rate.
+  Beside that prior, a small share (5%) of a weak Beta of the same mean stands for prompts
+  unlike the rest, so that a prompt whose counts clearly set it apart keeps its own rate.
+  Estimate: the posterior mean; interval: the equal-tailed 95% posterior interval (of a
+  mixture of two Betas, by the same Newton search). Each template is one trial per run, so
+  its counts are binomial given its rate.
 * **Flags**: each template is compared with the other prompts *of the same runs*. Given how many
   prompts a run liked in all, a template no different from the run's others would be the liked
   one with probability likes/prompts of that run (the exact permutation test within runs, which
@@ -47,6 +50,7 @@ DEFAULT_Q = 0.1
 MIN_PRIOR_TEMPLATES = 3
 MIN_PRIOR_RUNS = 20
 WEAK_CONCENTRATION = 2.0
+OUTLIER_SHARE = 0.05  # the prior's share of prompts unlike the rest of their pack
 _CONCENTRATION_RANGE = (0.5, 5000.0)
 _EXACT_WORK = 20_000  # runs x (likes + 1) up to which the Poisson-binomial tail is computed exactly
 
@@ -138,23 +142,24 @@ def _log_beta(a: float, b: float) -> float:
 
 
 def _continued_fraction(a: float, b: float, x: float) -> float:
-    """The continued fraction of the incomplete beta function (modified Lentz)."""
-    tiny, eps = 1e-300, 1e-15
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
+    """The continued fraction of the incomplete beta function (modified Lentz), two terms a
+    step; a denominator of exactly 0 becomes a tiny one, as Lentz's method prescribes."""
+    tiny = 1e-300
+    d = 1.0 - (a + b) * x / (a + 1)
+    c, d = 1.0, 1.0 / (d or tiny)
     h = d
     for m in range(1, 1000):
         m2 = 2 * m
-        for num in (
-            m * (b - m) * x / ((a + m2 - 1) * (a + m2)),
-            -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1)),
-        ):
-            d = 1.0 + num * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + num / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1.0) < eps:
+        num = m * (b - m) * x / ((a + m2 - 1) * (a + m2))
+        d = 1.0 / ((1.0 + num * d) or tiny)
+        c = (1.0 + num / c) or tiny
+        h *= d * c
+        num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1))
+        d = 1.0 / ((1.0 + num * d) or tiny)
+        c = (1.0 + num / c) or tiny
+        step = d * c
+        h *= step
+        if abs(step - 1.0) < 3e-15:
             break
     return h
 
@@ -176,16 +181,24 @@ def beta_cdf(x: float, a: float, b: float) -> float:
 def beta_ppf(p: float, a: float, b: float) -> float:
     """The ``p`` quantile of Beta(a, b): Newton steps on :func:`beta_cdf`, kept inside a
     shrinking bracket (a bisection step, geometric near 0, whenever Newton would leave it).
-    Accurate to about 1e-10 of the distance to the nearer end, 0 or 1."""
+    Accurate to about 1e-9 of the distance to the nearer end, 0 or 1."""
     if not 0 <= p <= 1:
         raise ValueError("p must be between 0 and 1")
     if p == 0 or p == 1:
         return float(p)
-    lo, hi = 0.0, 1.0
     log_norm = _log_beta(a, b)
-    x = _first_guess(p, a, b, log_norm)
+    return _solve(((1.0, a, b, log_norm),), p, 0.0, 1.0, _first_guess(p, a, b, log_norm))
+
+
+def _beta_log_pdf(x: float, a: float, b: float, log_norm: float) -> float:
+    return (a - 1) * math.log(x) + (b - 1) * math.log1p(-x) - log_norm
+
+
+def _solve(parts: Sequence[tuple[float, float, float, float]], p: float, lo: float, hi: float, x: float) -> float:
+    """Where a mixture of Betas ((weight, a, b, log B(a, b)) each) has the cdf ``p``, within
+    [lo, hi], from ``x``: Newton steps, bisection whenever a step would leave the bracket."""
     for _ in range(300):
-        f = beta_cdf(x, a, b) - p
+        f = sum(w * beta_cdf(x, a, b) for w, a, b, _ in parts) - p
         if f == 0:
             return x
         if f > 0:
@@ -193,7 +206,7 @@ def beta_ppf(p: float, a: float, b: float) -> float:
         else:
             lo = x
         try:
-            density = math.exp((a - 1) * math.log(x) + (b - 1) * math.log1p(-x) - log_norm)
+            density = sum(w * math.exp(_beta_log_pdf(x, a, b, norm)) for w, a, b, norm in parts)
             step = x - f / density
         except (OverflowError, ZeroDivisionError, ValueError):
             step = -1.0
@@ -203,7 +216,7 @@ def beta_ppf(p: float, a: float, b: float) -> float:
             nxt = hi * 1e-3 if hi < 1e-3 else hi / 2
         else:
             nxt = math.sqrt(lo * hi) if hi > 4 * lo else (lo + hi) / 2
-        tolerance = 1e-10 * min(nxt, 1 - nxt)  # relative to the nearer end
+        tolerance = 1e-9 * min(nxt, 1 - nxt)  # relative to the nearer end
         if nxt <= 0 or nxt >= 1 or abs(nxt - x) <= tolerance or hi - lo <= tolerance:
             return min(max(nxt, 0.0), 1.0)
         x = nxt
@@ -303,8 +316,42 @@ def fit_prior(counts: Sequence[tuple[int, int]], mean_variance: float = 0.0) -> 
 
 
 def posterior(likes: int, runs: int, prior: Prior) -> Interval:
-    """The posterior mean and equal-tailed 95% interval of a rate seen ``likes`` of ``runs`` times."""
-    a, b = prior.a + likes, prior.b + runs - likes
+    """The posterior mean and equal-tailed 95% interval of a rate seen ``likes`` of ``runs`` times.
+
+    The prior is the pack's Beta with a small share (:data:`OUTLIER_SHARE`) of a weak Beta of
+    the same mean beside it: a prompt unlike the rest of its pack (a rate its counts show
+    clearly) is not pulled in as if it had to be like them. The posterior is then a mixture of
+    two Betas, weighted by how likely each makes the counts; when the weak one's weight is
+    negligible the interval is that of the pack's Beta alone."""
+    if prior.weak:
+        return _beta_interval(prior.a + likes, prior.b + runs - likes)
+    wide = Prior(prior.mean, WEAK_CONCENTRATION, weak=True)
+    parts = []
+    for share, part in ((1 - OUTLIER_SHARE, prior), (OUTLIER_SHARE, wide)):
+        evidence = _log_beta(part.a + likes, part.b + runs - likes) - _log_beta(part.a, part.b)
+        parts.append((math.log(share) + evidence, part.a + likes, part.b + runs - likes))
+    top = max(w for w, _, _ in parts)
+    weights = [math.exp(w - top) for w, _, _ in parts]
+    w_main = weights[0] / sum(weights)
+    (_, a1, b1), (_, a2, b2) = parts
+    if 1 - w_main < 1e-4:
+        return _beta_interval(a1, b1)
+    if w_main < 1e-4:
+        return _beta_interval(a2, b2)
+    mean = w_main * a1 / (a1 + b1) + (1 - w_main) * a2 / (a2 + b2)
+
+    mixture = ((w_main, a1, b1, _log_beta(a1, b1)), (1 - w_main, a2, b2, _log_beta(a2, b2)))
+
+    def mixture_ppf(p: float) -> float:
+        q1, q2 = beta_ppf(p, a1, b1), beta_ppf(p, a2, b2)  # the mixture's quantile lies between
+        if abs(q1 - q2) < 1e-4:  # both parts agree (a well-measured prompt): closer than a report shows
+            return w_main * q1 + (1 - w_main) * q2
+        return _solve(mixture, p, min(q1, q2), max(q1, q2), w_main * q1 + (1 - w_main) * q2)
+
+    return Interval(mean, mixture_ppf(0.025), mixture_ppf(0.975))
+
+
+def _beta_interval(a: float, b: float) -> Interval:
     return Interval(a / (a + b), beta_ppf(0.025, a, b), beta_ppf(0.975, a, b))
 
 

@@ -57,6 +57,11 @@ def test_shrinkage_pulls_a_two_run_template_to_the_pack_and_barely_moves_a_well_
     assert found[100].low < 0.2 < found[100].high
     assert found[101].estimate == pytest.approx(0.3, abs=0.01)
     assert found[101].low > 0.2  # its interval excludes the pack rate
+    # in a pack whose other prompts are all alike, a prompt clearly unlike them is not pulled in
+    alike = {t: (195 + t % 10, 1000) for t in range(20)} | {100: (1, 2), 101: (300, 1000)}
+    found = estimate_counts(alike)
+    assert abs(found[100].estimate - 0.2) < 0.02
+    assert found[101].estimate == pytest.approx(0.3, abs=0.01) and found[101].low > 0.25
 
 
 def test_a_small_pack_gets_a_weak_prior_and_a_large_one_its_own() -> None:
