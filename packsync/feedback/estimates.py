@@ -24,12 +24,16 @@ are correlated and a pack's prompts are not independent trials.
   its counts are binomial given its rate.
 * **Flags**: each template is compared with the other prompts *of the same runs*. Given how many
   prompts a run liked in all, a template no different from the run's others would be the liked
-  one with probability likes/prompts of that run (the exact permutation test within runs, which
+  one with probability likes/prompts of that run (the permutation test within runs, which
   also takes out the customer's mood). The number of its likes then follows a Poisson-binomial
-  distribution, computed exactly (a normal approximation only when both tails have many
-  counts). Its lower tail is the p-value of "worse than the pack", the upper one of "better".
+  distribution, computed exactly while runs × (likes + 1) stays under 20,000, else by its
+  normal approximation. Its lower tail is the p-value of "worse than the pack", the upper one
+  of "better", each as a mid-p (half the probability of the count seen is counted): with 10
+  to 30 runs the plain exact tail is far more cautious than its level says.
   Benjamini-Hochberg at ``q`` (default 0.1) across the pack's templates, separately for rework
   and for best; a template with fewer than ``min_runs`` runs is neither tested nor flagged.
+  A prompt key (the templates of one key, e.g. one per class) gets the same over all the runs
+  of its templates, with Benjamini-Hochberg across the pack's keys.
 * **Keeper rate**: the share of runs with at least ``k`` liked prompts (default 3), per pack and
   per class, with a Wilson 95% interval (runs are independent of each other). A prompt's
   **keeper contribution** is the keeper rate minus what it would be without that prompt's likes:
