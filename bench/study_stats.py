@@ -15,7 +15,9 @@ Scenarios (a run is one customer run of a one-class pack: it gets every template
   so no test that keeps false alarms bounded across 40 prompts can flag most of them yet.
 * uneven: 60 templates drawn around 20% (Beta, concentration 20), 200 runs, and 20 of the
   templates added late (they have 3-15 runs); is the truly best one ranked first, how many of
-  the top five are truly top five, and do the per-template 95% intervals cover the truth.
+  the top five are truly top five, how many flags are on the wrong side of the pack's true
+  rate ("rework" for a prompt at or above it, "best" at or below; today's rule flags rework
+  only), and do the per-template 95% intervals cover the truth.
 * pack: 20 templates drawn around 20%, 30 runs with run correlation 0.3; does the pack's 95%
   interval cover its true rate (the mean of its templates' probabilities).
 
@@ -122,6 +124,8 @@ def uneven(seeds: int) -> dict[str, tuple[float, float]]:
     first = [0, 0]
     top5 = [0.0, 0.0]
     covered = [0, 0]
+    flags = [0, 0]
+    wrong = [0, 0]
     total = 0
     for seed in range(seeds):
         truth = draw_truth(range(60), seed=3000 + seed)
@@ -133,6 +137,13 @@ def uneven(seeds: int) -> dict[str, tuple[float, float]]:
         for i, order in enumerate((mine, theirs)):
             first[i] += order[0] == truly[0]
             top5[i] += len(set(order[:5]) & set(truly[:5])) / 5
+        pack_rate = sum(truth.values()) / len(truth)
+        for t, r in found.templates.items():
+            flags[0] += r.flag is not None
+            wrong[0] += (r.flag == "rework" and truth[t] >= pack_rate) or (r.flag == "best" and truth[t] <= pack_rate)
+        for t in naive_rework(runs):
+            flags[1] += 1
+            wrong[1] += truth[t] >= pack_rate
         for t, r in found.templates.items():
             covered[0] += r.low <= truth[t] <= r.high
             y, n = r.likes, r.runs
@@ -144,6 +155,7 @@ def uneven(seeds: int) -> dict[str, tuple[float, float]]:
         "first": (first[0] / seeds, first[1] / seeds),
         "top5": (top5[0] / seeds, top5[1] / seeds),
         "cover": (covered[0] / total, covered[1] / total),
+        "wrong": (wrong[0] / max(flags[0], 1), wrong[1] / max(flags[1], 1)),
     }
 
 
@@ -206,6 +218,13 @@ def main() -> int:
         Row("weak prompts (5% in a 20% pack) flagged, 60 runs", later_new, later_naive, "", lambda v: True, True),
         Row("truly best prompt ranked first, uneven runs", *spread["first"], "≥ 40%", lambda v: v >= 0.4, True),
         Row("top-5 precision, uneven runs", *spread["top5"], "", lambda v: True, True),
+        Row(
+            "flags on the wrong side of the true pack rate, uneven runs",
+            *spread["wrong"],
+            "≤ 10%",
+            lambda v: v <= 0.1,
+            True,
+        ),
         Row("per-template 95% intervals covering the truth", *spread["cover"], "93-97%", in_band, True),
         Row("pack 95% interval covering the truth, correlation 0.3", pack_new, pack_naive, "93-97%", in_band, True),
     ]
