@@ -218,6 +218,7 @@ BENCHES = (
     "bench_plan.py",
     "bench_converge.py",
     "bench_simulate.py",
+    "study_stats.py",
 )
 
 
