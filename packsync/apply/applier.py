@@ -333,11 +333,8 @@ class Applier:
         except ApiError as exc:
             self._failed(pack, label, exc, change.source or (change.create.source if change.create else None))
             return False
-        spec = change.create if change.kind == "replace" else None
-        if spec is not None:
-            self.observation.state.retire(ref.id, ref.text, pack.slug, spec.key, spec.class_name)
-        else:
-            self.observation.state.retire(ref.id, ref.text)
+        paired = change.create if change.kind == "replace" else None  # the key whose new version replaced it
+        self.observation.state.retire(ref.id, ref.text, *((pack.slug, paired.key, paired.class_name) if paired else ()))
         if change.kind == "remove":
             self._done(pack, f"{label} ({'deleted' if self.on_remove == 'delete' else 'detached'})", None)
         return True
