@@ -444,12 +444,12 @@ def doctor(probe: bool, save: bool, output_format: str, target_name: str | None,
 @click.option(
     "--format",
     "output_format",
-    type=RegistryChoice("packsync.feedback.stats", "STATS_FORMATS"),
+    type=RegistryChoice("packsync.feedback.stats_output", "STATS_FORMATS"),
     default="table",
     show_default=True,
     help="html: one self-contained page with bar charts.",
 )
-@click.option("--min-runs", type=click.IntRange(1), default=10, show_default=True, help="Runs without a like to flag.")
+@click.option("--min-runs", type=click.IntRange(1), default=10, show_default=True, help="Fewest runs to flag a prompt.")
 @click.option(
     "--exclude-tune-ids",
     metavar="ID,...",

@@ -12,7 +12,8 @@ from packsync.commands.base import Streams
 from packsync.commands.prologue import prepare
 from packsync.errors import ExitCode
 from packsync.feedback.preview import preview_slug
-from packsync.feedback.stats import SCOPE_NOTE, STATS_FORMATS, Lineage, StatsReport, gather_stats
+from packsync.feedback.stats import SCOPE_NOTE, Lineage, StatsReport, gather_stats
+from packsync.feedback.stats_output import STATS_FORMATS
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class StatsOptions:
     packs: Sequence[str] = ()
     since: date | None = None  # only runs from this day on
     output_format: str = "table"
-    min_runs: int = 10  # runs without a like before a template is flagged
+    min_runs: int = 10  # the fewest runs before a template is tested and flagged
     exclude_tune_ids: Collection[int] = ()  # more test tunes, besides the target's test_tune_ids
 
 

@@ -25,11 +25,8 @@ pack by other Astria users cannot be seen, and the report says so once
 
 from __future__ import annotations
 
-import csv
-import html
-import io
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,12 +35,12 @@ from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
 from packsync.astria.echo import Retired
 from packsync.desired.state import DesiredPack, desired_state
+from packsync.feedback.estimates import KeeperRate, RateEstimate, RunLikes, estimate_pack
 from packsync.feedback.lineage import Attribution, Version, attribute, history, versions_of
 from packsync.packfiles.pack import Pack
 from packsync.plan.build import read_declared
 from packsync.plan.diff import LiveState
 from packsync.plan.observe import match_templates
-from packsync.term import json_text, printable
 
 DEFAULT_MIN_RUNS = 10
 SCOPE_NOTE = (
@@ -67,6 +64,11 @@ class TemplateStats:
     attributed: str = "live"  # how its key is known: live, replaced, sent, generated (see lineage); "" not
     commit: str = ""  # for an earlier template: the commit of the pack file that held its text, when known
     versions: tuple[int, ...] = ()  # every template of this key and class, live first, then newest first
+    estimate: float | None = None  # the shrunk like rate and its 95% interval (:mod:`estimates`)
+    low: float | None = None
+    high: float | None = None
+    flag: str | None = None  # "rework" or "best" when the evidence says so (false discoveries bounded)
+    keeper_contribution: float = 0.0  # the share of all runs that were keepers only thanks to its like
 
     @property
     def rate(self) -> float:
@@ -82,6 +84,11 @@ class KeyStats:
     runs: int
     likes: int
     versions: tuple[int, ...]
+    estimate: float | None = None
+    low: float | None = None
+    high: float | None = None
+    flag: str | None = None
+    keeper_contribution: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -99,6 +106,10 @@ class PackStats:
     excluded_runs: int = 0  # runs on test tunes, left out
     excluded_likes: int = 0
     keys: list[KeyStats] = field(default_factory=list)
+    estimate: float | None = None  # the pack's like rate, the customer run as the unit, and its 95% interval
+    low: float | None = None
+    high: float | None = None
+    keeper_rate: dict[str, Any] | None = None  # {k, runs, keepers, rate, low, high, by_class}
 
     @property
     def rate(self) -> float:
@@ -182,7 +193,10 @@ async def gather_stats(
         for row in rows:
             row.rework = row.live and row.runs >= min_runs and row.likes == 0
         keys = _link_versions(rows)
-        rows.sort(key=lambda r: (not r.live, -r.rate, -r.likes, -r.runs, r.key))
+        estimated = _estimate(rows, keys, runs, likes, min_runs)
+        keys.sort(key=lambda k: (-(k.rate if k.estimate is None else k.estimate), -k.likes, k.key, k.class_name))
+        # best first by the estimate (the raw rate of a prompt with few runs says little), then by likes
+        rows.sort(key=lambda r: (not r.live, -(r.rate if r.estimate is None else r.estimate), -r.likes, -r.runs, r.key))
         return PackStats(
             pack.slug,
             pack.path,
@@ -193,6 +207,7 @@ async def gather_stats(
             runs.excluded,
             likes.excluded,
             keys,
+            *estimated,
         )
 
     states, undeclared = await read_declared(client, packs, lambda pack, live: live)
@@ -218,6 +233,7 @@ class _Tally:
     counts: dict[int, int]  # template id -> customers' prompts
     excluded: int  # prompts on test tunes
     sample: dict[int, str]  # template id -> the text of one prompt generated from it
+    by_run: dict[int, set[int]] = field(default_factory=dict)  # a customer's tune -> the templates of its prompts
 
 
 def _live_rows(pack: Pack, desired: DesiredPack, live: LiveState, runs: _Tally, likes: _Tally) -> list[TemplateStats]:
@@ -298,6 +314,44 @@ def _replaced(pack: Pack, sources: Lineage, earlier: list[int]) -> dict[int, Att
     return out
 
 
+def _estimate(
+    rows: list[TemplateStats], keys: list[KeyStats], runs: _Tally, likes: _Tally, min_runs: int
+) -> tuple[float | None, float | None, float | None, dict[str, Any] | None]:
+    """Fill in each row's and key's estimate, interval and flag (:mod:`estimates`), a customer's
+    run being the prompts generated on one customer tune; the pack's (estimate, low, high, keeper rate)."""
+    class_of = {r.template_id: r.class_name for r in rows}
+    key_of = {r.template_id: f"{r.key}/{r.class_name}" for r in rows if r.key}
+    customer_runs = [
+        RunLikes(tune, class_of.get(min(got), "?"), tuple(sorted(got)), frozenset(likes.by_run.get(tune, set()) & got))
+        for tune, got in sorted(runs.by_run.items())
+    ]
+    if not customer_runs:
+        return None, None, None, None
+    found = estimate_pack(customer_runs, key_of, min_runs=max(min_runs, 1))
+    for row in rows:
+        _fill(row, found.templates.get(row.template_id))
+    for key in keys:
+        _fill(key, found.keys.get(f"{key.key}/{key.class_name}"))
+    keeper = {
+        **_keeper(found.keeper),
+        "by_class": {name: _keeper(rate) for name, rate in found.keeper_by_class.items()},
+    }
+    return round(found.estimate, 4), round(found.low, 4), round(found.high, 4), keeper
+
+
+def _fill(row: TemplateStats | KeyStats, rate: RateEstimate | None) -> None:
+    if rate is not None:
+        row.estimate, row.low, row.high = round(rate.estimate, 4), round(rate.low, 4), round(rate.high, 4)
+        row.flag, row.keeper_contribution = rate.flag, round(rate.keeper_contribution, 4)
+
+
+def _keeper(rate: KeeperRate) -> dict[str, Any]:
+    return {
+        "k": rate.k, "runs": rate.runs, "keepers": rate.keepers,
+        "rate": round(rate.rate, 4), "low": round(rate.low, 4), "high": round(rate.high, 4),
+    }  # fmt: skip
+
+
 def _link_versions(rows: list[TemplateStats]) -> list[KeyStats]:
     """Give every row the ids of all versions of its key and class; the keys, over all versions."""
     groups: dict[tuple[str, str], list[TemplateStats]] = {}
@@ -311,7 +365,6 @@ def _link_versions(rows: list[TemplateStats]) -> list[KeyStats]:
         for row in members:
             row.versions = ids
         keys.append(KeyStats(key, class_name, sum(r.runs for r in members), sum(r.likes for r in members), ids))
-    keys.sort(key=lambda k: (-k.rate, -k.likes, k.key, k.class_name))
     return keys
 
 
@@ -333,179 +386,6 @@ def _tally(
         tally.counts[template] = tally.counts.get(template, 0) + 1
         if template not in tally.sample and isinstance(prompt.get("text"), str):
             tally.sample[template] = prompt["text"]
+        if type(prompt.get("tune_id")) is int:
+            tally.by_run.setdefault(prompt["tune_id"], set()).add(template)
     return tally
-
-
-# -- output ---------------------------------------------------------------------
-
-
-def _percent(rate: float) -> str:
-    return f"{rate * 100:.0f}%"
-
-
-def to_json(report: StatsReport, since: date | None) -> str:
-    document = {
-        "version": 1,
-        "since": since.isoformat() if since else None,
-        "test_tune_ids": list(report.test_tune_ids),
-        "packs": [
-            {
-                "pack": p.pack,
-                "file": p.file,
-                "id": p.pack_id,
-                "runs": p.runs,
-                "likes": p.likes,
-                "rate": round(p.rate, 4),
-                "excluded": {"runs": p.excluded_runs, "likes": p.excluded_likes},
-                "templates": [{**asdict(t), "rate": round(t.rate, 4)} for t in p.templates],
-                "keys": [{**asdict(k), "rate": round(k.rate, 4)} for k in p.keys],
-                "unattributed": _unattributed(p),
-            }
-            for p in report.packs
-        ],
-    }
-    return json_text(document) + "\n"
-
-
-def _unattributed(pack: PackStats) -> dict[str, Any]:
-    """The earlier templates whose key no source gives: their runs and likes, counted, never dropped."""
-    rows = [t for t in pack.templates if not t.live and not t.key]
-    return {
-        "templates": [t.template_id for t in rows],
-        "runs": sum(t.runs for t in rows),
-        "likes": sum(t.likes for t in rows),
-    }
-
-
-def _name(t: TemplateStats) -> str:
-    if t.live:
-        return t.key or "(not in files)"
-    where = f", {t.commit}" if t.commit else ""
-    return f"{t.key} (earlier #{t.template_id}{where})" if t.key else f"(earlier #{t.template_id}, key unknown)"
-
-
-def _left_out(pack: PackStats) -> str:
-    if not pack.excluded_runs and not pack.excluded_likes:
-        return ""
-    return f"left out: {pack.excluded_runs} run(s) and {pack.excluded_likes} like(s) on test tunes"
-
-
-def _cell(value: Any) -> Any:
-    """A CSV cell that a spreadsheet shows as text: never a formula (a leading =, +, - or @ gets
-    a quote), and control characters (a tab or carriage return included) written as escapes."""
-    if not isinstance(value, str):
-        return value
-    value = printable(value)
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
-def to_csv(stats: list[PackStats]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
-        ["pack", "template_id", "key", "class", "source", "runs", "likes", "rate", "rework", "text", "live", "versions"]
-    )
-    for pack in stats:
-        for t in pack.templates:
-            writer.writerow(
-                _cell(value)
-                for value in [
-                    t.pack,
-                    t.template_id,
-                    t.key,
-                    t.class_name,
-                    t.source,
-                    t.runs,
-                    t.likes,
-                    f"{t.rate:.4f}",
-                    t.rework,
-                    t.text,
-                    t.live,
-                    " ".join(str(v) for v in t.versions),
-                ]
-            )
-    return buffer.getvalue()
-
-
-def to_table(stats: list[PackStats]) -> str:
-    lines = []
-    for pack in stats:
-        where = f"#{pack.pack_id}" if pack.pack_id is not None else "not on the account"
-        lines.append(f"{pack.pack} ({where}, {pack.file}): {pack.runs} runs, {pack.likes} likes, {_percent(pack.rate)}")
-        if _left_out(pack):
-            lines.append(f"  ({_left_out(pack)})")
-        if not pack.templates:
-            continue
-        width = max(len(_name(t)) for t in pack.templates)
-        lines.append(f"  {'PROMPT':<{width}}  {'CLASS':<8} {'RUNS':>6} {'LIKES':>6} {'RATE':>6}")
-        for t in pack.templates:
-            flag = "  <- no likes yet: rework?" if t.rework else ""
-            name = _name(t)
-            lines.append(f"  {name:<{width}}  {t.class_name:<8} {t.runs:>6} {t.likes:>6} {_percent(t.rate):>6}{flag}")
-        for k in pack.keys:
-            if len(k.versions) > 1:
-                lines.append(
-                    f"  {k.key} ({k.class_name}), all {len(k.versions)} versions: "
-                    f"{k.runs} runs, {k.likes} likes, {_percent(k.rate)}"
-                )
-        lost = _unattributed(pack)
-        if lost["templates"]:
-            lines.append(
-                f"  {lost['runs']} run(s) and {lost['likes']} like(s) of {len(lost['templates'])} earlier "
-                "template(s) whose prompt key neither the state file nor the pack file's git history gives"
-            )
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def to_html(stats: list[PackStats], since: date | None) -> str:
-    """One self-contained page: a bar per template, longest for the best like rate."""
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>packsync stats</title><style>",
-        "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}h2{margin-top:2em}"
-        "table{border-collapse:collapse;width:100%}td,th{padding:4px 8px;text-align:left;border-bottom:1px solid #eee}"
-        ".bar{background:#4a7;height:12px;border-radius:3px}.track{background:#eef;width:240px;border-radius:3px}"
-        ".rework{color:#b33;font-weight:bold}.num{text-align:right;font-variant-numeric:tabular-nums}"
-        ".text{color:#666;font-size:12px;max-width:40em}",
-        "</style></head><body>",
-        "<h1>Which prompts work?</h1>",
-        f"<p>Likes per template prompt{' since ' + html.escape(since.isoformat()) if since else ''}. "
-        "A bar is the like rate (likes per run). Runs on test tunes are not customers' and are left out. "
-        f"This page {html.escape(SCOPE_NOTE)}.</p>",
-    ]
-    for pack in stats:
-        parts.append(
-            f"<h2>{html.escape(pack.pack)}</h2><p>{pack.runs} runs, {pack.likes} likes, like rate "
-            f"{_percent(pack.rate)} &middot; <code>{html.escape(pack.file)}</code>"
-            + (f" &middot; {html.escape(_left_out(pack))}" if _left_out(pack) else "")
-            + "</p>"
-        )
-        if not pack.templates:
-            parts.append("<p>No templates on the account.</p>")
-            continue
-        parts.append(
-            "<table><tr><th>prompt</th><th>class</th><th class='num'>runs</th><th class='num'>likes</th>"
-            "<th>like rate</th></tr>"
-        )
-        for t in pack.templates:
-            width = round(240 * t.rate)
-            flag = " <span class='rework'>no likes yet: rework?</span>" if t.rework else ""
-            parts.append(
-                f"<tr><td><b>{html.escape(_name(t))}</b>{flag}"
-                f"<div class='text'>{html.escape(t.text)}</div></td><td>{html.escape(t.class_name)}</td>"
-                f"<td class='num'>{t.runs}</td><td class='num'>{t.likes}</td>"
-                f"<td><div class='track'><div class='bar' style='width:{width}px'></div></div>"
-                f"{_percent(t.rate)}</td></tr>"
-            )
-        parts.append("</table>")
-    parts.append("</body></html>\n")
-    return "".join(parts)
-
-
-# The output formats of stats; the command line's --format choices are these names.
-STATS_FORMATS: dict[str, Callable[[StatsReport, date | None], str]] = {
-    "table": lambda report, since: to_table(report.packs),
-    "json": to_json,
-    "csv": lambda report, since: to_csv(report.packs),
-    "html": lambda report, since: to_html(report.packs, since),
-}

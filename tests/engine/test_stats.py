@@ -60,7 +60,8 @@ def test_likes_per_template_and_pack_are_counted_and_mapped_to_the_files(project
 
     table = project.run("stats", "--pack", "pet-portraits", "--min-runs", "3").out
     assert f"pet-portraits (#{pack['id']}" in table and "4 likes" in table
-    assert "<- no likes yet: rework?" in table
+    assert "ESTIMATE (95%)" in table and "(95%: " in table  # the estimates, and the pack's range
+    assert "<- rework" not in table and "no likes yet" not in table  # 3 runs: never a flag from a handful
     rows_csv = list(csv.DictReader(io.StringIO(project.run("stats", "--format", "csv").out)))
     assert sum(int(r["likes"]) for r in rows_csv) == 4
     page = project.run("stats", "--format", "html").out

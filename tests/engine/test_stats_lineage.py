@@ -3,6 +3,8 @@ record of what was sent, or from the pack file's git history, in both sandbox mo
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import subprocess
@@ -130,3 +132,40 @@ def test_stats_on_a_simulated_account_reports_every_run_and_like_of_every_versio
     edited = [k for k in pet["keys"] if k["key"] == "autumn-park"]
     assert sorted(k["class_name"] for k in edited) == ["cat", "dog"] and all(len(k["versions"]) == 2 for k in edited)
     assert all(len(k["versions"]) == 1 for k in pet["keys"] if k["key"] != "autumn-park")
+
+
+def test_stats_json_carries_the_estimates_their_intervals_flags_and_the_keeper_rate(project: Project) -> None:
+    assert project.apply("--pack", "pet-portraits").code == 0
+    pack = project.own_pack("pet-portraits")
+    assert pack is not None
+    templates = project.templates("pet-portraits")
+    ids = sorted(t["id"] for t in templates if "ohwx dog" in t["text"])  # only dogs run, below
+    truth = {str(t["id"]): 0.3 for t in templates}
+    truth[str(ids[0])], truth[str(ids[1])] = 0.97, 0.0  # one clearly best, one dead
+    with project.sandbox.http() as http:
+        body = {"pack": pack["id"], "runs": 120, "seed": 4, "truth": truth, "class_shares": {"cat": 0}}
+        answer = http.post("/_sandbox/simulate", json=body, timeout=120).json()
+    pet = _pet(project)
+    rows = {r["template_id"]: r for r in pet["templates"]}
+    dogs = [r for r in rows.values() if r["runs"]]
+    assert all(r["low"] <= r["estimate"] <= r["high"] for r in dogs)
+    assert all(0 < r["estimate"] < 1 for r in dogs) and len({r["estimate"] for r in dogs}) > 1
+    assert rows[ids[0]]["flag"] == "best" and rows[ids[1]]["flag"] == "rework"
+    assert sum(1 for r in dogs if r["flag"]) <= 4  # the others are alike: at most a stray flag
+    unrun = [r for r in rows.values() if not r["runs"]]  # the cats: no runs, the pack's prior and no flag
+    assert unrun and all(r["flag"] is None and r["high"] - r["low"] > 0.3 for r in unrun)
+    assert pet["low"] < pet["likes"] / pet["runs"] < pet["high"] and pet["estimate"] == round(
+        pet["likes"] / pet["runs"], 4
+    )
+    keeper = pet["keeper_rate"]
+    assert keeper["k"] == 3 and keeper["runs"] == answer["runs"] and 0 < keeper["rate"] <= 1
+    assert set(keeper["by_class"]) == {"dog"} and keeper["low"] <= keeper["rate"] <= keeper["high"]
+    assert all(k["estimate"] is not None for k in pet["keys"] if k["runs"])
+    table = project.run("stats", "--pack", "pet-portraits").out
+    assert table.count("<- best: clearly above the pack") >= 1 and table.count("<- rework: clearly below") >= 1
+    assert "; keepers (3+ likes): " in table
+    rows_csv = list(csv.DictReader(io.StringIO(project.run("stats", "--format", "csv").out)))
+    best = next(r for r in rows_csv if r["template_id"] == str(ids[0]))
+    assert best["flag"] == "best" and float(best["low"]) <= float(best["estimate"]) <= float(best["high"])
+    page = project.run("stats", "--format", "html").out
+    assert page.count("<div class='range' style='left:") == len(rows) and "<span class='rework'>rework</span>" in page

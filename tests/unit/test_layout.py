@@ -113,7 +113,7 @@ def test_format_choices_come_from_the_registries() -> None:
     from click.testing import CliRunner
 
     from packsync.cli import cli
-    from packsync.feedback.stats import STATS_FORMATS
+    from packsync.feedback.stats_output import STATS_FORMATS
     from packsync.packfiles.reporters import REPORTERS
     from packsync.plan.formats import PLAN_FORMATS
 
