@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -19,6 +20,8 @@ from packsync import __version__
 from packsync.commands.base import invoke
 from packsync.commands.simulate import simulate_command
 from packsync.errors import ExitCode
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class RegistryChoice(click.Choice):  # type: ignore[type-arg]
@@ -39,6 +42,12 @@ class RegistryChoice(click.Choice):  # type: ignore[type-arg]
     @choices.setter
     def choices(self, value: object) -> None:
         pass  # the registry is the one source of the choices
+
+
+def format_option(module: str, registry: str, default: str, help: str | None = None) -> Callable[[F], F]:
+    """``--format``, its choices the names of a registry (imported only when needed)."""
+    kind = RegistryChoice(module, registry)
+    return click.option("--format", "output_format", type=kind, default=default, show_default=True, help=help)
 
 
 project_option = click.option(
@@ -62,13 +71,11 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "output_format",
-    type=RegistryChoice("packsync.packfiles.reporters", "REPORTERS"),
-    default="text",
-    show_default=True,
-    help="text for people, json for tools, github for workflow annotations.",
+@format_option(
+    "packsync.packfiles.reporters",
+    "REPORTERS",
+    "text",
+    "text for people, json for tools, github for workflow annotations.",
 )
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @project_option
@@ -239,14 +246,7 @@ replace_option = click.option(
 @cli.command()
 @pack_option
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for apply.")
-@click.option(
-    "--format",
-    "output_format",
-    type=RegistryChoice("packsync.plan.formats", "PLAN_FORMATS"),
-    default="text",
-    show_default=True,
-    help="markdown: for a pull-request comment.",
-)
+@format_option("packsync.plan.formats", "PLAN_FORMATS", "text", "markdown: for a pull-request comment.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @replace_option
 @target_option
@@ -441,13 +441,8 @@ def doctor(probe: bool, save: bool, output_format: str, target_name: str | None,
 @cli.command()
 @pack_option
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only runs from this day on (YYYY-MM-DD).")
-@click.option(
-    "--format",
-    "output_format",
-    type=RegistryChoice("packsync.feedback.stats_output", "STATS_FORMATS"),
-    default="table",
-    show_default=True,
-    help="html: one self-contained page with bar charts.",
+@format_option(
+    "packsync.feedback.stats_output", "STATS_FORMATS", "table", "html: one self-contained page with bar charts."
 )
 @click.option("--min-runs", type=click.IntRange(1), default=10, show_default=True, help="Fewest runs to flag a prompt.")
 @click.option(
@@ -477,6 +472,28 @@ def stats(
     exclude = _tune_ids(exclude_tune_ids, "--exclude-tune-ids")
     options = StatsOptions(project_dir, target_name, packs, day, output_format, min_runs, exclude)
     sys.exit(invoke(run_stats, options))
+
+
+@cli.command()
+@pack_option
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only runs from this day on (YYYY-MM-DD).")
+@format_option("packsync.feedback.catalog", "CATALOG_FORMATS", "json")
+@click.option("--min-runs", type=click.IntRange(1), default=10, show_default=True, help="Fewest runs to flag a prompt.")
+@target_option
+@project_option
+def catalog(
+    packs: tuple[str, ...], since: Any, output_format: str, min_runs: int, target_name: str | None, project_dir: Path
+) -> None:
+    """The packs and their prompts ranked by how well customers like them, with template ids.
+
+    For an app to present the best packs first and run a chosen subset (prompt_ids); the
+    figures are those of stats. Example: packsync catalog --format markdown
+    """
+    from packsync.commands.catalog import CatalogOptions, run_catalog
+    from packsync.commands.stats import StatsOptions
+
+    stats = StatsOptions(project_dir, target_name, packs, since.date() if since is not None else None, "json", min_runs)
+    sys.exit(invoke(run_catalog, CatalogOptions(stats, output_format)))
 
 
 @cli.command()

@@ -14,6 +14,7 @@ from packsync.errors import ExitCode
 from packsync.feedback.preview import preview_slug
 from packsync.feedback.stats import SCOPE_NOTE, Lineage, StatsReport, gather_stats
 from packsync.feedback.stats_output import STATS_FORMATS
+from packsync.packfiles.pack import Pack
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class StatsOptions:
     exclude_tune_ids: Collection[int] = ()  # more test tunes, besides the target's test_tune_ids
 
 
-def run_stats(options: StatsOptions, io: Streams) -> ExitCode:
+def read_report(options: StatsOptions, io: Streams) -> tuple[StatsReport, list[Pack]]:
+    """The stats of the chosen packs (customers' runs only, every version), and those packs."""
     ready = prepare(options.project_dir, options.target, options.packs, io)
     test = set(ready.target.test_tune_ids) | set(options.exclude_tune_ids)
     declared = {p.slug for p in ready.workspace.packs}
@@ -41,7 +43,11 @@ def run_stats(options: StatsOptions, io: Streams) -> ExitCode:
                 client, ready.packs, ready.target.tune_ids, options.since, options.min_runs, test, previews, lineage
             )
 
-    report = asyncio.run(read())
+    return asyncio.run(read()), ready.packs
+
+
+def run_stats(options: StatsOptions, io: Streams) -> ExitCode:
+    report, _ = read_report(options, io)
     io.out.write(STATS_FORMATS[options.output_format](report, options.since))
     io.err.write(f"packsync: note: stats {SCOPE_NOTE}\n")  # once; stdout stays the report alone
     return ExitCode.OK
