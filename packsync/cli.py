@@ -50,6 +50,9 @@ def format_option(module: str, registry: str, default: str, help: str | None = N
     return click.option("--format", "output_format", type=kind, default=default, show_default=True, help=help)
 
 
+keeper_option = click.option(
+    "--keeper", "keeper_k", type=click.IntRange(1), default=3, show_default=True, help="Likes that make a keeper run."
+)
 project_option = click.option(
     "--project",
     "project_dir",
@@ -445,6 +448,7 @@ def doctor(probe: bool, save: bool, output_format: str, target_name: str | None,
     "packsync.feedback.stats_output", "STATS_FORMATS", "table", "html: one self-contained page with bar charts."
 )
 @click.option("--min-runs", type=click.IntRange(1), default=10, show_default=True, help="Fewest runs to flag a prompt.")
+@keeper_option
 @click.option(
     "--exclude-tune-ids",
     metavar="ID,...",
@@ -457,6 +461,7 @@ def stats(
     since: Any,
     output_format: str,
     min_runs: int,
+    keeper_k: int,
     exclude_tune_ids: str | None,
     target_name: str | None,
     project_dir: Path,
@@ -470,7 +475,7 @@ def stats(
 
     day = since.date() if since is not None else None
     exclude = _tune_ids(exclude_tune_ids, "--exclude-tune-ids")
-    options = StatsOptions(project_dir, target_name, packs, day, output_format, min_runs, exclude)
+    options = StatsOptions(project_dir, target_name, packs, day, output_format, min_runs, exclude, keeper_k)
     sys.exit(invoke(run_stats, options))
 
 
@@ -479,20 +484,20 @@ def stats(
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only runs from this day on (YYYY-MM-DD).")
 @format_option("packsync.feedback.catalog", "CATALOG_FORMATS", "json")
 @click.option("--min-runs", type=click.IntRange(1), default=10, show_default=True, help="Fewest runs to flag a prompt.")
+@keeper_option
 @target_option
 @project_option
 def catalog(
-    packs: tuple[str, ...], since: Any, output_format: str, min_runs: int, target_name: str | None, project_dir: Path
-) -> None:
-    """The packs and their prompts ranked by how well customers like them, with template ids.
-
-    For an app to present the best packs first and run a chosen subset (prompt_ids); the
-    figures are those of stats. Example: packsync catalog --format markdown
-    """
+    packs: tuple[str, ...], since: Any, output_format: str, min_runs: int, keeper_k: int, target_name: str | None,
+    project_dir: Path,
+) -> None:  # fmt: skip
+    """The packs and their prompts ranked by how well customers like them, with template ids
+    (the figures of stats). Example: packsync catalog --format markdown"""
     from packsync.commands.catalog import CatalogOptions, run_catalog
     from packsync.commands.stats import StatsOptions
 
-    stats = StatsOptions(project_dir, target_name, packs, since.date() if since is not None else None, "json", min_runs)
+    day = since.date() if since is not None else None
+    stats = StatsOptions(project_dir, target_name, packs, day, "json", min_runs, keeper_k=keeper_k)
     sys.exit(invoke(run_catalog, CatalogOptions(stats, output_format)))
 
 

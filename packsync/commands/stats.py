@@ -26,6 +26,7 @@ class StatsOptions:
     output_format: str = "table"
     min_runs: int = 10  # the fewest runs before a template is tested and flagged
     exclude_tune_ids: Collection[int] = ()  # more test tunes, besides the target's test_tune_ids
+    keeper_k: int = 3  # liked prompts that make a customer run a keeper
 
 
 def read_report(options: StatsOptions, io: Streams) -> tuple[StatsReport, list[Pack]]:
@@ -40,7 +41,15 @@ def read_report(options: StatsOptions, io: Streams) -> tuple[StatsReport, list[P
     async def read() -> StatsReport:
         async with ready.client() as client:
             return await gather_stats(
-                client, ready.packs, ready.target.tune_ids, options.since, options.min_runs, test, previews, lineage
+                client,
+                ready.packs,
+                ready.target.tune_ids,
+                options.since,
+                options.min_runs,
+                test,
+                previews,
+                lineage,
+                options.keeper_k,
             )
 
     return asyncio.run(read()), ready.packs

@@ -35,7 +35,7 @@ from packsync.aio import gather_all
 from packsync.astria.client import AstriaClient
 from packsync.astria.echo import Retired
 from packsync.desired.state import DesiredPack, desired_state
-from packsync.feedback.estimates import KeeperRate, RateEstimate, RunLikes, estimate_pack
+from packsync.feedback.estimates import DEFAULT_K, KeeperRate, RateEstimate, RunLikes, estimate_pack
 from packsync.feedback.lineage import Attribution, Version, attribute, history, versions_of
 from packsync.packfiles.pack import Pack
 from packsync.plan.build import read_declared
@@ -168,6 +168,7 @@ async def gather_stats(
     exclude_tune_ids: Collection[int] = (),
     preview_slugs: Collection[str] = (),
     lineage: Lineage | None = None,
+    keeper_k: int = DEFAULT_K,
 ) -> StatsReport:
     """Runs and likes per template of ``packs``, customers' only, earlier templates included.
 
@@ -193,7 +194,7 @@ async def gather_stats(
         for row in rows:
             row.rework = row.live and row.runs >= min_runs and row.likes == 0
         keys = _link_versions(rows)
-        estimated = _estimate(rows, keys, runs, likes, min_runs)
+        estimated = _estimate(rows, keys, runs, likes, min_runs, keeper_k)
         keys.sort(key=lambda k: (-(k.rate if k.estimate is None else k.estimate), -k.likes, k.key, k.class_name))
         # best first by the estimate (the raw rate of a prompt with few runs says little), then by likes
         rows.sort(key=lambda r: (not r.live, -(r.rate if r.estimate is None else r.estimate), -r.likes, -r.runs, r.key))
@@ -315,7 +316,7 @@ def _replaced(pack: Pack, sources: Lineage, earlier: list[int]) -> dict[int, Att
 
 
 def _estimate(
-    rows: list[TemplateStats], keys: list[KeyStats], runs: _Tally, likes: _Tally, min_runs: int
+    rows: list[TemplateStats], keys: list[KeyStats], runs: _Tally, likes: _Tally, min_runs: int, keeper_k: int
 ) -> tuple[float | None, float | None, float | None, dict[str, Any] | None]:
     """Fill in each row's and key's estimate, interval and flag (:mod:`estimates`), a customer's
     run being the prompts generated on one customer tune; the pack's (estimate, low, high, keeper rate)."""
@@ -327,7 +328,7 @@ def _estimate(
     ]
     if not customer_runs:
         return None, None, None, None
-    found = estimate_pack(customer_runs, key_of, min_runs=max(min_runs, 1))
+    found = estimate_pack(customer_runs, key_of, k=max(keeper_k, 1), min_runs=max(min_runs, 1))
     for row in rows:
         _fill(row, found.templates.get(row.template_id))
     for key in keys:

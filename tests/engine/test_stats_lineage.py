@@ -169,3 +169,9 @@ def test_stats_json_carries_the_estimates_their_intervals_flags_and_the_keeper_r
     assert best["flag"] == "best" and float(best["low"]) <= float(best["estimate"]) <= float(best["high"])
     page = project.run("stats", "--format", "html").out
     assert page.count("<div class='range' style='left:") == len(rows) and "<span class='rework'>rework</span>" in page
+    done = project.run("stats", "--pack", "pet-portraits", "--format", "json", "--keeper", "1")
+    (one,) = json.loads(done.out)["packs"]
+    assert one["keeper_rate"]["k"] == 1 and one["keeper_rate"]["rate"] >= keeper["rate"]  # 1 like is easier than 3
+    assert (
+        json.loads(project.run("catalog", "--keeper", "1").out)["packs"][0]["keeper_rate"] == one["keeper_rate"]["rate"]
+    )
