@@ -22,18 +22,9 @@ if TYPE_CHECKING:
 
 
 def insert_prompt(
-    app: SandboxApp,
-    workspace: str,
-    tune: sqlite3.Row,
-    text: str,
-    params: dict[str, Any],
-    *,
-    pack_id: int | None = None,
-    base_pack_id: int | None = None,
-    orig_prompt_id: int | None = None,
-    run_id: int | None = None,
+    app: SandboxApp, workspace: str, tune: sqlite3.Row, text: str, params: dict[str, Any], **ids: int | None
 ) -> int:
-    ids = {"pack_id": pack_id, "base_pack_id": base_pack_id, "orig_prompt_id": orig_prompt_id, "run_id": run_id}
+    """Insert one prompt; ``ids`` are those of :func:`prompt_fields` (pack_id, base_pack_id, ...)."""
     return app.store.insert_prompt(workspace, prompt_fields(app, tune, text, params, **ids))
 
 
