@@ -104,8 +104,14 @@ def _cell(value: Any) -> Any:
 
 CSV_COLUMNS = (
     "pack", "template_id", "key", "class", "source", "runs", "likes", "rate", "rework", "text", "live", "versions",
-    "estimate", "low", "high", "flag",
+    "estimate", "low", "high", "flag", "keeper_contribution",
+    "key_runs", "key_likes", "key_estimate", "key_low", "key_high", "key_flag",
+    "pack_estimate", "pack_low", "pack_high", "pack_keeper_rate",
 )  # fmt: skip
+
+
+def _figures(*values: float | None) -> list[str]:
+    return ["" if v is None else f"{v:.4f}" for v in values]
 
 
 def to_csv(stats: list[PackStats]) -> str:
@@ -113,7 +119,11 @@ def to_csv(stats: list[PackStats]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for pack in stats:
+        keys = {(k.key, k.class_name): k for k in pack.keys}
+        keeper = (pack.keeper_rate or {}).get("rate")
         for t in pack.templates:
+            k = keys.get((t.key, t.class_name)) if t.key else None
+            per_key = [k.runs, k.likes, *_figures(k.estimate, k.low, k.high), k.flag or ""] if k else [""] * 6
             writer.writerow(
                 _cell(value)
                 for value in [
@@ -129,8 +139,11 @@ def to_csv(stats: list[PackStats]) -> str:
                     t.text,
                     t.live,
                     " ".join(str(v) for v in t.versions),
-                    *("" if v is None else f"{v:.4f}" for v in (t.estimate, t.low, t.high)),
+                    *_figures(t.estimate, t.low, t.high),
                     t.flag or "",
+                    f"{t.keeper_contribution:.4f}",
+                    *per_key,
+                    *_figures(pack.estimate, pack.low, pack.high, keeper),
                 ]
             )
     return buffer.getvalue()

@@ -167,6 +167,10 @@ def test_stats_json_carries_the_estimates_their_intervals_flags_and_the_keeper_r
     rows_csv = list(csv.DictReader(io.StringIO(project.run("stats", "--format", "csv").out)))
     best = next(r for r in rows_csv if r["template_id"] == str(ids[0]))
     assert best["flag"] == "best" and float(best["low"]) <= float(best["estimate"]) <= float(best["high"])
+    assert float(best["pack_estimate"]) == pet["estimate"] and float(best["pack_keeper_rate"]) == keeper["rate"]
+    assert (
+        int(best["key_runs"]) == rows[ids[0]]["runs"] and best["key_estimate"]
+    )  # one version: the key is the template
     page = project.run("stats", "--format", "html").out
     assert page.count("<div class='range' style='left:") == len(rows) and "<span class='rework'>rework</span>" in page
     done = project.run("stats", "--pack", "pet-portraits", "--format", "json", "--keeper", "1")
