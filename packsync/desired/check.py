@@ -20,7 +20,7 @@ from packsync.desired.model_rules import check_dedup, check_dedup_across, check_
 from packsync.facts import TUNE_TAG_RE
 from packsync.packfiles.diagnostics import Diagnostic, Location, make
 from packsync.packfiles.loader import Document, load_file
-from packsync.packfiles.pack import Pack, pack_from_document
+from packsync.packfiles.pack import Pack, Prompt, pack_from_document
 from packsync.packfiles.schema import PACK_SCHEMA, SchemaValidator
 from packsync.slug import derive_slug
 
@@ -86,6 +86,80 @@ class PackChecker:
         return pack, found
 
 
+def check_experiments(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
+    """The rules of the pack's experiments: they name its prompts, each prompt in one running
+    experiment at most, variants for the control's classes, a winner only once concluded."""
+    prompts = {p.key: p for p in pack.prompts}
+    names: dict[str, int] = {}
+    in_use: dict[str, str] = {}  # prompt key -> the running experiment it is an arm of
+    for index, experiment in enumerate(pack.experiments):
+        base = ("experiments", index)
+        if experiment.name in names:
+            yield make(
+                "experiment-name-duplicate",
+                doc.location((*base, "name")),
+                f'experiment name "{experiment.name}" is already used at line '
+                f"{doc.location(('experiments', names[experiment.name])).line}",
+            )
+        names.setdefault(experiment.name, index)
+        arms = [("control", experiment.control), *((("variants", i), key) for i, key in enumerate(experiment.variants))]
+        if experiment.winner is not None:
+            arms.append(("winner", experiment.winner))
+        for where, key in arms:
+            if key not in prompts:
+                close = difflib.get_close_matches(key, list(prompts), n=1)
+                hint = f'; did you mean "{close[0]}"?' if close else ""
+                place = (*base, *where) if isinstance(where, tuple) else (*base, where)
+                yield make("experiment-prompt-unknown", doc.location(place), f'no prompt has the key "{key}"{hint}')
+        yield from _experiment_arms(pack, doc, index, in_use, prompts)
+        concluded = experiment.status == "concluded"
+        if concluded != (experiment.winner is not None):
+            said = "is concluded but names no winner" if concluded else f"names a winner but is {experiment.status}"
+            yield make("experiment-winner", doc.location(base), f'experiment "{experiment.name}" {said}')
+        elif experiment.winner is not None and experiment.winner not in experiment.arms:
+            yield make(
+                "experiment-winner",
+                doc.location((*base, "winner")),
+                f'the winner "{experiment.winner}" is neither the control nor a variant of "{experiment.name}"',
+            )
+
+
+def _experiment_arms(
+    pack: Pack, doc: Document, index: int, in_use: dict[str, str], prompts: dict[str, Prompt]
+) -> Iterator[Diagnostic]:
+    experiment = pack.experiments[index]
+    base = ("experiments", index)
+    if experiment.control in experiment.variants:
+        yield make(
+            "experiment-prompt-reused",
+            doc.location((*base, "control")),
+            f'"{experiment.control}" is both the control and a variant of "{experiment.name}"',
+        )
+    if experiment.status == "running":
+        for key in dict.fromkeys(experiment.arms):
+            if key in in_use:
+                yield make(
+                    "experiment-prompt-reused",
+                    doc.location(base),
+                    f'prompt "{key}" is already an arm of the running experiment "{in_use[key]}"; '
+                    "a prompt can be in one running experiment at a time",
+                )
+            in_use.setdefault(key, experiment.name)
+    control = prompts.get(experiment.control)
+    if control is None:
+        return
+    classes = set(pack.prompt_classes(control))
+    for i, key in enumerate(experiment.variants):
+        variant = prompts.get(key)
+        if variant is not None and set(pack.prompt_classes(variant)) != classes:
+            yield make(
+                "experiment-classes-differ",
+                doc.location((*base, "variants", i)),
+                f'variant "{key}" is for {sorted(pack.prompt_classes(variant))}, its control '
+                f'"{experiment.control}" for {sorted(classes)}: an experiment compares the same customers',
+            )
+
+
 def check_strings(doc: Document) -> Iterator[Diagnostic]:
     """Invisible or control characters in the file's strings (the loader lists the candidates)."""
     for path in doc.unprintable:
@@ -143,6 +217,7 @@ def check_pack(pack: Pack, doc: Document, templates: Sequence[Template]) -> Iter
     class_names = [c.name for c in pack.classes]
     if not pack.prompts:
         yield make("prompts-empty", doc.location(("prompts",)), "the pack has no prompts")
+    yield from check_experiments(pack, doc)
 
     used: set[str] = set()
     first_key: dict[str, int] = {}

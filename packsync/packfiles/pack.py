@@ -79,6 +79,25 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class Experiment:
+    """A prompt test declared in the pack file: a control prompt key against variant keys."""
+
+    name: str
+    control: str
+    variants: tuple[str, ...]
+    metric: str = "like-rate"  # or "keeper-rate"
+    min_effect: float = 0.05  # the smallest difference worth detecting, in the metric's terms
+    design: str = "paired"  # or "rotation", "split"
+    status: str = "running"  # or "stopped", "concluded"
+    winner: str | None = None  # the key kept, once concluded
+    location: Location = NOWHERE
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        return (self.control, *self.variants)
+
+
+@dataclass(frozen=True)
 class Pack:
     slug: str
     title: str
@@ -90,6 +109,7 @@ class Pack:
     protect: bool = False
     characteristics: tuple[Characteristic, ...] = ()
     defaults: Params = ()
+    experiments: tuple[Experiment, ...] = ()
     path: str = ""
     location: Location = NOWHERE  # where the slug is written
     id_location: Location | None = None
@@ -153,6 +173,20 @@ def pack_from_document(doc: Document) -> Pack:
         characteristics=characteristics,
         defaults=freeze_params(data.get("defaults") or {}),
         prompts=prompts,
+        experiments=tuple(
+            Experiment(
+                name=entry["name"],
+                control=entry["control"],
+                variants=tuple(entry["variants"]),
+                metric=entry.get("metric", "like-rate"),
+                min_effect=entry.get("min_effect", 0.05),
+                design=entry.get("design", "paired"),
+                status=entry.get("status", "running"),
+                winner=entry.get("winner"),
+                location=doc.location(("experiments", index)),
+            )
+            for index, entry in enumerate(data.get("experiments") or ())
+        ),
         path=doc.path,
         location=doc.location(("slug",)),
         id_location=doc.location(("id",)) if "id" in data else None,

@@ -85,6 +85,15 @@ _ALL = [
     Rule("text-control-character", _E, "a control character (other than newline) in a text"),
     Rule("text-bidi-character", _W, "an invisible bidirectional-override character in a text"),
     Rule("prompts-empty", _W, "a pack with no prompts"),
+    Rule("experiment-prompt-unknown", _E, "an experiment's control, variant or winner is no prompt key of the pack"),
+    Rule("experiment-name-duplicate", _E, "two experiments of a pack have the same name"),
+    Rule(
+        "experiment-prompt-reused",
+        _E,
+        "a prompt is an arm of two running experiments, or both control and variant of one",
+    ),
+    Rule("experiment-classes-differ", _E, "a variant is not for the same classes as its control"),
+    Rule("experiment-winner", _E, "`winner` without `status: concluded`, or a concluded experiment without one"),
     # Project file
     Rule("target-unknown", _E, "`default_target` names a target that is not defined"),
     Rule("packs-dir-missing", _E, "the packs directory does not exist"),

@@ -14,10 +14,14 @@ from typing import Any
 
 from packsync.facts import GENERATION_PARAMS
 
-TOP_ORDER = ("slug", "title", "subtitle", "id", "protect", "model", "classes", "characteristics", "defaults", "prompts")
+TOP_ORDER = (
+    "slug", "title", "subtitle", "id", "protect", "model", "classes", "characteristics", "defaults", "prompts",
+    "experiments",
+)  # fmt: skip
 MODEL_ORDER = ("base_tune_id", "model_type", "token", "preset", "post_tune")
 CLASS_ORDER = ("tune_id", "weight")
 CHARACTERISTIC_ORDER = ("description", "example")
+EXPERIMENT_ORDER = ("name", "control", "variants", "metric", "min_effect", "design", "status", "winner")
 PROMPT_ORDER = ("key", "classes", "text", *GENERATION_PARAMS)
 ALWAYS_QUOTED = frozenset({"text", "negative_prompt", "description", "example"})
 
@@ -104,14 +108,15 @@ def write_pack(data: Mapping[str, Any], comments: Comments | None = None) -> str
             w.line(path, 0, "defaults:" if value else "defaults: {}")
             for k, v in _ordered(value, GENERATION_PARAMS):
                 w.line((top, k), 2, f"{_key(k)}: {scalar(v, quote=k in ALWAYS_QUOTED)}")
-        elif top == "prompts" and isinstance(value, list):
-            w.line(path, 0, "prompts:" if value else "prompts: []")
+        elif top in ("prompts", "experiments") and isinstance(value, list):
+            w.line(path, 0, f"{top}:" if value else f"{top}: []")
+            item_order = PROMPT_ORDER if top == "prompts" else EXPERIMENT_ORDER
             for index, prompt in enumerate(value):
                 if not isinstance(prompt, Mapping):
                     w.line((top, index), 2, f"- {scalar(prompt)}")
                     continue
                 first = True
-                for k, v in _ordered(prompt, PROMPT_ORDER):
+                for k, v in _ordered(prompt, item_order):
                     rendered = _flow_list(v) if isinstance(v, list) else scalar(v, quote=k in ALWAYS_QUOTED)
                     prefix = "- " if first else "  "
                     if first:
