@@ -145,3 +145,59 @@ def test_a_tiny_weight_is_written_as_a_plain_decimal() -> None:
     from packsync.facts import TUNE_TAG_RE
 
     assert TUNE_TAG_RE.fullmatch(tag.split(" ")[0])
+
+
+EXPERIMENT_PROMPTS = (
+    HEAD
+    + """\
+prompts:
+  - {key: a, text: "{{subject}} a"}
+  - {key: b, text: "{{subject}} b"}
+  - {key: c, text: "{{subject}} c"}
+  - {key: w, text: "{{subject}} w", classes: [woman]}
+experiments:
+"""
+)  # the first experiment is on line 13
+
+
+def messages(text: str) -> list[tuple[str, int, str]]:
+    doc = load_text(text, "p.yaml").document
+    assert doc is not None
+    _, found = PackChecker().check_document(doc)
+    return sorted((d.rule, d.location.line, d.message) for d in found)
+
+
+def test_experiments_that_hold_together_pass() -> None:
+    body = """\
+  - {name: one, control: a, variants: [b], design: paired, metric: keeper-rate, min_effect: 0.1}
+  - {name: two, control: c, variants: [a], status: stopped}
+  - {name: three, control: c, variants: [b], status: concluded, winner: b}
+"""
+    assert messages(EXPERIMENT_PROMPTS + body) == []  # a and b are in one running experiment each
+
+
+def test_each_experiment_rule_names_the_line_and_the_fix() -> None:
+    body = """\
+  - {name: one, control: a, variants: [bb]}
+  - {name: one, control: c, variants: [c], status: stopped}
+  - {name: two, control: b, variants: [a]}
+  - {name: three, control: a, variants: [w], status: stopped}
+  - {name: four, control: c, variants: [b], status: concluded}
+  - {name: five, control: c, variants: [b], status: stopped, winner: c}
+  - {name: six, control: c, variants: [w], status: concluded, winner: a}
+"""
+    found = messages(EXPERIMENT_PROMPTS + body)
+    assert found == [
+        ("experiment-classes-differ", 16, "variant \"w\" is for ['woman'], its control \"a\" for ['man', 'woman']: "
+         "an experiment compares the same customers"),
+        ("experiment-classes-differ", 19, "variant \"w\" is for ['woman'], its control \"c\" for ['man', 'woman']: "
+         "an experiment compares the same customers"),
+        ("experiment-name-duplicate", 14, 'experiment name "one" is already used at line 13'),
+        ("experiment-prompt-reused", 14, '"c" is both the control and a variant of "one"'),
+        ("experiment-prompt-reused", 15, 'prompt "a" is already an arm of the running experiment "one"; '
+         "a prompt can be in one running experiment at a time"),
+        ("experiment-prompt-unknown", 13, 'no prompt has the key "bb"; did you mean "b"?'),
+        ("experiment-winner", 17, 'experiment "four" is concluded but names no winner'),
+        ("experiment-winner", 18, 'experiment "five" names a winner but is stopped'),
+        ("experiment-winner", 19, 'the winner "a" is neither the control nor a variant of "six"'),
+    ]  # fmt: skip
