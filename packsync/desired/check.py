@@ -107,8 +107,7 @@ def check_experiments(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
             arms.append(("winner", experiment.winner))
         for where, key in arms:
             if key not in prompts:
-                close = difflib.get_close_matches(key, list(prompts), n=1)
-                hint = f'; did you mean "{close[0]}"?' if close else ""
+                hint = _did_you_mean(key, prompts)
                 place = (*base, *where) if isinstance(where, tuple) else (*base, where)
                 yield make("experiment-prompt-unknown", doc.location(place), f'no prompt has the key "{key}"{hint}')
         yield from _experiment_arms(pack, doc, index, in_use, prompts)
@@ -158,6 +157,12 @@ def _experiment_arms(
                 f'variant "{key}" is for {sorted(pack.prompt_classes(variant))}, its control '
                 f'"{experiment.control}" for {sorted(classes)}: an experiment compares the same customers',
             )
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``; did you mean "x"?`` for the closest of ``choices``, or nothing."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f'; did you mean "{close[0]}"?' if close else ""
 
 
 def check_strings(doc: Document) -> Iterator[Diagnostic]:
@@ -283,8 +288,7 @@ def _check_text(text: str, text_at: Location, characteristics: set[str], used: s
             continue
         used.add(inside)
         if inside not in characteristics:
-            close = difflib.get_close_matches(inside, sorted(characteristics | {SUBJECT}), n=1)
-            hint = f'; did you mean "{close[0]}"?' if close else ""
+            hint = _did_you_mean(inside, sorted(characteristics | {SUBJECT}))
             yield make(
                 "placeholder-undeclared",
                 text_at,

@@ -275,11 +275,12 @@ def _earlier_rows(
         return []
     texts = {tid: (sources.sent.get(tid), runs.sample.get(tid) or likes.sample.get(tid, "")) for tid in earlier}
     versions = versions_of(pack, desired.templates)
-    found = {**attribute(texts, versions), **_replaced(pack, sources, earlier)}
+    replaced = _replaced(pack, sources, earlier)  # the plan's pairing names a key before any text does
+    found = {**attribute(texts, versions), **replaced}
     if len(found) < len(earlier) and sources.root is not None:
         path = Path(pack.path) if Path(pack.path).is_absolute() else sources.root / pack.path
         versions += history(sources.root, str(path), pack.slug, tune_ids)
-        found = {**attribute(texts, versions), **_replaced(pack, sources, earlier)}
+        found = {**attribute(texts, versions), **replaced}
     where = {(t.key, t.class_name): f"{t.location.path}:{t.location.line}" for t in desired.templates}
     rows = []
     for tid in earlier:

@@ -15,14 +15,14 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from packsync.astria.objects import LiveTemplate
+from packsync.astria.objects import LiveTemplate, parse_templates
 from packsync.desired.expand import Template
 from packsync.desired.identity import canonical_params, canonical_value, fingerprint, tagged_tune
 from packsync.desired.state import DesiredPack
 from packsync.facts import ACCOUNT_FILLED, TUNE_TAG_RE
 from packsync.packfiles.project import Policy
 from packsync.plan.model import Change, LiveRef, PackPlan, Plan, Refusal, Source, TemplateSpec
-from packsync.plan.observe import Observation, live_templates, match_templates
+from packsync.plan.observe import Observation, match_templates
 
 SIMILARITY = 0.5
 MAX_SIMILARITY_PAIRS = 40_000  # creates x removes beyond which only exact pairing is tried
@@ -39,7 +39,7 @@ class LiveState:
 
     def __post_init__(self) -> None:
         if not all(isinstance(t, LiveTemplate) for t in self.templates):
-            object.__setattr__(self, "templates", live_templates(self.templates))
+            object.__setattr__(self, "templates", parse_templates(list(self.templates), "the live state"))
 
 
 def live_ref(template: LiveTemplate, classes: Mapping[int, str], seen: Observation | None = None) -> LiveRef:

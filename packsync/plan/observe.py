@@ -15,7 +15,7 @@ it shows, less ids, times and results, is the same as the kept one's.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,11 +24,6 @@ from packsync.astria.objects import METADATA, LiveTemplate, blank
 from packsync.desired.identity import canonical_text
 from packsync.facts import ACCOUNT_FILLED, GENERATION_PARAMS, PROMPT_PARAM_DEFAULTS
 from packsync.packfiles.pack import Params
-
-
-def live_templates(items: Iterable[Mapping[str, Any]]) -> list[LiveTemplate]:
-    """Templates as typed live ones (those read through the client are already)."""
-    return [LiveTemplate.parse(item) for item in items]
 
 
 def shown_content(live: LiveTemplate) -> tuple[str, str]:
