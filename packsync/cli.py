@@ -7,63 +7,29 @@ need no network import nothing networked.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import click
 
 from packsync import __version__
 from packsync.commands.base import invoke
+from packsync.commands.experiment_cli import experiment
+from packsync.commands.options import (
+    format_option,
+    keeper_option,
+    pack_option,
+    project_option,
+    set_option,
+    target_option,
+)
+from packsync.commands.options import (
+    tune_ids as parse_tune_ids,
+)
 from packsync.commands.simulate import simulate_command
 from packsync.errors import ExitCode
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class RegistryChoice(click.Choice):  # type: ignore[type-arg]
-    """A --format choice built from a registry of renderers, imported only when it is needed
-    (parsing that option, or its help), so that a command's start-up imports nothing more."""
-
-    def __init__(self, module: str, registry: str) -> None:
-        self._where = (module, registry)
-        super().__init__(())
-
-    @property
-    def choices(self) -> tuple[str, ...]:
-        import importlib
-
-        module, registry = self._where
-        return tuple(getattr(importlib.import_module(module), registry))
-
-    @choices.setter
-    def choices(self, value: object) -> None:
-        pass  # the registry is the one source of the choices
-
-
-def format_option(module: str, registry: str, default: str, help: str | None = None) -> Callable[[F], F]:
-    """``--format``, its choices the names of a registry (imported only when needed)."""
-    kind = RegistryChoice(module, registry)
-    return click.option("--format", "output_format", type=kind, default=default, show_default=True, help=help)
-
-
-keeper_option = click.option(
-    "--keeper", "keeper_k", type=click.IntRange(1), default=3, show_default=True, help="Likes that make a keeper run."
-)
-project_option = click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="Directory of packsync.yaml.",
-)
-
-
-set_option = functools.partial(click.option, "--set", "values", metavar="NAME=VALUE", multiple=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -214,6 +180,7 @@ def sandbox(ctx: click.Context, /, **options: Any) -> None:
 
 
 sandbox.add_command(simulate_command)
+cli.add_command(experiment)
 
 
 @cli.command()
@@ -230,13 +197,6 @@ def packs(target_name: str | None, output_format: str, project_dir: Path) -> Non
     sys.exit(invoke(run_packs, PacksOptions(project_dir, target_name, output_format)))
 
 
-target_option = click.option(
-    "--target",
-    "target_name",
-    metavar="NAME",
-    help="A target of packsync.yaml (default: PACKSYNC_TARGET, default_target).",
-)
-pack_option = click.option("--pack", "packs", metavar="SLUG", multiple=True, help="Only this pack (repeatable).")
 replace_option = click.option(
     "--replace",
     "replace",
@@ -474,7 +434,7 @@ def stats(
     from packsync.commands.stats import StatsOptions, run_stats
 
     day = since.date() if since is not None else None
-    exclude = _tune_ids(exclude_tune_ids, "--exclude-tune-ids")
+    exclude = parse_tune_ids(exclude_tune_ids, "--exclude-tune-ids")
     options = StatsOptions(project_dir, target_name, packs, day, output_format, min_runs, exclude, keeper_k)
     sys.exit(invoke(run_stats, options))
 
@@ -547,7 +507,7 @@ def preview(
         pack=pack,
         project_dir=project_dir,
         target=target_name,
-        tune_ids=_tune_ids(tune_ids, "--tune-ids"),
+        tune_ids=parse_tune_ids(tune_ids, "--tune-ids"),
         keys=keys,
         changed=changed,
         out_file=out_file,
@@ -556,17 +516,6 @@ def preview(
         assignments=values,
     )
     sys.exit(invoke(run_preview, options))
-
-
-def _tune_ids(value: str | None, flag: str) -> list[int]:
-    """A comma-separated list of tune ids (none when the option is not given)."""
-    try:
-        ids = [int(part) for part in (value or "").split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter("a comma-separated list of tune ids", param_hint=flag) from None
-    if value is not None and (not ids or any(i < 1 for i in ids)):
-        raise click.BadParameter("a comma-separated list of tune ids", param_hint=flag)
-    return ids
 
 
 def main() -> NoReturn:

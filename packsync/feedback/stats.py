@@ -95,6 +95,20 @@ class KeyStats:
         return self.likes / self.runs if self.runs else 0.0
 
 
+@dataclass(frozen=True)
+class CustomerRun:
+    """One customer's run of a pack as the account shows it: its prompts' templates, the liked
+    and the failed ones, when it started, and the cost of each prompt whose ``cost_mc`` was shown."""
+
+    tune: int
+    class_name: str
+    at: datetime | None
+    templates: frozenset[int]
+    liked: frozenset[int]
+    failed: frozenset[int] = frozenset()
+    cost_mc: tuple[tuple[int, int], ...] = ()  # (template, cost in millicents)
+
+
 @dataclass
 class PackStats:
     pack: str
@@ -110,6 +124,7 @@ class PackStats:
     low: float | None = None
     high: float | None = None
     keeper_rate: dict[str, Any] | None = None  # {k, runs, keepers, rate, low, high, by_class}
+    customer_runs: list[CustomerRun] = field(default_factory=list, repr=False)  # for experiments; not reported
 
     @property
     def rate(self) -> float:
@@ -209,6 +224,7 @@ async def gather_stats(
             likes.excluded,
             keys,
             *estimated,
+            customer_runs=_customer_runs(rows, runs, likes),
         )
 
     states, undeclared = await read_declared(client, packs, lambda pack, live: live)
@@ -235,6 +251,9 @@ class _Tally:
     excluded: int  # prompts on test tunes
     sample: dict[int, str]  # template id -> the text of one prompt generated from it
     by_run: dict[int, set[int]] = field(default_factory=dict)  # a customer's tune -> the templates of its prompts
+    first_at: dict[int, datetime] = field(default_factory=dict)  # a customer's tune -> its first prompt's moment
+    failed: dict[int, set[int]] = field(default_factory=dict)  # a customer's tune -> templates whose prompt failed
+    cost_mc: dict[int, dict[int, int]] = field(default_factory=dict)  # a customer's tune -> template -> cost_mc
 
 
 def _live_rows(pack: Pack, desired: DesiredPack, live: LiveState, runs: _Tally, likes: _Tally) -> list[TemplateStats]:
@@ -341,6 +360,24 @@ def _estimate(
     return round(found.estimate, 4), round(found.low, 4), round(found.high, 4), keeper
 
 
+def _customer_runs(rows: list[TemplateStats], runs: _Tally, likes: _Tally) -> list[CustomerRun]:
+    class_of = {r.template_id: r.class_name for r in rows}
+    out = []
+    for tune, got in sorted(runs.by_run.items()):
+        out.append(
+            CustomerRun(
+                tune,
+                class_of.get(min(got), "?"),
+                runs.first_at.get(tune),
+                frozenset(got),
+                frozenset(likes.by_run.get(tune, set()) & got),
+                frozenset(runs.failed.get(tune, set())),
+                tuple(sorted(runs.cost_mc.get(tune, {}).items())),
+            )
+        )
+    return out
+
+
 def _fill(row: TemplateStats | KeyStats, rate: RateEstimate | None) -> None:
     if rate is not None:
         row.estimate, row.low, row.high = round(rate.estimate, 4), round(rate.low, 4), round(rate.high, 4)
@@ -389,5 +426,18 @@ def _tally(
         if template not in tally.sample and isinstance(prompt.get("text"), str):
             tally.sample[template] = prompt["text"]
         if type(prompt.get("tune_id")) is int:
-            tally.by_run.setdefault(prompt["tune_id"], set()).add(template)
+            _note_run(tally, prompt["tune_id"], template, prompt)
     return tally
+
+
+def _note_run(tally: _Tally, tune: int, template: int, prompt: dict[str, Any]) -> None:
+    """What a customer's run tells of one of its prompts: when, whether it failed, its cost."""
+    tally.by_run.setdefault(tune, set()).add(template)
+    created = _created(prompt)
+    if created is not None and (tune not in tally.first_at or created < tally.first_at[tune]):
+        tally.first_at[tune] = created
+    if prompt.get("user_error") not in (None, ""):
+        tally.failed.setdefault(tune, set()).add(template)
+    cost = prompt.get("cost_mc")
+    if type(cost) is int and cost >= 0:
+        tally.cost_mc.setdefault(tune, {})[template] = cost

@@ -84,3 +84,23 @@ def simulate_runs(
         drawn.append((at, name, ids, liked))
     drawn.sort(key=lambda d: d[0])
     return [CustomerRun(i, name, at, ids, liked) for i, (at, name, ids, liked) in enumerate(drawn)]
+
+
+def joint_likes(p_a: float, p_b: float, run_correlation: float = 0.3) -> tuple[float, float, float, float]:
+    """The chances that one run likes both of two templates, only the first, only the second, or
+    neither: the model of :func:`simulate_runs` for a pair, computed (an integral over the run's
+    mood) rather than drawn, so that studies can draw many runs' counts at once."""
+    if not (0 <= p_a <= 1 and 0 <= p_b <= 1) or not 0 <= run_correlation < 1:
+        raise ValueError("probabilities must be in [0, 1] and run_correlation in [0, 1)")
+    shared, own = math.sqrt(run_correlation), math.sqrt(1 - run_correlation)
+    a = _NORMAL.inv_cdf(min(max(p_a, 1e-12), 1 - 1e-12))
+    b = _NORMAL.inv_cdf(min(max(p_b, 1e-12), 1 - 1e-12))
+    steps, span = 400, 8.0
+    both = 0.0
+    for i in range(steps + 1):  # Simpson's rule over the mood z in [-8, 8]
+        z = -span + 2 * span * i / steps
+        weight = 1 if i in (0, steps) else (4 if i % 2 else 2)
+        both += weight * _NORMAL.pdf(z) * _NORMAL.cdf((a - shared * z) / own) * _NORMAL.cdf((b - shared * z) / own)
+    both *= (2 * span / steps) / 3
+    both = min(max(both, 0.0), min(p_a, p_b))
+    return both, p_a - both, p_b - both, max(1 - p_a - p_b + both, 0.0)
