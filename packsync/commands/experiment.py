@@ -46,6 +46,7 @@ class ExperimentOptions:
     winner: str | None = None  # conclude: the arm to keep, whatever the status says
     write: bool = False  # conclude: edit the file
     now: datetime | None = None  # the moment of the report (tests); default: the clock
+    dry_run: bool = False  # rotate: say what would change, change nothing
 
     def with_overrides(self, runs_per_day: float | None, baseline: float | None) -> ExperimentOptions:
         return dataclasses.replace(self, runs_per_day=runs_per_day, baseline=baseline)
@@ -190,3 +191,47 @@ def run_experiment_conclude(options: ExperimentOptions, io: Streams) -> ExitCode
         io.out.write("".join(diff))
         io.err.write(f"packsync: would keep {winner} and remove {', '.join(removed)}; --write to edit {path}\n")
     return ExitCode.OK
+
+
+def run_experiment_rotate(options: ExperimentOptions, io: Streams) -> ExitCode:
+    """Attach each running rotation experiment's scheduled arm, detach the others."""
+    import asyncio
+
+    from packsync.apply.rotate import RotationStep, Rotator
+    from packsync.commands.prologue import prepare
+    from packsync.desired.state import desired_state
+    from packsync.plan.build import read_declared
+
+    workspace = checked_workspace(options.project_dir, io)
+    chosen = [(p, e) for p, e in find_experiments(workspace.packs, options.name) if e.design == "rotation"]
+    running = sorted({p.slug for p, e in chosen if e.status == "running"})
+    if not running:
+        io.err.write("packsync: no running rotation experiment: nothing to rotate\n")
+        return ExitCode.OK
+    ready = prepare(options.project_dir, options.target, running, io)
+    now = options.moment()
+    rotator_steps: list[RotationStep] = []
+
+    async def rotate() -> None:
+        async with ready.client() as client:
+            rotator = Rotator(client, ready.observation(io), options.dry_run)
+            states, _ = await read_declared(client, ready.packs, lambda pack, live: live)
+            for desired in desired_state(ready.packs, ready.target.tune_ids):
+                live = states[desired.slug]
+                if live.summary is None:
+                    io.err.write(f"packsync: {desired.slug}: not on the account yet (run packsync apply)\n")
+                    continue
+                pack_id = int(live.summary["id"])
+                steps = await rotator.rotate_pack(desired, pack_id, live.templates, now)
+                await rotator.verify(steps, desired, pack_id)
+                rotator_steps.extend(steps)
+
+    asyncio.run(rotate())
+    verb = ("would attach", "would detach") if options.dry_run else ("attached", "detached")
+    for step in rotator_steps:
+        done = [f"{verb[0]} #{step.attached}"] if step.attached else []
+        done += [f"{verb[1]} #{t}" for t in step.detached]
+        said = "; ".join(done) or "already so"
+        line = f"{step.pack}/{step.experiment} {step.class_name}: {step.arm} until {step.until}: {said}"
+        io.out.write(line + (f" — {step.problem}" if step.problem else "") + "\n")
+    return ExitCode.PARTIAL if any(s.problem for s in rotator_steps) else ExitCode.OK

@@ -6,6 +6,7 @@ Only click is imported at start; each command imports its handler when it runs.
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -92,3 +93,30 @@ def conclude_command(
 
     options = ExperimentOptions(project_dir, target_name, name, "text", keeper_k=keeper_k)
     sys.exit(invoke(run_experiment_conclude, options.for_conclude(winner, write)))
+
+
+@experiment.command("rotate")
+@click.argument("name", metavar="[[PACK/]NAME]", required=False)
+@click.option("--dry-run", is_flag=True, help="Say what would be attached and detached; change nothing.")
+@click.option(
+    "--at",
+    "moment",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    help="Rotate as of this moment (UTC unless it says), e.g. to see tomorrow's arm with --dry-run.",
+)
+@target_option
+@project_option
+def rotate_command(
+    name: str | None, dry_run: bool, moment: datetime | None, target_name: str | None, project_dir: Path
+) -> None:
+    """Attach the arm each running rotation experiment's schedule names for now and detach the
+    others (only attach and detach: no prompt is created, no image made). Run it on a schedule,
+    e.g. hourly; it changes nothing within a block.
+
+    Example: packsync experiment rotate --dry-run
+    """
+    from packsync.commands.experiment import ExperimentOptions, run_experiment_rotate
+
+    at = None if moment is None else (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+    options = ExperimentOptions(project_dir, target_name, name, "text", now=at, dry_run=dry_run)
+    sys.exit(invoke(run_experiment_rotate, options))

@@ -35,6 +35,7 @@ def _share(text: str) -> tuple[str, float]:
 @click.option("--runs", type=click.IntRange(0, 100_000), required=True, help="Customer runs to make.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the truth and the runs.")
 @click.option("--days", type=click.FloatRange(0, 3650), default=30.0, show_default=True, help="Period ending now.")
+@click.option("--until", metavar="TIME", help="End of the period, ISO 8601 (default: now).")
 @click.option("--mean", type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Mean like rate (0.2).")
 @click.option("--concentration", type=click.FloatRange(0, min_open=True), help="How alike templates are (20).")
 @click.option(

@@ -26,8 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from packsync.desired.rotation import rotation_seed, time_shares
 from packsync.feedback.estimates import DEFAULT_K
-from packsync.feedback.rotation import rotation_seed, time_shares
 from packsync.feedback.sequential import ALPHA, SequentialTest, paired_look, two_sample_look
 from packsync.feedback.stats import CustomerRun, PackStats
 from packsync.packfiles.pack import Experiment, Pack
@@ -87,11 +87,17 @@ class ExperimentStatus:
 
 
 def arm_templates(pack: PackStats, experiment: Experiment) -> dict[str, dict[str, int]]:
-    """Per arm, its live template per class (the stats rows that the plan's matching named)."""
+    """Per arm, its template per class: the live one (the plan's matching named it), else, for an
+    arm a rotation has detached, the newest template of that key and class that customers ran
+    and no replace retired (an earlier version of the prompt is another prompt)."""
     out: dict[str, dict[str, int]] = {key: {} for key in experiment.arms}
     for row in pack.templates:
         if row.live and row.key in out:
             out[row.key][row.class_name] = row.template_id
+    if experiment.design == "rotation":
+        for row in sorted(pack.templates, key=lambda r: -r.template_id):
+            if not row.live and row.key in out and row.attributed not in ("replaced", ""):
+                out[row.key].setdefault(row.class_name, row.template_id)
     return out
 
 

@@ -295,10 +295,15 @@ def diff_pack(
     creates: list[Template] = []
     forced: list[Change] = []
     unverified: set[str] = set()
+    parked = _parked_by_rotation(desired, set(matching.kept))
+    if parked:
+        names = ", ".join(f"{desired.templates[i].key} ({desired.templates[i].class_name})" for i in sorted(parked))
+        plan.notes.append(f"detached by its rotation experiment, not created: {names}")
     for index, template in enumerate(desired.templates):
         found = matching.kept.get(index)
         if found is None:
-            creates.append(template)
+            if index not in parked:
+                creates.append(template)
             continue
         unverified.update(seen.unverifiable(template.params, found))
         if (pack.slug, template.key, template.class_name) in replace_keys or (pack.slug, template.key) in replace_keys:
@@ -327,6 +332,26 @@ def diff_pack(
         key=_live_order,
     )
     return plan
+
+
+def _parked_by_rotation(desired: DesiredPack, live: set[int]) -> set[int]:
+    """The desired templates a running rotation experiment keeps detached: an arm missing from the
+    pack while another arm of the same experiment and class is on it (the ``experiment rotate`` job
+    attaches one arm at a time; an apply must not undo that). With no arm on the pack, every arm is
+    created, as a new experiment's are."""
+    parked: set[int] = set()
+    for experiment in desired.pack.experiments:
+        if experiment.design != "rotation" or experiment.status != "running":
+            continue
+        arms = set(experiment.arms)
+        by_class: dict[str, list[int]] = {}
+        for index, template in enumerate(desired.templates):
+            if template.key in arms:
+                by_class.setdefault(template.class_name, []).append(index)
+        for indexes in by_class.values():
+            if any(i in live for i in indexes):
+                parked.update(i for i in indexes if i not in live)
+    return parked
 
 
 def _file_order(change: Change) -> tuple[int, str]:

@@ -104,3 +104,17 @@ def joint_likes(p_a: float, p_b: float, run_correlation: float = 0.3) -> tuple[f
     both *= (2 * span / steps) / 3
     both = min(max(both, 0.0), min(p_a, p_b))
     return both, p_a - both, p_b - both, max(1 - p_a - p_b + both, 0.0)
+
+
+def split_runs(runs: Sequence[CustomerRun], arms: Sequence[Sequence[int]], seed: int) -> list[CustomerRun]:
+    """The runs as an app that splits its customers would make them: each run draws one of
+    ``arms`` (sets of template ids), uniformly, and runs without the other arms' templates."""
+    rng = random.Random(seed ^ 0x5117)
+    every = {t for arm in arms for t in arm}
+    out = []
+    for run in runs:
+        mine = set(arms[rng.randrange(len(arms))]) if arms else set()
+        dropped = every - mine
+        kept = tuple(t for t in run.templates if t not in dropped)
+        out.append(CustomerRun(run.index, run.class_name, run.at, kept, frozenset(run.liked - dropped)))
+    return out

@@ -16,10 +16,11 @@ import math
 import time
 from collections import Counter
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from packsync.sandbox.context import PLACEHOLDER, ApiError, Context
-from packsync.sandbox.customers import DAY, CustomerRun, draw_truth, simulate_runs
+from packsync.sandbox.customers import DAY, CustomerRun, draw_truth, simulate_runs, split_runs
 from packsync.sandbox.httpserver import Request
 from packsync.sandbox.routes.packs import PackRun
 from packsync.sandbox.store import OWN_USER, now_iso, prompt_row
@@ -42,6 +43,7 @@ def simulate(app: SandboxApp, request: Request, data: dict[str, Any]) -> dict[st
     runs = _number(data, "runs", None, int, 0, MAX_RUNS)
     seed = _number(data, "seed", 0, int, None, None)
     days = _number(data, "days", 30.0, float, 0, MAX_DAYS)
+    until = _until(data.get("until"))
     correlation = _number(data, "run_correlation", 0.3, float, 0, None)
     if correlation >= 1:
         raise ApiError(422, "run_correlation must be at least 0 and below 1")
@@ -53,15 +55,18 @@ def simulate(app: SandboxApp, request: Request, data: dict[str, Any]) -> dict[st
         classes.setdefault(app.class_of(template), []).append(int(template["id"]))
     truth = _truth(data.get("truth"), [int(t["id"]) for t in templates], seed)
     shares = _shares(data.get("class_shares"), classes)
+    arms = _arms(data.get("arms"), truth)
     try:
         drawn = simulate_runs(classes, truth, runs, seed, days, correlation, shares)
     except ValueError as exc:
         raise ApiError(422, str(exc)) from exc
+    if arms:
+        drawn = split_runs(drawn, arms, seed)
     ctx = Context(request, {}, str(pack["workspace"]), None)
     run = PackRun(app, ctx, pack, {}, list(templates), set(), {}, {})
     app.store.begin()
     try:
-        prompts, likes = _write(app, run, drawn, time.time() - days * DAY)
+        prompts, likes = _write(app, run, drawn, until - days * DAY)
         app.store.commit()
     except Exception:
         app.store.rollback()
@@ -95,6 +100,8 @@ def _write(app: SandboxApp, run: PackRun, drawn: list[CustomerRun], start: float
         tunes.append(tune)
         runs.append({"id": run_id, "pack_id": run.pack["id"], "prompts_callback": None, "done": 1, "created_at": stamp})
         for fields in run.clone_fields(_as_row(tune), run_id):
+            if fields["orig_prompt_id"] not in customer.templates:
+                continue  # a split run: another arm's template
             row = prompt_row(run.ctx.workspace, fields, stamp)
             liked = fields["orig_prompt_id"] in customer.liked
             failed = row["user_error"] is not None
@@ -162,6 +169,42 @@ def _own_pack(app: SandboxApp, ref: Any) -> sqlite3.Row:
         if pack["user_id"] == OWN_USER and str(ref) in (str(pack["id"]), pack["slug"]):
             return pack
     raise ApiError(404, f"Pack {ref} not found")
+
+
+def _arms(spec: Any, truth: Mapping[int, float]) -> list[list[int]]:
+    """``arms``: lists of template ids of the pack; each run gets one list and none of the others
+    (a split experiment's app). None: every run gets every template."""
+    if spec is None:
+        return []
+    if not isinstance(spec, list) or len(spec) < 2 or not all(isinstance(a, list) and a for a in spec):
+        raise ApiError(422, "arms must be a list of at least two non-empty lists of template ids")
+    seen: set[int] = set()
+    for arm in spec:
+        for t in arm:
+            if type(t) is not int or t not in truth:
+                raise ApiError(422, f"arms names {t!r}, which is not a template of this pack")
+            if t in seen:
+                raise ApiError(422, f"template {t} is in two arms")
+            seen.add(t)
+    return [list(a) for a in spec]
+
+
+def _until(value: Any) -> float:
+    """The end of the period: ``until`` (an ISO 8601 moment, not after now), or now."""
+    now = time.time()
+    if value is None:
+        return now
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(422, f"until must be an ISO 8601 moment, not {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    if moment.timestamp() > now + 1:
+        raise ApiError(422, "until must not be in the future")
+    if moment.timestamp() < now - MAX_DAYS * DAY:
+        raise ApiError(422, f"until must be within {MAX_DAYS} days of now")
+    return moment.timestamp()
 
 
 def _number(data: Mapping[str, Any], key: str, default: Any, kind: type, low: float | None, high: float | None) -> Any:
