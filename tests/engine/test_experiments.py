@@ -178,7 +178,7 @@ def test_a_rotation_attaches_one_arm_at_a_time_and_makes_no_image(project: Proje
     attached_now = _arm_ids(project)
     assert {t for ts in attached_now.values() for t in ts} <= known  # the same templates, re-attached
 
-    code, document = _status(project)
+    _, document = _status(project)
     (row,) = document["experiments"]
     assert row["left_out"] == 0 and row["runs"] > 0
     ratio = next(g for g in row["guardrails"] if g["name"] == "sample-ratio")
@@ -208,7 +208,7 @@ def test_a_split_experiment_publishes_each_arms_prompt_ids(project: Project, mod
     body = {"pack": pack["id"], "runs": 500, "seed": 9, "truth": truth, "arms": [ids[CONTROL], ids[VARIANT]]}
     with project.sandbox.http() as http:
         assert http.post("/_sandbox/simulate", json=body, timeout=120).status_code == 201
-    code, document = _status(project)
+    _, document = _status(project)
     (row,) = document["experiments"]
     assert (row["status"], row["winner"], row["left_out"]) == ("winner", VARIANT, 0)
     by_key = {arm["key"]: arm for arm in row["arms"]}

@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from packsync.feedback.experiments import observe
 from packsync.desired.rotation import arm_at, rotation_seed, time_shares
+from packsync.feedback.experiments import observe
 from packsync.feedback.stats import CustomerRun, PackStats, TemplateStats
 from packsync.packfiles.diagnostics import NOWHERE as _NOWHERE
 from packsync.packfiles.pack import Experiment, ModelConfig, Pack, PackClass, Prompt
