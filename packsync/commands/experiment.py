@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from packsync.astria.client import AstriaClient
+from packsync.astria.target import ResolvedTarget
 from packsync.commands.base import Streams
 from packsync.commands.prologue import checked_workspace
 from packsync.commands.stats import StatsOptions, read_report
@@ -21,6 +23,7 @@ from packsync.feedback.forecast import DESIGNS, History, fit_history, forecast
 from packsync.feedback.stats import PackStats
 from packsync.packfiles.pack import Experiment, Pack
 from packsync.packfiles.safe_write import atomic_write
+from packsync.plan.model import Plan
 
 HISTORY_DAYS = 30
 
@@ -235,3 +238,27 @@ def run_experiment_rotate(options: ExperimentOptions, io: Streams) -> ExitCode:
         line = f"{step.pack}/{step.experiment} {step.class_name}: {step.arm} until {step.until}: {said}"
         io.out.write(line + (f" — {step.problem}" if step.problem else "") + "\n")
     return ExitCode.PARTIAL if any(s.problem for s in rotator_steps) else ExitCode.OK
+
+
+async def add_forecasts(client: AstriaClient, plan: Plan, packs: Sequence[Pack], target: ResolvedTarget) -> None:
+    """A note in the plan for each experiment it starts (a running experiment whose variant the
+    plan creates): the planner's runs, days and images to a decision, from the pack's history."""
+    from packsync.feedback.experiment_output import forecast_note
+    from packsync.feedback.stats import gather_stats
+
+    now = datetime.now(timezone.utc)
+    for pack_plan in plan.packs:
+        pack = next((p for p in packs if p.slug == pack_plan.slug), None)
+        created = {c.create.key for c in pack_plan.changes if c.create is not None}
+        added = [e for e in (pack.experiments if pack else ()) if e.status == "running" and set(e.variants) & created]
+        if pack is None or not added:
+            continue
+        report = await gather_stats(client, [pack], target.tune_ids, None, 10, target.test_tune_ids)
+        for experiment in added:
+            history = history_of(pack, report.packs[0], experiment, now, 3)
+            forecasts = (
+                [forecast(history, experiment.min_effect, d, len(experiment.arms), sims=200) for d in DESIGNS]
+                if history.runs_per_day > 0
+                else []
+            )
+            pack_plan.notes.append(forecast_note(experiment, history, forecasts))

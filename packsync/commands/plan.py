@@ -36,9 +36,14 @@ def run_plan(options: PlanOptions, io: Streams) -> ExitCode:
     async def read_and_compare() -> Plan:
         async with ready.client() as client:
             observation = ready.observation(io)
-            return await make_plan(
+            made = await make_plan(
                 client, ready.workspace, ready.target, ready.packs, observation, options.replace, check_tunes=True
             )
+            if any(p.experiments for p in ready.packs):
+                from packsync.commands.experiment import add_forecasts
+
+                await add_forecasts(client, made, ready.packs, ready.target)
+            return made
 
     plan = asyncio.run(read_and_compare())
     if options.out_file is not None:

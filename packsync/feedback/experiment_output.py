@@ -208,3 +208,25 @@ PLAN_FORMATS: dict[str, Callable[[ExperimentPlan], str]] = {
     "json": plan_json,
     "markdown": plan_markdown,
 }
+
+
+def forecast_note(experiment: Experiment, history: History, forecasts: Sequence[Forecast]) -> str:
+    """One line for the plan of a pull request that starts ``experiment``."""
+    arms = f"{experiment.control} against {', '.join(experiment.variants)}"
+    head = f"experiment {experiment.name} starts ({experiment.design}, {arms})"
+    if not forecasts:
+        hint = f"packsync experiment plan {experiment.name} --runs-per-day N"
+        return f"{head}: no customer runs in the last 30 days to plan from ({hint})"
+    by_design = {f.design: f for f in forecasts}
+    mine = by_design.get(experiment.design)
+    parts = []
+    if mine is not None and mine.reachable:
+        images = f", {mine.images:,} images of its own" if mine.images else ", no image of its own"
+        parts.append(
+            f"about {_days(mine.days)} to a decision at {history.runs_per_day:.0f} runs a day"
+            f" ({mine.power:.0%} power in {mine.horizon_days} days){images}"
+        )
+    others = [f"{f.design} {_days(f.days)}" for f in forecasts if f.design != experiment.design and f.reachable]
+    if others:
+        parts.append("other designs: " + ", ".join(others))
+    return f"{head}: " + "; ".join(parts or ["the declared effect cannot happen at this baseline"])

@@ -216,3 +216,28 @@ def test_a_split_experiment_publishes_each_arms_prompt_ids(project: Project, mod
         sent = {t for ts in by_key[key]["prompt_ids"].values() for t in ts}
         assert set(ids[key]) <= sent and not set(ids[other]) & sent
     assert all(g["ok"] for g in row["guardrails"])
+
+
+def test_the_plan_that_starts_an_experiment_says_what_it_will_take(project: Project) -> None:
+    assert project.apply().code == 0
+    pack = project.own_pack("pet-portraits")
+    assert pack is not None
+    body = {"pack": pack["id"], "runs": 600, "seed": 4, "days": 30}
+    with project.sandbox.http() as http:
+        assert http.post("/_sandbox/simulate", json=body, timeout=120).status_code == 201
+    _declare(project)
+    plan = project.plan_json()
+    (notes,) = [p["notes"] for p in plan["packs"] if p["slug"] == "pet-portraits"]
+    (note,) = [n for n in notes if n.startswith("experiment warmer-light starts")]
+    assert "to a decision at 20 runs a day" in note and "images of its own" in note and "rotation" in note
+    markdown = project.plan("--format", "markdown").out
+    assert "experiment warmer-light starts" in markdown
+    forecast = project.run("experiment", "plan", "warmer-light", "--format", "json")
+    assert forecast.code == 0, forecast.err
+    document = json.loads(forecast.out)
+    assert [f["design"] for f in document["forecasts"]] == ["paired", "rotation", "split"]
+    assert abs(document["measured"]["runs_per_day"] - 20) < 0.5
+    paired, rotation, split = document["forecasts"]
+    assert paired["runs"] < 0.6 * split["runs"] and rotation["images"] == split["images"] == 0
+    text = project.run("experiment", "plan", "warmer-light").out
+    assert "paired (declared)" in text and "fastest with 80% power" in text
