@@ -9,6 +9,7 @@ updated when the account drifted from the files, closed when it no longer does.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -195,6 +196,53 @@ class GitHub:
                 },
             )
             return f"opened issue #{created['number']}"
+
+    def propose_change(self, change: ProposedChange) -> str:
+        """Open a pull request that makes one file ``change.content``, on its own branch; or, when
+        that branch's pull request is open already, bring the branch's file up to date. Only the
+        REST API (refs, contents, pulls): no clone, no push credentials. What was done."""
+        repo = self.repository
+        owner = repo.split("/")[0]
+        with self._client() as http:
+            base = change.base or str(self._call(http, "GET", f"/repos/{repo}")["default_branch"])
+            open_pulls = self._call(http, "GET", f"/repos/{repo}/pulls", params={"head": f"{owner}:{change.branch}"})
+            existing = [p for p in open_pulls or [] if p.get("state", "open") == "open"]
+            if not existing:
+                head = self._call(http, "GET", f"/repos/{repo}/git/ref/heads/{base}")["object"]["sha"]
+                try:
+                    self._call(
+                        http,
+                        "POST",
+                        f"/repos/{repo}/git/refs",
+                        json={"ref": f"refs/heads/{change.branch}", "sha": head},
+                    )
+                except GitHubError as exc:
+                    if ": 422 " not in str(exc):  # the branch is left from a closed pull request: reuse it
+                        raise
+            current = self._call(http, "GET", f"/repos/{repo}/contents/{change.path}", params={"ref": change.branch})
+            encoded = base64.b64encode(change.content.encode()).decode()
+            if base64.b64decode(str(current.get("content", ""))) != change.content.encode():
+                body = {"message": change.title, "content": encoded, "sha": current["sha"], "branch": change.branch}
+                self._call(http, "PUT", f"/repos/{repo}/contents/{change.path}", json=body)
+            if existing:
+                number = existing[0]["number"]
+                self._call(http, "PATCH", f"/repos/{repo}/pulls/{number}", json={"body": change.body})
+                return f"updated pull request #{number}"
+            pull = {"title": change.title, "head": change.branch, "base": base, "body": change.body}
+            created = self._call(http, "POST", f"/repos/{repo}/pulls", json=pull)
+            return f"opened pull request #{created['number']}"
+
+
+@dataclass(frozen=True)
+class ProposedChange:
+    """One file's new content, for review as a pull request."""
+
+    branch: str
+    path: str  # from the repository's root
+    content: str
+    title: str
+    body: str
+    base: str | None = None  # the branch to merge into; None: the repository's default
 
 
 def artifact_name(target: str, head_sha: str) -> str:

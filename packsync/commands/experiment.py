@@ -21,6 +21,7 @@ from packsync.feedback.experiment_output import PLAN_FORMATS, STATUS_FORMATS, Ex
 from packsync.feedback.experiments import ExperimentStatus, arm_templates, observe
 from packsync.feedback.forecast import DESIGNS, History, fit_history, forecast
 from packsync.feedback.stats import PackStats
+from packsync.github import GitHub, ProposedChange
 from packsync.packfiles.pack import Experiment, Pack
 from packsync.packfiles.safe_write import atomic_write
 from packsync.plan.model import Plan
@@ -50,6 +51,9 @@ class ExperimentOptions:
     write: bool = False  # conclude: edit the file
     now: datetime | None = None  # the moment of the report (tests); default: the clock
     dry_run: bool = False  # rotate: say what would change, change nothing
+    post: bool = False  # propose: open the pull requests
+    base: str | None = None  # propose: the branch they merge into (default: the repository's)
+    github: GitHub | None = None  # propose: the GitHub to talk to (default: from the environment)
 
     def with_overrides(self, runs_per_day: float | None, baseline: float | None) -> ExperimentOptions:
         return dataclasses.replace(self, runs_per_day=runs_per_day, baseline=baseline)
@@ -262,3 +266,64 @@ async def add_forecasts(client: AstriaClient, plan: Plan, packs: Sequence[Pack],
                 else []
             )
             pack_plan.notes.append(forecast_note(experiment, history, forecasts))
+
+
+def _repository_root(start: Path) -> Path:
+    """The git work tree that holds ``start`` (its own directory when none does)."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return here
+
+
+def proposals(options: ExperimentOptions, io: Streams) -> list[ProposedChange]:
+    """One pull request per experiment with a decision ready: its pack file concluded."""
+    from packsync.feedback.experiment_output import status_markdown
+    from packsync.packfiles.edit import conclude_experiment
+
+    workspace = checked_workspace(options.project_dir, io)
+    root = _repository_root(options.project_dir)
+    out = []
+    for status in statuses(options, io):
+        if not status.decision_ready or status.status == "stopped":
+            continue  # a stopped experiment needs a person: status says why
+        ((pack, experiment),) = find_experiments(workspace.packs, f"{status.pack}/{status.name}")
+        winner = status.winner or experiment.control
+        path = Path(pack.path).resolve()
+        text = conclude_experiment(path.read_text(encoding="utf-8"), str(path), experiment.name, winner)
+        losers = ", ".join(f"`{k}`" for k in experiment.arms if k != winner)
+        body = (
+            f"The experiment `{status.name}` of `{status.pack}` has a decision: **{status.status}**"
+            f"{f', `{winner}` wins' if status.winner else f' (the control `{winner}` stays)'}.\n\n"
+            f"{status_markdown([status])}\n"
+            f"This change removes {losers} from the pack file and marks the experiment concluded; "
+            "the plan on this pull request shows the removal. Merging applies it.\n"
+        )
+        out.append(
+            ProposedChange(
+                branch=f"packsync/conclude-{status.pack}-{status.name}",
+                path=path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name,
+                content=text,
+                title=f"Conclude experiment {status.name} ({status.pack}): keep {winner}",
+                body=body,
+                base=options.base,
+            )
+        )
+    return out
+
+
+def run_experiment_propose(options: ExperimentOptions, io: Streams) -> ExitCode:
+    changes = proposals(options, io)
+    if not changes:
+        io.err.write("packsync: no experiment has a decision to propose\n")
+        return ExitCode.OK
+    if not options.post:
+        for change in changes:
+            io.out.write(f"{change.title}\n  branch {change.branch}, file {change.path}\n")
+        io.err.write("packsync: --post to open the pull requests\n")
+        return ExitCode.OK
+    github = options.github or GitHub.from_environment()
+    for change in changes:
+        io.out.write(f"{change.title}: {github.propose_change(change)}\n")
+    return ExitCode.OK

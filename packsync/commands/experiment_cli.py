@@ -120,3 +120,26 @@ def rotate_command(
     at = None if moment is None else (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
     options = ExperimentOptions(project_dir, target_name, name, "text", now=at, dry_run=dry_run)
     sys.exit(invoke(run_experiment_rotate, options))
+
+
+@experiment.command("propose")
+@click.argument("name", metavar="[[PACK/]NAME]", required=False)
+@click.option(
+    "--post", is_flag=True, help="Open (or update) the pull requests on GitHub (GITHUB_TOKEN, GITHUB_REPOSITORY)."
+)
+@click.option("--base", metavar="BRANCH", help="The branch they merge into (default: the repository's default).")
+@keeper_option
+@target_option
+@project_option
+def propose_command(
+    name: str | None, post: bool, base: str | None, keeper_k: int, target_name: str | None, project_dir: Path
+) -> None:
+    """One pull request per decided experiment, made by `conclude` on a branch of its own
+    (packsync/conclude-PACK-NAME), with the status in its description. For a scheduled job.
+
+    Example: packsync experiment propose --post
+    """
+    from packsync.commands.experiment import ExperimentOptions, run_experiment_propose
+
+    options = ExperimentOptions(project_dir, target_name, name, "text", keeper_k=keeper_k, post=post, base=base)
+    sys.exit(invoke(run_experiment_propose, options))

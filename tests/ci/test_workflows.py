@@ -176,3 +176,14 @@ def test_actionlint_really_catches_mistakes(tmp_path: Path, actionlint: Path) ->
     done = run_actionlint(actionlint, bad)
     assert done.returncode == 1
     assert 'property "nope" is not defined' in done.stdout
+
+
+def test_the_experiments_job_rotates_then_proposes_on_schedule_only() -> None:
+    job = workflow("packsync.yml")["jobs"]["experiments"]
+    assert job["if"].startswith("(github.event_name == 'schedule' || github.event_name == 'workflow_dispatch')")
+    text = steps_text(job)
+    assert text.index("packsync experiment rotate") < text.index("packsync experiment propose --post")
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert job["concurrency"]["cancel-in-progress"] is False
+    example = load_file(ROOT / "examples" / "github" / "packsync.yml").document
+    assert example is not None and example.data["jobs"]["packsync"]["permissions"]["contents"] == "write"

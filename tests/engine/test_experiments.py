@@ -4,8 +4,11 @@ whose plan is exactly the removal of the loser."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
+
+import pytest
 
 from tests.engine.conftest import Project
 
@@ -241,3 +244,29 @@ def test_the_plan_that_starts_an_experiment_says_what_it_will_take(project: Proj
     assert paired["runs"] < 0.6 * split["runs"] and rotation["images"] == split["images"] == 0
     text = project.run("experiment", "plan", "warmer-light").out
     assert "paired (declared)" in text and "fastest with 80% power" in text
+
+
+def test_a_decided_experiment_becomes_one_pull_request(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    from packsync.commands.base import Streams
+    from packsync.commands.experiment import ExperimentOptions, run_experiment_propose
+    from tests.ci.fake_git import FakeRepository
+    from tests.engine.conftest import KEY
+
+    _declare(project)
+    assert project.apply().code == 0
+    before = project.pack_file("pet-portraits.yaml").read_text()
+    fake = FakeRepository({"packs/pet-portraits.yaml": before})
+    out, err = io.StringIO(), io.StringIO()
+    options = ExperimentOptions(project.root, post=True, github=fake.github())
+    monkeypatch.setenv("PACKSYNC_TEST_KEY", KEY)
+    assert run_experiment_propose(options, Streams(out, err)) == 0 and not fake.open_pulls  # undecided: nothing
+    _simulate(project, control=0.2, variant=0.6, runs=400, seed=3)
+    assert run_experiment_propose(options, Streams(out, err)) == 0, err.getvalue()
+    (pull,) = fake.open_pulls.values()
+    assert pull["head"] == "packsync/conclude-pet-portraits-warmer-light" and pull["base"] == "main"
+    assert f"keep {VARIANT}" in pull["title"] and "| `pet-portraits/warmer-light` |" in pull["body"]
+    proposed = fake.branches[pull["head"]]["packs/pet-portraits.yaml"]
+    assert fake.branches["main"]["packs/pet-portraits.yaml"] == before  # the base branch untouched
+    assert f"winner: {VARIANT}" in proposed and f"key: {CONTROL}\n" not in proposed
+    assert run_experiment_propose(options, Streams(out, err)) == 0  # the next scheduled run: the same pull request
+    assert len(fake.open_pulls) == 1 and fake.commits == 1 and "updated pull request" in out.getvalue()
