@@ -87,8 +87,9 @@ class PackChecker:
 
 
 def check_experiments(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
-    """The rules of the pack's experiments: they name its prompts, each prompt in one running
-    experiment at most, variants for the control's classes, a winner only once concluded."""
+    """The rules of the pack's experiments: they name its prompts (a concluded one, its winner
+    only), each prompt in one running experiment at most, variants for the control's classes, a
+    winner only once concluded."""
     prompts = {p.key: p for p in pack.prompts}
     names: dict[str, int] = {}
     in_use: dict[str, str] = {}  # prompt key -> the running experiment it is an arm of
@@ -103,6 +104,8 @@ def check_experiments(pack: Pack, doc: Document) -> Iterator[Diagnostic]:
             )
         names.setdefault(experiment.name, index)
         arms = [("control", experiment.control), *((("variants", i), key) for i, key in enumerate(experiment.variants))]
+        if experiment.status == "concluded":
+            arms = []  # concluding removed the other arms' prompts: only the winner must still be there
         if experiment.winner is not None:
             arms.append(("winner", experiment.winner))
         for where, key in arms:

@@ -85,7 +85,11 @@ _ALL = [
     Rule("text-control-character", _E, "a control character (other than newline) in a text"),
     Rule("text-bidi-character", _W, "an invisible bidirectional-override character in a text"),
     Rule("prompts-empty", _W, "a pack with no prompts"),
-    Rule("experiment-prompt-unknown", _E, "an experiment's control, variant or winner is no prompt key of the pack"),
+    Rule(
+        "experiment-prompt-unknown",
+        _E,
+        "an experiment's control, variant or winner is no prompt key of the pack (concluded: only the winner must be)",
+    ),
     Rule("experiment-name-duplicate", _E, "two experiments of a pack have the same name"),
     Rule(
         "experiment-prompt-reused",

@@ -250,7 +250,7 @@ def test_a_decided_experiment_becomes_one_pull_request(project: Project, monkeyp
     from packsync.commands.base import Streams
     from packsync.commands.experiment import ExperimentOptions, run_experiment_propose
     from tests.ci.fake_git import FakeRepository
-    from tests.engine.conftest import KEY
+    from tests.sandbox_helpers import KEY
 
     _declare(project)
     assert project.apply().code == 0

@@ -201,3 +201,13 @@ def test_each_experiment_rule_names_the_line_and_the_fix() -> None:
         ("experiment-winner", 18, 'experiment "five" names a winner but is stopped'),
         ("experiment-winner", 19, 'the winner "a" is neither the control nor a variant of "six"'),
     ]  # fmt: skip
+
+
+def test_a_concluded_experiment_needs_only_its_winner() -> None:
+    gone = """\
+  - {name: one, control: gone, variants: [b, also-gone], status: concluded, winner: b}
+  - {name: two, control: a, variants: [lost], status: concluded, winner: lost}
+"""
+    assert messages(EXPERIMENT_PROMPTS + gone) == [
+        ("experiment-prompt-unknown", 14, 'no prompt has the key "lost"'),
+    ]
