@@ -158,6 +158,9 @@ def plan_lines(plan: ExperimentPlan) -> list[str]:
     ]
     if h != plan.measured:
         lines.append(f"  planned for: {h.runs_per_day:.1f} runs a day, control rate {h.baseline:.1%}")
+    if h.runs_per_day <= 0:
+        lines.append("  no customer runs to plan from: give --runs-per-day N (and --baseline P, the control's rate)")
+        return lines
     for f in plan.forecasts:
         mark = " (declared)" if f.design == e.design else ""
         if not f.reachable:

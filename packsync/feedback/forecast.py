@@ -169,7 +169,7 @@ def forecast(
     null_days = _median([float(r[0]) for r in null if r is not None and r[2] == "same"], sims)
     images = None
     if runs is not None:
-        images = round(runs * (arms - 1) * history.images_per_prompt) if design == "paired" else 0
+        images = round(round(runs) * (arms - 1) * history.images_per_prompt) if design == "paired" else 0
     return Forecast(design, True, power, None if runs is None else round(runs), days, images, null_days, horizon)
 
 

@@ -270,3 +270,15 @@ def test_a_decided_experiment_becomes_one_pull_request(project: Project, monkeyp
     assert f"winner: {VARIANT}" in proposed and f"key: {CONTROL}\n" not in proposed
     assert run_experiment_propose(options, Streams(out, err)) == 0  # the next scheduled run: the same pull request
     assert len(fake.open_pulls) == 1 and fake.commits == 1 and "updated pull request" in out.getvalue()
+
+
+def test_planning_without_history_asks_for_the_traffic(project: Project) -> None:
+    _declare(project)
+    assert project.apply().code == 0
+    done = project.run("experiment", "plan", "warmer-light")
+    assert done.code == 0 and "no customer runs to plan from: give --runs-per-day N" in done.out
+    given = project.run(
+        "experiment", "plan", "pet-portraits/warmer-light", "--runs-per-day", "40", "--baseline", "0.25"
+    )
+    assert given.code == 0 and "planned for: 40.0 runs a day, control rate 25.0%" in given.out
+    assert "paired (declared):" in given.out and "images of its own" in given.out
