@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from packsync.desired.rotation import arm_of_block  # noqa: E402
 from packsync.feedback.estimates import RunLikes  # noqa: E402
-from packsync.feedback.forecast import History, fit_history, forecast  # noqa: E402
+from packsync.feedback.forecast import History, binomial, fit_history, forecast, median_of, poisson  # noqa: E402
 from packsync.feedback.sequential import SequentialTest, paired_look, two_sample_look  # noqa: E402
 from packsync.sandbox.customers import draw_truth, joint_likes, simulate_runs  # noqa: E402
 
@@ -74,18 +74,6 @@ class Outcome:
     runs: int | None  # runs when ours decided
     z_winner: bool  # a naive rule named a winner within the horizon
     bayes_winner: bool
-
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    limit, k, product = math.exp(-mean), 0, rng.random()
-    while product > limit:
-        k += 1
-        product *= rng.random()
-    return k
-
-
-def _binomial(rng: random.Random, n: int, p: float) -> int:
-    return rng.choices((0, 1), cum_weights=(1 - p, 1.0), k=n).count(1) if n else 0
 
 
 @functools.cache
@@ -121,7 +109,7 @@ def run_one(scenario: Scenario, seed: int) -> Outcome:
     block_seed = rng.getrandbits(63)
     first_block = rng.randrange(1_000_000)
     for day in range(1, scenario.days + 1):
-        runs = _poisson(rng, scenario.runs_per_day)
+        runs = poisson(rng, scenario.runs_per_day)
         if paired:
             drawn = rng.choices(range(4), cells, k=runs)
             b, c, v = drawn.count(0), drawn.count(1), drawn.count(2)
@@ -135,15 +123,15 @@ def run_one(scenario: Scenario, seed: int) -> Outcome:
             look = paired_look(*pair)
         else:
             if scenario.design == "split":
-                to_variant = _binomial(rng, runs, 0.5)
+                to_variant = binomial(rng, runs, 0.5)
                 to_control = runs - to_variant
             else:
                 arm = arm_of_block(block_seed, 2, first_block + day)
                 to_control, to_variant = (runs, 0) if arm == 0 else (0, runs)
             counts[0] += to_control
-            counts[1] += _binomial(rng, to_control, CONTROL_RATE)
+            counts[1] += binomial(rng, to_control, CONTROL_RATE)
             counts[2] += to_variant
-            counts[3] += _binomial(rng, to_variant, scenario.variant_rate)
+            counts[3] += binomial(rng, to_variant, scenario.variant_rate)
             look = two_sample_look(*counts)
         if decision is None and test.look(look) is not None:
             decision, day_decided = test.decision, day
@@ -170,15 +158,6 @@ def many(scenario: Scenario, experiments: int, seed: int, jobs: int) -> list[Out
         return [o for part in pool.map(_batch, work) for o in part]
 
 
-def _median(values: Sequence[float], total: int) -> float | None:
-    """The median of ``total`` outcomes, ``values`` the finite ones (the rest never came)."""
-    ordered = sorted(values)
-    if 2 * len(ordered) <= total:
-        return None
-    mid = total // 2
-    return ordered[mid] if total % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def share(outcomes: Sequence[Outcome], test: str) -> float:
     if test == "winner":
         hits = sum(1 for o in outcomes if o.decision in ("better", "worse") and (o.day or 0) <= HORIZON)
@@ -200,7 +179,7 @@ def history_for(runs_per_day: float, seed: int) -> History:
     truth = draw_truth(ids, seed, CONTROL_RATE, 20.0)
     truth[1] = CONTROL_RATE
     rng = random.Random(seed)
-    count = sum(_poisson(rng, runs_per_day) for _ in range(30))
+    count = sum(poisson(rng, runs_per_day) for _ in range(30))
     drawn = simulate_runs({"dog": ids}, truth, count, seed, 30.0, CORRELATION)
     runs = [RunLikes(r.index, r.class_name, r.templates, r.liked) for r in drawn]
     return fit_history(runs, 30.0, [1])
@@ -212,7 +191,7 @@ def cross_check(experiments: int, seed: int, variant_rate: float) -> tuple[float
     winners = 0
     for e in range(experiments):
         rng = random.Random(seed + e)
-        total = sum(_poisson(rng, 30.0) for _ in range(HORIZON))
+        total = sum(poisson(rng, 30.0) for _ in range(HORIZON))
         drawn = simulate_runs(
             {"dog": [1, 2]}, {1: CONTROL_RATE, 2: variant_rate}, total, seed + e, HORIZON, CORRELATION
         )
@@ -228,7 +207,7 @@ def cross_check(experiments: int, seed: int, variant_rate: float) -> tuple[float
                 winners += test.decision in ("better", "worse")
                 decided_days.append(day_of[index] + 1.0)
                 break
-    return winners / experiments, _median(decided_days, experiments)
+    return winners / experiments, median_of(decided_days, experiments)
 
 
 @dataclass
@@ -297,7 +276,9 @@ def main() -> int:
             ok=wrong <= 0.05,
         )
     )
-    runs = {d: _median([float(o.runs) for o in alt[d] if o.decision == "better" and o.runs], len(alt[d])) for d in alt}
+    runs = {
+        d: median_of([float(o.runs) for o in alt[d] if o.decision == "better" and o.runs], len(alt[d])) for d in alt
+    }
     ratio = (runs["paired"] or math.inf) / (runs["split"] or math.inf) if runs["split"] else math.nan
     rows.append(
         Row(
@@ -312,7 +293,7 @@ def main() -> int:
     fast = share(many(Scenario("paired", CONTROL_RATE, 30.0), count, args.seed + 99, args.jobs), "winner")
     rows.append(Row(f"cross-check, run by run ({count}): false winners, paired", f"{_pct(check)} (fast {_pct(fast)})"))
     _, alt_day = cross_check(count, args.seed + 199, CONTROL_RATE + EFFECT)
-    fast_day = _median([float(o.day) for o in alt["paired"] if o.decision and o.day], len(alt["paired"]))
+    fast_day = median_of([float(o.day) for o in alt["paired"] if o.decision and o.day], len(alt["paired"]))
     rows.append(
         Row("cross-check, run by run: median day of the decision, paired", f"{_days(alt_day)} (fast {_days(fast_day)})")
     )
@@ -362,7 +343,7 @@ def planner_rows(seed: int, n: int, jobs: int, histories: int = 5) -> list[Row]:
         fitted = [history_for(rate, seed + 1000 * h + int(rate)) for h in range(histories)]
         for design in ("paired", "rotation", "split"):
             outcomes = many(Scenario(design, CONTROL_RATE + EFFECT, rate, LONG), count, seed + 31 + int(rate), jobs)
-            simulated = _median([float(o.day) for o in outcomes if o.decision == "better" and o.day], count)
+            simulated = median_of([float(o.day) for o in outcomes if o.decision == "better" and o.day], count)
             planned = [forecast(h, EFFECT, design, seed=seed).days for h in fitted]
             if simulated is None or any(p is None for p in planned):
                 rows.append(Row(f"planner: {design}, {rate:g} runs a day", "no median", target="±20%", ok=False))

@@ -59,7 +59,8 @@ class Forecast:
     horizon_days: int = HORIZON_DAYS
 
 
-def _poisson(rng: random.Random, mean: float) -> int:
+def poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (a normal one above a mean of 50)."""
     if mean <= 0:
         return 0
     if mean > 50:
@@ -71,11 +72,11 @@ def _poisson(rng: random.Random, mean: float) -> int:
     return k
 
 
-def _binomial(rng: random.Random, n: int, p: float) -> int:
+def binomial(rng: random.Random, n: int, p: float) -> int:
     return rng.choices((0, 1), cum_weights=(1 - p, 1.0), k=n).count(1) if n else 0
 
 
-def _median(values: list[float], total: int) -> float | None:
+def median_of(values: list[float], total: int) -> float | None:
     """The median of ``total`` outcomes of which ``values`` are the finite ones (the rest never
     came: None when they are half or more)."""
     values = sorted(values)
@@ -124,7 +125,7 @@ def _simulate(
         counts = [0, 0, 0, 0]  # paired: runs, variant only, control only; else control runs/likes, variant runs/likes
         result = None
         for day in range(1, limit + 1):
-            runs = _poisson(rng, history.runs_per_day)
+            runs = poisson(rng, history.runs_per_day)
             if design == "paired":
                 v, c = _paired_day(rng, runs, cells)
                 counts[0] += runs
@@ -134,9 +135,9 @@ def _simulate(
             else:
                 to_control, to_variant = _two_arm_day(rng, runs, design, arms, cycle)
                 counts[0] += to_control
-                counts[1] += _binomial(rng, to_control, p_c)
+                counts[1] += binomial(rng, to_control, p_c)
                 counts[2] += to_variant
-                counts[3] += _binomial(rng, to_variant, min(p_c + effect, 1.0))
+                counts[3] += binomial(rng, to_variant, min(p_c + effect, 1.0))
                 decision = test.look(two_sample_look(counts[0], counts[1], counts[2], counts[3]))
             if decision is not None:
                 result = (day, counts[0] + (counts[2] if design != "paired" else 0), decision)
@@ -163,10 +164,10 @@ def forecast(
     better = _simulate(history, min_effect, min_effect, design, arms, sims, seed, limit)
     wins = [r for r in better if r is not None and r[2] == "better"]
     power = sum(1 for r in wins if r[0] <= horizon) / sims
-    days = _median([float(r[0]) for r in wins], sims)
-    runs = _median([float(r[1]) for r in wins], sims)
+    days = median_of([float(r[0]) for r in wins], sims)
+    runs = median_of([float(r[1]) for r in wins], sims)
     null = _simulate(history, 0.0, min_effect, design, arms, sims, seed + 1, limit)
-    null_days = _median([float(r[0]) for r in null if r is not None and r[2] == "same"], sims)
+    null_days = median_of([float(r[0]) for r in null if r is not None and r[2] == "same"], sims)
     images = None
     if runs is not None:
         images = round(round(runs) * (arms - 1) * history.images_per_prompt) if design == "paired" else 0
