@@ -221,7 +221,7 @@ def test_a_split_experiment_publishes_each_arms_prompt_ids(project: Project, mod
     assert all(g["ok"] for g in row["guardrails"])
 
 
-def test_the_plan_that_starts_an_experiment_says_what_it_will_take(project: Project) -> None:
+def test_the_plan_that_starts_an_experiment_says_what_it_will_take(project: Project, mode: str) -> None:
     assert project.apply().code == 0
     pack = project.own_pack("pet-portraits")
     assert pack is not None
@@ -246,7 +246,9 @@ def test_the_plan_that_starts_an_experiment_says_what_it_will_take(project: Proj
     assert "paired (declared)" in text and "fastest with 80% power" in text
 
 
-def test_a_decided_experiment_becomes_one_pull_request(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_decided_experiment_becomes_one_pull_request(
+    project: Project, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from packsync.commands.base import Streams
     from packsync.commands.experiment import ExperimentOptions, run_experiment_propose
     from tests.ci.fake_git import FakeRepository
