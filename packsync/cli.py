@@ -28,14 +28,21 @@ from packsync.commands.options import (
 from packsync.commands.options import (
     tune_ids as parse_tune_ids,
 )
-from packsync.commands.simulate import simulate_command
+from packsync.commands.sandbox_cli import sandbox
 from packsync.errors import ExitCode
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="packsync")
 def cli() -> None:
-    """Astria packs as code: validate pack files, plan and apply them to an account."""
+    """Astria packs as code: validate pack files, plan and apply them to an account.
+
+    Example: packsync validate && packsync plan && packsync apply
+    """
+
+
+cli.add_command(sandbox)
+cli.add_command(experiment)
 
 
 @cli.command()
@@ -53,6 +60,8 @@ def validate(paths: tuple[Path, ...], output_format: str, strict: bool, project_
 
     PATHS are files or directories; the default is the project's packs directory.
     Exit 0 when valid, 1 when any file is invalid.
+
+    Example: packsync validate packs/ --format github
     """
     from packsync.commands.validate import ValidateOptions, run_validate
 
@@ -77,110 +86,12 @@ def render(
     """Print the exact template texts and parameters that would be sent for PACK.
 
     PACK is a pack's slug or the path of its file.
+
+    Example: packsync render pet-portraits --prompt autumn-park
     """
     from packsync.commands.render import RenderOptions, run_render
 
     sys.exit(invoke(run_render, RenderOptions(pack, class_name, values, keys, output_format, project_dir)))
-
-
-@cli.group(invoke_without_command=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free port.")
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(".packsync/sandbox.db"),
-    show_default=True,
-    help="SQLite file that keeps the state across restarts (':memory:' for none).",
-)
-@click.option(
-    "--key",
-    envvar="PACKSYNC_SANDBOX_KEY",
-    help="Accept only this API key (default: any non-empty key). Also PACKSYNC_SANDBOX_KEY.",
-)
-@click.option(
-    "--idempotency",
-    type=click.Choice(["off", "on", "text-seed"]),
-    help="The account's idempotency setting (kept in the database; default off).",
-)
-@click.option(
-    "--seed",
-    "seed_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="YAML or JSON file of reference tunes to create at start ({tunes: [{id, name, ...}]}).",
-)
-@click.option("--latency-ms", type=click.FloatRange(0), default=0, help="Added latency per API request.")
-@click.option(
-    "--fault", "faults", multiple=True, metavar="KIND=RATE", help="Inject a fault, e.g. 429=0.1 (repeatable)."
-)
-@click.option("--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault sequence.")
-@click.option("--retry-after", type=click.FloatRange(0), default=1.0, show_default=True, help="Retry-After of a 429.")
-@click.option("--render-delay", type=click.FloatRange(0), default=0.2, show_default=True, help="Seconds until images.")
-@click.option(
-    "--train-delay", type=click.FloatRange(0), default=1.0, show_default=True, help="Seconds to train a tune."
-)
-@click.option("--access-log", is_flag=True, help="Print one line per API request to stderr (never a header or key).")
-@click.option(
-    "--realistic",
-    is_flag=True,
-    help="Take the least convenient plausible reading of the API everywhere (every behaviour below but lost-writes).",
-)
-@click.option(
-    "--realism",
-    multiple=True,
-    metavar="NAME",
-    help="Turn one realistic behaviour on (NAME), or off (-NAME, after --realistic); repeatable, or a comma list.",
-)
-@click.option(
-    "--time-scale",
-    type=click.FloatRange(0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Sandbox seconds per real second in the realistic waits (100: a 180 s wait lasts 1.8 s).",
-)
-@click.pass_context
-def sandbox(ctx: click.Context, /, **options: Any) -> None:
-    """Run the local Astria-compatible server on 127.0.0.1.
-
-    The first line on stdout is always `listening http://127.0.0.1:PORT`. Fault kinds:
-    429, 429-bare, 500, 502, 503, 504 (after the write), reset (after the write), slow.
-    `packsync sandbox simulate --pack SLUG --runs N --seed S` makes seeded customer runs
-    and likes of a pack in a running sandbox (see `packsync sandbox simulate --help`).
-
-    \b
-    Realistic behaviours (--realistic, or --realism NAME each):
-      sparse-echo          prompts read back only the documented fields;
-                           scheduler/backend_version from the account
-      account-packs        GET /packs ignores X-Workspace-Id
-      error-bodies         Rails field errors on 422, HTML on 502/504
-      packs-page-cap       GET /packs caps limit at 20
-      minimal-pack-create  POST /packs keeps title, base_tune_id, model_type,
-                           subtitle; answers 200
-      gallery              other users' gallery packs (260 corporate-headshots, ...);
-                           a taken slug gets a random tail
-      tune-expiry          a tune past expires_at (no auto_extend) is 404
-      dedup                (text, seed) dedup per tune; the replay answers 201
-      patch-ignores        PATCH of a prompt ignores other fields (no 422)
-      no-tune-filter       GET /prompts?tune_id= is ignored
-      async-runs           tune_ids runs answer without ids; clones 10-180 s later,
-                           polls meanwhile 404/503
-      poll-limit           polling a run's listing within 5 s answers 429
-      like-once            a repeated like answers 422
-      late-commit          a write faulted 500/504 is answered first, committed 5-60 s later
-      lost-writes          (not in --realistic) ... and never committed
-      model-rules          faceid only on gallery tunes; <pti:...> is a 422
-      class-after-tag      a template's class is the word after its tag
-      flux-rules           on Flux: negative_prompt, cfg_scale >= 5, resolution are 422s
-    """
-    if ctx.invoked_subcommand is not None:
-        return  # `packsync sandbox simulate ...` talks to a running sandbox
-    from packsync.sandbox.main import SandboxOptions, run_sandbox
-
-    listed = {name: list(options[name]) for name in ("faults", "realism")}
-    sys.exit(run_sandbox(SandboxOptions(**{**options, **listed})))
-
-
-sandbox.add_command(simulate_command)
-cli.add_command(experiment)
 
 
 @cli.command()
@@ -191,6 +102,8 @@ def packs(target_name: str | None, output_format: str, project_dir: Path) -> Non
     """List the packs on the target account and the file that declares each.
 
     Packs that no file declares are shown here and never touched by apply.
+
+    Example: packsync packs --target production --format json
     """
     from packsync.commands.packs import PacksOptions, run_packs
 
@@ -223,7 +136,10 @@ def plan(
     target_name: str | None,
     project_dir: Path,
 ) -> None:
-    """Show what apply would change on the account to make it match the pack files."""
+    """Show what apply would change on the account to make it match the pack files.
+
+    Example: packsync plan --out plan.json --detailed-exitcode
+    """
     from packsync.commands.plan import PlanOptions, run_plan
 
     options = PlanOptions(project_dir, target_name, packs, output_format, out_file, detailed_exitcode, replace)
@@ -257,6 +173,8 @@ def apply(
 
     Exit 3 when a safety limit refuses the plan, 4 when a saved plan is stale,
     5 when some changes failed or the account does not match afterwards.
+
+    Example: packsync apply plan.json --auto-approve
     """
     from packsync.commands.apply import ApplyOptions, run_apply
 
@@ -299,7 +217,10 @@ def import_(
     target_name: str | None,
     project_dir: Path,
 ) -> None:
-    """Write pack files from the packs on the account (plan is empty right after)."""
+    """Write pack files from the packs on the account (plan is empty right after).
+
+    Example: packsync import --all --target production
+    """
     from packsync.commands.import_packs import ImportOptions, run_import
 
     options = ImportOptions(project_dir, target_name, packs, import_all, force, show_diff, detailed_exitcode)
@@ -327,6 +248,8 @@ def schema(kind: str | None, write_dir: str | None, project_dir: Path) -> None:
 
     Pack files point editors at the project's schemas/ directory; `packsync schema --write`
     puts this packsync's schemas there (run it again after upgrading packsync).
+
+    Example: packsync schema --write
     """
     from packsync.commands.schema import SchemaOptions, run_schema
 
@@ -338,7 +261,10 @@ def schema(kind: str | None, write_dir: str | None, project_dir: Path) -> None:
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 and list the files that would change.")
 @project_option
 def fmt(paths: tuple[Path, ...], check: bool, project_dir: Path) -> None:
-    """Rewrite pack files in the canonical layout, keeping comments (default: the packs directory)."""
+    """Rewrite pack files in the canonical layout, keeping comments (default: the packs directory).
+
+    Example: packsync fmt --check
+    """
     from packsync.commands.fmt import FmtOptions, run_fmt
 
     sys.exit(invoke(run_fmt, FmtOptions(paths, check, project_dir)))
@@ -356,7 +282,10 @@ def fmt(paths: tuple[Path, ...], check: bool, project_dir: Path) -> None:
 )
 @click.option("--pull", type=int, help="The pull request number (default: from GITHUB_EVENT_PATH).")
 def comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | None) -> None:
-    """Turn a saved plan into pull-request comments: split between packs, found again by a hidden marker."""
+    """Turn a saved plan into pull-request comments: split between packs, found again by a hidden marker.
+
+    Example: packsync comment plan.json --post
+    """
     from packsync.commands.github import CommentOptions, run_comment
 
     sys.exit(invoke(run_comment, CommentOptions(plan_file, out_dir, post, pull)))
@@ -371,7 +300,10 @@ def comment(plan_file: Path, out_dir: Path | None, post: bool, pull: int | None)
 )
 @click.option("--post", is_flag=True, help="Open, update or close the drift issue (GITHUB_TOKEN, GITHUB_REPOSITORY).")
 def drift(plan_file: Path, out_dir: Path | None, post: bool) -> None:
-    """Report drift from a saved plan: exit 0 when the account matches, 2 when it does not."""
+    """Report drift from a saved plan: exit 0 when the account matches, 2 when it does not.
+
+    Example: packsync drift plan.json --out-dir drift/
+    """
     from packsync.commands.github import DriftOptions, run_drift
 
     sys.exit(invoke(run_drift, DriftOptions(plan_file, out_dir, post)))
@@ -382,7 +314,10 @@ def drift(plan_file: Path, out_dir: Path | None, post: bool) -> None:
 @click.option("--commit", metavar="SHA", help="The pushed merge commit (default: GITHUB_SHA).")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path("plan.json"))
 def reviewed_plan(target_name: str, commit: str | None, out_file: Path) -> None:
-    """Download the plan saved when the merged pull request was reviewed (GitHub Actions)."""
+    """Download the plan saved when the merged pull request was reviewed (GitHub Actions).
+
+    Example: packsync reviewed-plan --target production --out plan.json
+    """
     from packsync.commands.github import ReviewedPlanOptions, run_reviewed_plan
 
     sys.exit(invoke(run_reviewed_plan, ReviewedPlanOptions(target_name, commit, out_file)))
@@ -395,7 +330,10 @@ def reviewed_plan(target_name: str, commit: str | None, out_file: Path) -> None:
 @target_option
 @project_option
 def doctor(probe: bool, save: bool, output_format: str, target_name: str | None, project_dir: Path) -> None:
-    """Check what the account does where the API's docs leave it open; read-only without --probe."""
+    """Check what the account does where the API's docs leave it open; read-only without --probe.
+
+    Example: packsync doctor --target production --format json
+    """
     from packsync.commands.doctor import DoctorOptions, run_doctor
 
     sys.exit(invoke(run_doctor, DoctorOptions(project_dir, target_name, probe, save, output_format)))
@@ -430,6 +368,8 @@ def stats(
 
     Runs on test tunes are left out: the target's test_tune_ids, --exclude-tune-ids, and
     every tune a preview pack (PACK-preview) has run on.
+
+    Example: packsync stats --since 2026-11-01 --format html
     """
     from packsync.commands.stats import StatsOptions, run_stats
 
@@ -452,7 +392,10 @@ def catalog(
     project_dir: Path,
 ) -> None:  # fmt: skip
     """The packs and their prompts ranked by how well customers like them, with template ids
-    (the figures of stats). Example: packsync catalog --format markdown"""
+    (the figures of stats).
+
+    Example: packsync catalog --format markdown
+    """
     from packsync.commands.catalog import CatalogOptions, run_catalog
     from packsync.commands.stats import StatsOptions
 
@@ -500,6 +443,8 @@ def preview(
     """Run prompts of PACK on test tunes and write an HTML contact sheet of the images.
 
     Exit 1 when a run failed or an image could not be embedded (the sheet is written all the same).
+
+    Example: packsync preview pet-portraits --changed --tune-ids 690310
     """
     from packsync.commands.preview import PreviewOptions, run_preview
 

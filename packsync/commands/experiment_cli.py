@@ -46,7 +46,10 @@ def plan_command(
     target_name: str | None, project_dir: Path,
 ) -> None:  # fmt: skip
     """Before it starts: the runs, days and images a decision will take, per design, from the
-    account's last 30 days of the pack's runs. Example: packsync experiment plan warmer-light"""
+    account's last 30 days of the pack's runs.
+
+    Example: packsync experiment plan warmer-light
+    """
     from packsync.commands.experiment import ExperimentOptions, run_experiment_plan
 
     options = ExperimentOptions(project_dir, target_name, name, output_format, keeper_k=keeper_k)

@@ -55,6 +55,8 @@ def simulate_command(truth_file: Path | None, shares: tuple[str, ...], **given: 
     pack's templates; each prompt is liked with its template's true probability (drawn from
     --mean/--concentration, or given by --truth), one run's likes correlated. Another --seed adds
     more runs.
+
+    Example: packsync sandbox simulate --pack pet-portraits --runs 200 --seed 7
     """
     import httpx
 
