@@ -46,6 +46,26 @@ cli.add_command(experiment)
 
 
 @cli.command()
+@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the files that are there (default: keep them).")
+@click.option("--from-account", is_flag=True, help="Import the production account's packs instead of the example.")
+@click.option("--url", default="https://api.astria.ai", show_default=True, help="The production target's API.")
+@click.option("--key-env", default="ASTRIA_API_KEY", show_default=True, help="The variable with its API key.")
+@click.option("--source", metavar="OWNER/NAME", help="packsync's GitHub repository, for the workflow and the hooks.")
+def init(directory: Path, force: bool, from_account: bool, url: str, key_env: str, source: str | None) -> None:
+    """Make DIRECTORY (default: here) a repository of pack files: packsync.yaml, an example pack,
+    the schemas, pre-commit hooks, the GitHub workflow and .gitignore. Files there are kept.
+
+    Example: packsync init my-packs --source acme/packsync
+    """
+    from packsync.commands.init import InitOptions, run_init
+    from packsync.packfiles.scaffold import DEFAULT_SOURCE
+
+    options = InitOptions(directory, force, from_account, url, key_env, source or DEFAULT_SOURCE)
+    sys.exit(invoke(run_init, options))
+
+
+@cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @format_option(
     "packsync.packfiles.reporters",

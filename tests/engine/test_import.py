@@ -931,3 +931,27 @@ def test_a_pack_file_cannot_hold_two_templates_astria_takes_for_one(hand: Projec
     done = hand.run("import", "--all")
     assert done.code == 1, done.out + done.err
     assert f"templates #{first['id']} and #{second['id']}: the same tune, text and seed" in done.err
+
+
+def test_init_from_the_account_imports_its_packs_instead_of_the_example(
+    tmp_path: Path, hand: Project, mode: str
+) -> None:
+    from tests.conftest import run_packsync
+    from tests.sandbox_helpers import KEY
+
+    sandbox = hand.sandbox
+    with sandbox.http() as http:
+        made = create_pack(http, "Made By Hand")
+        create_template(http, BASE_TUNE, made["id"], "<lora:690204:1> ohwx man in a grey suit")
+    root = tmp_path / "from-account"
+    env = {"TEAM_ASTRIA_KEY": KEY}
+    done = run_packsync(
+        "init", str(root), "--from-account", "--url", sandbox.url, "--key-env", "TEAM_ASTRIA_KEY", env=env
+    )
+    assert done.code == 0, done.out + done.err
+    project = (root / "packsync.yaml").read_text()
+    assert "default_target: production" in project and f"url: {sandbox.url}" in project
+    written = sorted(p.name for p in (root / "packs").glob("*.yaml"))
+    assert "made-by-hand.yaml" in written and "example-headshots.yaml" not in written, done.out + done.err
+    assert run_packsync("validate", cwd=root).code == 0
+    assert run_packsync("plan", "--detailed-exitcode", cwd=root, env=env).code == 0
