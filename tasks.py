@@ -1,4 +1,5 @@
-"""Project tasks that need nothing but Python 3.10+: python3 tasks.py demo|test|bench|mutate|lint|setup|lock.
+"""Project tasks that need nothing but Python 3.10+: python3 tasks.py TASK (demo, test, bench, mutate, lint,
+setup, lock, release-check).
 
 Each task creates (or refreshes) a virtual environment in .venv with packsync and
 its development tools installed at the versions pinned in requirements/dev.lock
@@ -17,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
 import venv
 from collections.abc import Mapping
 from pathlib import Path
@@ -231,6 +234,55 @@ def bench() -> None:
         sys.exit(f"missed targets: {', '.join(failed)}")
 
 
+RELEASE_DIR = ROOT / "dist"
+WHEEL_MUST_HOLD = ("packsync/cli.py", "packsync/schemas/pack.schema.json", "packsync/schemas/packsync.schema.json")
+SDIST_MUST_HOLD = ("README.md", "CHANGELOG.md", "LICENSE", "pyproject.toml", "schemas/pack.schema.json")
+
+
+def release_check() -> None:
+    """Build the sdist and the wheel (the wheel from the sdist), check their metadata (twine
+    check --strict) and contents, install the wheel into a fresh environment and run packsync
+    init, validate and the demo flow from it in an empty directory."""
+    import tempfile
+    import zipfile
+
+    setup()
+    shutil.rmtree(RELEASE_DIR, ignore_errors=True)
+    run([str(PY), "-m", "build", "--no-isolation", "--outdir", str(RELEASE_DIR), str(ROOT)])
+    built = sorted(RELEASE_DIR.iterdir())
+    run([str(BIN / "twine"), "check", "--strict", *map(str, built)])
+    version = re.search(r'__version__ = "([^"]+)"', (ROOT / "packsync" / "__init__.py").read_text())[1]  # type: ignore[index]
+    wheel = next(p for p in built if p.name == f"packsync-{version}-py3-none-any.whl")
+    sdist = next(p for p in built if p.name == f"packsync-{version}.tar.gz")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [n for n in WHEEL_MUST_HOLD if n not in names]
+    with tarfile.open(sdist) as archive:
+        inside = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
+    missing += [f"sdist: {n}" for n in SDIST_MUST_HOLD if n not in inside]
+    if missing:
+        sys.exit(f"the distribution lacks: {', '.join(missing)}")
+    with tempfile.TemporaryDirectory(prefix="packsync-release-") as temp:
+        env_dir, work = Path(temp) / "venv", Path(temp) / "my-packs"
+        run([sys.executable, "-m", "venv", str(env_dir)])
+        bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
+        pip = [str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        run([*pip, "--require-hashes", "-r", str(DEMO_LOCK)])  # the run-time dependencies, as locked
+        run([*pip, "--no-deps", str(wheel)])
+        packsync = str(bin_dir / "packsync")
+        said = subprocess.run([packsync, "--version"], capture_output=True, text=True, check=True).stdout
+        if version not in said:
+            sys.exit(f"packsync --version says {said.strip()!r}, not {version}")
+        steps = [
+            ["init", str(work)], ["validate", "--strict"], ["fmt", "--check"], ["plan"], ["apply", "--auto-approve"],
+            ["plan", "--detailed-exitcode"], ["packs"],
+        ]  # fmt: skip
+        for step in steps:
+            print("+ packsync " + " ".join(step), flush=True)
+            if subprocess.call([packsync, *step], cwd=work if step[0] != "init" else temp) != 0:
+                sys.exit(f"packsync {' '.join(step)} failed from the installed wheel")
+    print(f"release check passed: {', '.join(p.name for p in built)}")
+
+
 def mutate() -> None:
     """Mutation testing of the pure core (python3 tasks.py mutate [MODULE ...] [--workers N]).
 
@@ -282,7 +334,10 @@ def lock() -> None:
         print("the lock files are unchanged")
 
 
-TASKS = {"setup": setup, "demo": demo, "test": test, "lint": lint, "bench": bench, "mutate": mutate, "lock": lock}
+TASKS = {
+    "setup": setup, "demo": demo, "test": test, "lint": lint, "bench": bench, "mutate": mutate, "lock": lock,
+    "release-check": release_check,
+}  # fmt: skip
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

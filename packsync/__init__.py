@@ -1,3 +1,3 @@
 """packsync: Astria packs as code — validate, plan and apply pack files."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -72,3 +72,11 @@ def test_the_hooks_and_the_workflow_are_the_repositorys_own() -> None:
     # the example in this repository is what init writes (and CI lints it with actionlint)
     assert (ROOT / "examples" / "github" / "packsync.yml").read_text() == workflow(DEFAULT_SOURCE)
     assert "uses: acme/packsync/.github/workflows/packsync.yml@v" in workflow("acme/packsync")
+
+
+def test_the_readme_shows_the_hooks_init_writes() -> None:
+    readme = (ROOT / "README.md").read_text()
+    local = precommit_config(DEFAULT_SOURCE)
+    remote = precommit_config("acme/x").replace("acme/x", "OWNER/packsync")
+    for hooks in (local, remote):
+        assert hooks.split("\n", 1)[1] in readme

@@ -75,7 +75,9 @@ def test_the_key_comes_from_a_secret_never_from_a_file() -> None:
 
 def test_project_ci_covers_lint_types_tests_bench_and_actionlint() -> None:
     jobs = workflow("ci.yml")["jobs"]
-    assert set(jobs) >= {"lint", "types", "test", "bench-smoke", "actionlint"}
+    assert set(jobs) >= {"lint", "types", "test", "bench-smoke", "actionlint", "release-check", "action"}
+    assert "python3 tasks.py release-check" in steps_text(jobs["release-check"])
+    assert [s.get("uses") for s in jobs["action"]["steps"]].count("./") == 2  # the action, run as a user runs it
     assert jobs["test"]["strategy"]["matrix"]["python"] == ["3.10", "3.11", "3.12", "3.13"]
     assert "mypy --strict packsync" in steps_text(jobs["types"])
     assert "ruff check" in steps_text(jobs["lint"])
