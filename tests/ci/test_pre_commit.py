@@ -87,3 +87,34 @@ def test_validate_hook_passes_a_commit_of_packsync_yaml_alone(repo: Path) -> Non
     done = try_repo(repo, "packsync-validate", "packsync.yaml")
     assert done.returncode == 1
     assert "packsync.yaml:1:17: target-unknown" in done.stdout
+
+
+@pytest.mark.parametrize("form", ["remote", "local"])
+def test_the_hooks_init_writes_run_as_the_readme_says(tmp_path: Path, form: str) -> None:
+    """`packsync init`, then `pre-commit run --all-files`: with the hooks from packsync's repository
+    at the release tag (a clone of this one standing in for GitHub), or as local hooks that install
+    the release (this clone standing in for PyPI's packsync==VERSION)."""
+    from packsync import __version__
+    from tests.conftest import run_packsync
+
+    source = tmp_path / "packsync-source"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(source)], check=True, capture_output=True)
+    git(source, "tag", f"v{__version__}")
+    work = tmp_path / "new-repo"
+    args = ["init", str(work)] + (["--source", "acme/packsync"] if form == "remote" else [])
+    assert run_packsync(*args).code == 0
+    config = work / ".pre-commit-config.yaml"
+    text = config.read_text()
+    text = text.replace("https://github.com/acme/packsync", str(source))
+    text = text.replace(f"packsync=={__version__}", str(source))
+    config.write_text(text)
+    git(work, "init", "-q")
+    git(work, "add", ".")
+    pre_commit = Path(sys.executable).parent / "pre-commit"
+    done = subprocess.run(
+        [str(pre_commit), "run", "--all-files", "--color", "never"],
+        cwd=work, capture_output=True, text=True, timeout=900, check=False,
+        env={**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "packsync validate" in done.stdout and "packsync fmt" in done.stdout
