@@ -30,6 +30,7 @@ from packsync.commands.options import (
 )
 from packsync.commands.sandbox_cli import sandbox
 from packsync.errors import ExitCode
+from packsync.facts import DEFAULT_URL
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -49,7 +50,7 @@ cli.add_command(experiment)
 @click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace the files that are there (default: keep them).")
 @click.option("--from-account", is_flag=True, help="Import the production account's packs instead of the example.")
-@click.option("--url", default="https://api.astria.ai", show_default=True, help="The production target's API.")
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="The production target's API.")
 @click.option("--key-env", default="ASTRIA_API_KEY", show_default=True, help="The variable with its API key.")
 @click.option("--source", metavar="OWNER/NAME", help="packsync's GitHub repository, for the workflow and the hooks.")
 def init(directory: Path, force: bool, from_account: bool, url: str, key_env: str, source: str | None) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from packsync.commands.base import Streams
 from packsync.errors import ExitCode, PacksyncError
+from packsync.facts import DEFAULT_URL
 from packsync.packfiles.project import display_path, load_project
 from packsync.packfiles.safe_write import atomic_write
 from packsync.packfiles.scaffold import (
@@ -39,7 +40,7 @@ class InitOptions:
     directory: Path = Path(".")
     force: bool = False  # replace the files that are there
     from_account: bool = False  # import the account's packs instead of writing the example
-    url: str = "https://api.astria.ai"
+    url: str = DEFAULT_URL
     key_env: str = "ASTRIA_API_KEY"
     source: str = DEFAULT_SOURCE  # OWNER/NAME of packsync's repository, for the workflow and the hooks
 

@@ -9,6 +9,7 @@ calling the reusable one, and the ignore rules. Pinned to this packsync's versio
 from __future__ import annotations
 
 from packsync import __version__
+from packsync.facts import DEFAULT_URL
 
 DEFAULT_SOURCE = "OWNER/packsync"  # where packsync's repository lives: --source OWNER/NAME
 EXAMPLE_SLUG = "example-headshots"
@@ -32,9 +33,7 @@ EXAMPLE_PROMPTS = (
 )  # state, the embedded sandbox's database, preview sheets
 
 
-def project_file(
-    from_account: bool = False, url: str = "https://api.astria.ai", key_env: str = "ASTRIA_API_KEY"
-) -> str:
+def project_file(from_account: bool = False, url: str = DEFAULT_URL, key_env: str = "ASTRIA_API_KEY") -> str:
     """``packsync.yaml``: the embedded sandbox, and the production account (active with
     ``from_account``, else commented out until the team has a key)."""
     production = (
